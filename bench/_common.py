@@ -1,0 +1,81 @@
+"""Shared helpers for benchmarks: timing, percentiles, a table and a JSON file per run."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def percentiles(
+    samples_ns: Sequence[int], ps: Sequence[float] = (50, 90, 99, 99.9)
+) -> dict[str, float]:
+    data = sorted(samples_ns)
+    out: dict[str, float] = {}
+    for p in ps:
+        idx = min(len(data) - 1, max(0, round(p / 100 * (len(data) - 1))))
+        out[f"p{p:g}_us"] = data[idx] / 1000
+    out["max_us"] = data[-1] / 1000
+    return out
+
+
+def pin_one_core() -> str:
+    """Run on one core when the OS allows it, so figures read 'per core'."""
+    try:
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+        return f"pinned to cpu {min(os.sched_getaffinity(0))}"
+    except (AttributeError, OSError):
+        return "not pinned"
+
+
+def best_of(fn: Any, repeats: int = 5) -> float:
+    """Fastest of ``repeats`` runs in seconds: the least disturbed by a noisy machine."""
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def report(name: str, rows: list[dict[str, Any]], extra: dict[str, Any] | None = None) -> Path:
+    """Print ``rows`` as a table and write them with machine info to results/<name>.json."""
+    cols: list[str] = []
+    for row in rows:
+        cols.extend(k for k in row if k not in cols)
+    widths = {c: max(len(c), *(len(_fmt(r.get(c, ""))) for r in rows)) for c in cols}
+    print(" | ".join(c.ljust(widths[c]) for c in cols))
+    print("-+-".join("-" * widths[c] for c in cols))
+    for row in rows:
+        print(" | ".join(_fmt(row.get(c, "")).ljust(widths[c]) for c in cols))
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    payload = {
+        "benchmark": name,
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "python": sys.version.split()[0],
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "rows": rows,
+        **(extra or {}),
+    }
+    path.write_text(json.dumps(payload, indent=2) + "\n")
+    print(f"\nwritten {path}")
+    return path
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, bool):
+        return "yes" if v else "NO"
+    if isinstance(v, float):
+        return f"{v:,.2f}"
+    if isinstance(v, int):
+        return f"{v:,}"
+    return str(v)

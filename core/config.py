@@ -1,0 +1,178 @@
+"""Configuration loading: one TOML file, environment overrides, strict validation.
+
+Every package declares its own section as a pydantic model; this module only loads,
+overlays and validates, and turns validation failures into one message per bad key
+(``risk.max_order_qty: must be greater than 0 (got -5) [from env RLEXEC__RISK__...]``)
+so the operator knows exactly what to fix.
+
+Environment overrides use ``RLEXEC__SECTION__KEY=value`` (double underscores nest);
+values are parsed as TOML scalars/arrays when they parse, else taken as strings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tomllib
+from collections.abc import Mapping
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from core.instruments import Instrument
+
+ENV_PREFIX = "RLEXEC__"
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message lists every problem found."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.source = source
+        self.problems = problems
+        super().__init__(f"{source}: invalid configuration\n  " + "\n  ".join(problems))
+
+
+def load_toml(path: str | os.PathLike[str]) -> dict[str, Any]:
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except FileNotFoundError as exc:
+        raise ConfigError(str(p), ["file not found"]) from exc
+    except OSError as exc:
+        raise ConfigError(str(p), [f"cannot read: {exc.strerror}"]) from exc
+    try:
+        return tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(str(p), [f"not UTF-8 text (byte {exc.start})"]) from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(p), [f"TOML syntax error: {exc}"]) from exc
+
+
+def _parse_env_value(text: str) -> Any:
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def env_overrides(
+    env: Mapping[str, str], prefix: str = ENV_PREFIX
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Nested overrides from the environment and, per dotted key, the variable it came from."""
+    out: dict[str, Any] = {}
+    origin: dict[str, str] = {}
+    for name, text in env.items():
+        if not name.startswith(prefix):
+            continue
+        parts = [p.lower() for p in name[len(prefix) :].split("__") if p]
+        if not parts:
+            continue
+        node = out
+        for part in parts[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                child = node[part] = {}
+            node = child
+        node[parts[-1]] = _parse_env_value(text)
+        origin[".".join(parts)] = name
+    return out, origin
+
+
+def deep_merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in over.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def validate(
+    model: type[M], data: Mapping[str, Any], source: str, origin: Mapping[str, str] | None = None
+) -> M:
+    try:
+        return model.model_validate(dict(data))
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors(include_url=False):
+            key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+            msg = err["msg"]
+            if err["type"] == "extra_forbidden":
+                msg = "unknown key (typo? not a setting of this section)"
+            got = err.get("input")
+            detail = ""
+            if err["type"] not in ("missing", "extra_forbidden") and not isinstance(got, dict):
+                detail = f" (got {got!r})"
+            where = f" [from env {origin[key]}]" if origin and key in origin else ""
+            problems.append(f"{key}: {msg}{detail}{where}")
+        raise ConfigError(source, problems) from None
+
+
+def load(
+    model: type[M],
+    path: str | os.PathLike[str] | None,
+    env: Mapping[str, str] | None = None,
+    prefix: str = ENV_PREFIX,
+) -> M:
+    """Load ``path`` (or embedded defaults when None), overlay the environment, validate."""
+    data = load_toml(path) if path is not None else {}
+    over, origin = env_overrides(os.environ if env is None else env, prefix)
+    source = str(path) if path is not None else "(embedded defaults)"
+    return validate(model, deep_merge(data, over), source, origin)
+
+
+def config_hash(cfg: BaseModel) -> str:
+    """Stable sha256 of a validated configuration, logged at start for audit."""
+    blob = orjson.dumps(cfg.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(blob).hexdigest()
+
+
+# --------------------------------------------------------------- shared sections
+# Sections used by more than one process (daemon and exchange) live here so neither
+# has to import the other.
+
+
+class Section(BaseModel):
+    """Base of every config section: unknown keys are errors, values are frozen."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LoggingSection(Section):
+    format: Literal["json", "console"] = "console"
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+class InstrumentSection(Section):
+    symbol: str = Field(min_length=1, max_length=32)
+    tick_size: Decimal = Field(default=Decimal("0.01"), gt=0)
+    lot_size: int = Field(default=1, gt=0)
+    qty_unit: Decimal = Field(default=Decimal(1), gt=0)
+    min_qty: int = Field(default=1, gt=0)
+    max_qty: int = Field(default=10_000_000, gt=0)
+    currency: str = "USD"
+
+    @field_validator("symbol")
+    @classmethod
+    def _symbol_chars(cls, v: str) -> str:
+        if not all(c.isalnum() or c in "._-/" for c in v):
+            raise ValueError("symbol may only contain letters, digits and . _ - /")
+        return v
+
+    def instrument(self) -> Instrument:
+        return Instrument(
+            symbol=self.symbol,
+            tick_size=self.tick_size,
+            lot_size=self.lot_size,
+            qty_unit=self.qty_unit,
+            min_qty=self.min_qty,
+            max_qty=self.max_qty,
+            currency=self.currency,
+        )

@@ -1,0 +1,1 @@
+"""What decides: features, baselines, the RL policy, its environment and training."""

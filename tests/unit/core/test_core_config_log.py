@@ -1,0 +1,109 @@
+"""Configuration errors name the key and the reason; logs carry ids and no secrets."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from core import log
+from core.config import ConfigError, config_hash, env_overrides, load
+from daemon.cli import main
+from daemon.config import DaemonConfig
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    p = tmp_path / "rlexec.toml"
+    p.write_text(text)
+    return p
+
+
+def test_embedded_defaults_are_valid() -> None:
+    cfg = load(DaemonConfig, None, env={})
+    assert cfg.fix.begin_string == "FIX.4.4"
+    assert [i.symbol for i in cfg.instruments] == ["AMZN", "AAPL"]
+
+
+def test_bad_value_names_the_key_reason_and_value(tmp_path: Path) -> None:
+    p = write(tmp_path, "[fix]\nport = 70000\nheartbeat_s = 0\n")
+    with pytest.raises(ConfigError) as exc:
+        load(DaemonConfig, p, env={})
+    text = str(exc.value)
+    assert "fix.port: Input should be less than or equal to 65535 (got 70000)" in text
+    assert "fix.heartbeat_s" in text
+    assert str(p) in text
+
+
+def test_unknown_key_is_reported_as_a_probable_typo(tmp_path: Path) -> None:
+    p = write(tmp_path, "[execution]\ndecision_intervall_s = 1\n")
+    with pytest.raises(ConfigError, match=r"execution.decision_intervall_s: unknown key"):
+        load(DaemonConfig, p, env={})
+
+
+def test_toml_syntax_error_is_reported(tmp_path: Path) -> None:
+    p = write(tmp_path, "[fix\nport=1\n")
+    with pytest.raises(ConfigError, match="TOML syntax error"):
+        load(DaemonConfig, p, env={})
+
+
+def test_env_overrides_win_and_errors_name_the_variable(tmp_path: Path) -> None:
+    p = write(tmp_path, "[fix]\nport = 9000\n")
+    cfg = load(
+        DaemonConfig, p, env={"RLEXEC__FIX__PORT": "9100", "RLEXEC__LOGGING__FORMAT": "json"}
+    )
+    assert cfg.fix.port == 9100 and cfg.logging.format == "json"
+    with pytest.raises(ConfigError, match=r"fix.port: .* \[from env RLEXEC__FIX__PORT\]"):
+        load(DaemonConfig, p, env={"RLEXEC__FIX__PORT": "-1"})
+
+
+def test_duplicate_instruments_are_refused(tmp_path: Path) -> None:
+    p = write(tmp_path, '[[instruments]]\nsymbol = "X"\n[[instruments]]\nsymbol = "X"\n')
+    with pytest.raises(ConfigError, match="listed twice: X"):
+        load(DaemonConfig, p, env={})
+
+
+def test_config_hash_is_stable_and_sensitive() -> None:
+    a = load(DaemonConfig, None, env={})
+    b = load(DaemonConfig, None, env={})
+    c = load(DaemonConfig, None, env={"RLEXEC__FIX__PORT": "1234"})
+    assert config_hash(a) == config_hash(b) != config_hash(c)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.dictionaries(st.text(max_size=12), st.text(max_size=12), max_size=6))
+def test_arbitrary_environment_never_crashes_the_loader(env: dict[str, str]) -> None:
+    env = {f"RLEXEC__{k}": v for k, v in env.items()}
+    env_overrides(env)
+    try:
+        load(DaemonConfig, None, env=env)
+    except ConfigError as exc:
+        assert exc.problems
+
+
+def test_cli_config_check(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    good = write(tmp_path, "[node]\nid = 'n1'\n")
+    assert main(["config", "check", str(good)]) == 0
+    assert "OK" in capsys.readouterr().out
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[node]\nid = 'has space'\n")
+    assert main(["config", "check", str(bad)]) == 2
+    assert "node.id" in capsys.readouterr().err
+
+
+def test_json_logs_carry_bound_ids_and_redact_secrets() -> None:
+    buf = io.StringIO()
+    log.configure("json", "INFO", stream=buf)
+    logger = log.get_logger("t")
+    with log.bound(parent_id="P1", cl_ord_id="C9"):
+        logger.info("child_sent", qty=10, password="hunter2")
+    logger.info("outside")
+    first, second = (orjson.loads(line) for line in buf.getvalue().splitlines())
+    assert first["parent_id"] == "P1" and first["cl_ord_id"] == "C9"
+    assert first["password"] == "***"
+    assert first["event"] == "child_sent" and first["level"] == "info"
+    assert "parent_id" not in second
+    log.configure("console", "INFO", stream=io.StringIO())

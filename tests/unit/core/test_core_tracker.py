@@ -1,0 +1,132 @@
+"""Order tracker: venue reports mapped onto the state machine, ExecIDs applied once."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.events import CancelReject, ExecReport
+from core.order_tracker import OrderTracker, UnknownOrder
+from core.orders import ChildOrder
+from core.types import ExecType, OrdStatus, Side
+
+
+def report(cl: str, et: ExecType, st: OrdStatus, cum: int, leaves: int, **kw: object) -> ExecReport:
+    base: dict[str, object] = {
+        "cl_ord_id": cl,
+        "exec_id": f"X-{cl}-{et.name}-{cum}",
+        "exec_type": et,
+        "ord_status": st,
+        "symbol": "AMZN",
+        "side": Side.BUY,
+        "order_qty": cum + leaves,
+        "cum_qty": cum,
+        "leaves_qty": leaves,
+        "ts_ns": 1,
+    }
+    base.update(kw)
+    return ExecReport(**base)  # type: ignore[arg-type]
+
+
+def tracker_with_order() -> OrderTracker:
+    t = OrderTracker()
+    t.add(ChildOrder("C1", "AMZN", Side.BUY, 100, 10_000, parent_id="P1"))
+    return t
+
+
+def test_ack_fill_cancel_life_cycle() -> None:
+    t = tracker_with_order()
+    t.on_exec_report(report("C1", ExecType.NEW, OrdStatus.NEW, 0, 100))
+    up = t.on_exec_report(
+        report(
+            "C1", ExecType.TRADE, OrdStatus.PARTIALLY_FILLED, 40, 60, last_qty=40, last_px=10_000
+        )
+    )
+    assert up.fill is not None and up.fill.qty == 40
+    assert not up.cum_mismatch
+    dup = t.on_exec_report(
+        report(
+            "C1", ExecType.TRADE, OrdStatus.PARTIALLY_FILLED, 40, 60, last_qty=40, last_px=10_000
+        )
+    )
+    assert dup.duplicate and dup.fill is None
+    t.request_cancel("C1", "K1")
+    t.on_exec_report(
+        report("K1", ExecType.CANCELED, OrdStatus.CANCELED, 40, 0, orig_cl_ord_id="C1")
+    )
+    assert t.get("C1").status is OrdStatus.CANCELED
+    assert list(t.live()) == []
+
+
+def test_replace_moves_the_chain_to_the_new_clordid() -> None:
+    t = tracker_with_order()
+    t.on_exec_report(report("C1", ExecType.NEW, OrdStatus.NEW, 0, 100))
+    t.request_replace("C1", "C2", 10_001, 80)
+    up = t.on_exec_report(
+        report("C2", ExecType.REPLACED, OrdStatus.NEW, 0, 80, orig_cl_ord_id="C1")
+    )
+    assert up.order.cl_ord_id == "C2" and up.replaced is not None
+    assert [o.cl_ord_id for o in t.live("P1")] == ["C2"]
+    t.on_exec_report(
+        report(
+            "C2",
+            ExecType.TRADE,
+            OrdStatus.FILLED,
+            80,
+            0,
+            last_qty=80,
+            last_px=10_001,
+            orig_cl_ord_id="C1",
+        )
+    )
+    assert t.get("C2").status is OrdStatus.FILLED
+
+
+def test_cancel_reject_restores_order() -> None:
+    t = tracker_with_order()
+    t.on_exec_report(report("C1", ExecType.NEW, OrdStatus.NEW, 0, 100))
+    t.request_cancel("C1", "K1")
+    t.on_cancel_reject(CancelReject("K1", "C1", False, "too late", 2))
+    assert t.get("C1").status is OrdStatus.NEW
+
+
+def test_missing_fill_is_flagged_by_cum_mismatch() -> None:
+    t = tracker_with_order()
+    t.on_exec_report(report("C1", ExecType.NEW, OrdStatus.NEW, 0, 100))
+    up = t.on_exec_report(
+        report("C1", ExecType.TRADE, OrdStatus.PARTIALLY_FILLED, 50, 50, last_qty=20, last_px=1)
+    )
+    assert up.cum_mismatch
+
+
+def test_unknown_clordid_is_a_clear_error() -> None:
+    t = tracker_with_order()
+    with pytest.raises(UnknownOrder, match="ZZZ"):
+        t.on_exec_report(report("ZZZ", ExecType.NEW, OrdStatus.NEW, 0, 1))
+
+
+def test_clordid_reuse_is_refused() -> None:
+    t = tracker_with_order()
+    with pytest.raises(ValueError, match="already used"):
+        t.add(ChildOrder("C1", "AMZN", Side.BUY, 1, 1))
+    with pytest.raises(ValueError, match="already used"):
+        t.request_cancel("C1", "C1")
+
+
+def test_recovered_exec_ids_are_not_applied_again() -> None:
+    t = tracker_with_order()
+    t.remember_exec_ids({"E1"})
+    t.on_exec_report(report("C1", ExecType.NEW, OrdStatus.NEW, 0, 100))
+    up = t.on_exec_report(
+        report(
+            "C1",
+            ExecType.TRADE,
+            OrdStatus.PARTIALLY_FILLED,
+            10,
+            90,
+            exec_id="E1",
+            last_qty=10,
+            last_px=1,
+        )
+    )
+    assert up.duplicate
+    assert t.get("C1").cum_qty == 0
