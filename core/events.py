@@ -64,6 +64,7 @@ class ExecReport:
     text: str = ""
     liquidity: str = ""
     poss_dup: bool = False
+    ord_rej_reason: int | None = None  # FIX OrdRejReason(103) on rejects, when the venue gives one
 
 
 @dataclass(frozen=True, slots=True)
