@@ -1,0 +1,129 @@
+"""Denials: a closed set of reason codes with typed context, rendered the same way in the
+log line, the listener (metrics), the journal dict and the reply."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+
+import orjson
+import pytest
+from risk_harness import Harness, approved, denied
+
+from risk.events import RiskEvent
+from risk.reasons import CONTEXT_TYPE, BadField, Denied, DenyReason, LimitBreach, StateBlock
+
+
+def test_every_reason_code_has_exactly_one_context_type():
+    assert set(CONTEXT_TYPE) == set(DenyReason)
+
+
+def test_reason_values_are_unique_prometheus_label_values():
+    values = [r.value for r in DenyReason]
+    assert len(set(values)) == len(values)
+    assert all(re.fullmatch(r"[a-z][a-z0-9_]*", v) for v in values)
+
+
+def test_a_denial_with_the_wrong_context_type_cannot_be_built():
+    with pytest.raises(TypeError, match="needs a LimitBreach context"):
+        Denied(DenyReason.MAX_POSITION, StateBlock("node", "x", "y"), "new", "C1", "AMZN", 0)
+
+
+def test_as_dict_is_one_flat_json_ready_record_with_limit_and_value(h: Harness):
+    d = denied(h.new(qty=1_001, price=10_000))
+    record = d.as_dict()
+    assert record == {
+        "reason": "max_order_qty",
+        "kind": "new",
+        "cl_ord_id": d.cl_ord_id,
+        "symbol": "AMZN",
+        "ts_ns": h.now,
+        "context": "LimitBreach",
+        "limit_name": "max_order_qty",
+        "limit": 1_000,
+        "value": 1_001,
+        "unit": "units",
+        "message": f"new {d.cl_ord_id} AMZN denied: max_order_qty - max_order_qty: 1001 units vs "
+        "limit 1000 units",
+    }
+    assert orjson.loads(orjson.dumps(record)) == record
+
+
+def test_decimals_are_rendered_as_strings_never_floats():
+    d = Denied(
+        DenyReason.MAX_DAILY_LOSS,
+        LimitBreach("max_daily_loss", Decimal("1000"), Decimal("1000.01"), "currency"),
+        "new",
+        "C1",
+        "AMZN",
+        0,
+    )
+    assert d.as_dict()["value"] == "1000.01"
+
+
+def test_every_denial_is_logged_once_with_the_same_fields(
+    h: Harness, logs: list[dict[str, object]]
+):
+    d = denied(h.new(price=20_000))
+    [line] = [e for e in logs if e["event"] == "risk_denied"]
+    assert line["log_level"] == "warning"
+    assert line["node"] == "test-node"
+    assert {k: line[k] for k in d.as_dict()} == d.as_dict()
+
+
+def test_approvals_are_not_logged(h: Harness, logs: list[dict[str, object]]):
+    approved(h.new())
+    assert logs == []
+
+
+def test_listeners_receive_the_same_denial_that_is_returned(h: Harness):
+    events: list[RiskEvent] = []
+    h.ov.add_listener(events.append)
+    d = denied(h.new(symbol="MSFT"))
+    assert events == [d]
+
+
+def test_a_failing_listener_changes_no_decision_and_is_logged(
+    h: Harness, logs: list[dict[str, object]]
+):
+    def broken(event: RiskEvent) -> None:
+        raise RuntimeError("metrics down")
+
+    seen: list[RiskEvent] = []
+    h.ov.add_listener(broken)
+    h.ov.add_listener(seen.append)
+    assert denied(h.new(symbol="MSFT")).reason is DenyReason.SYMBOL_NOT_ALLOWED
+    approved(h.new())
+    assert len(seen) == 1
+    assert any(e["event"] == "risk_listener_failed" for e in logs)
+
+
+def test_denials_are_counted_per_reason(h: Harness):
+    denied(h.new(symbol="MSFT"))
+    denied(h.new(symbol="MSFT"))
+    denied(h.new(price=20_000))
+    approved(h.new())
+    assert h.ov.denials == {DenyReason.SYMBOL_NOT_ALLOWED: 2, DenyReason.PRICE_COLLAR: 1}
+    assert h.ov.approved_new == 1
+
+
+def test_adversarial_field_values_are_rendered_printably_and_truncated(h: Harness):
+    d = denied(h.new(cl_ord_id="X\x01" + "y" * 200))
+    assert d.cl_ord_id.isprintable()
+    assert len(d.cl_ord_id) <= 64
+    assert isinstance(d.context, BadField)
+    assert d.context.value.isprintable()
+
+
+def test_a_bug_inside_a_check_denies_instead_of_raising_or_approving(
+    h: Harness, monkeypatch: pytest.MonkeyPatch, logs: list[dict[str, object]]
+):
+    def boom(*args: object) -> None:
+        raise ZeroDivisionError("bug")
+
+    monkeypatch.setattr(h.ov, "_exposure_problem", boom)
+    d = denied(h.new())
+    assert d.reason is DenyReason.MALFORMED_REQUEST
+    assert h.ov.internal_errors == 1
+    assert h.ov.open_exposure("AMZN") == (0, 0)
+    assert any(e["event"] == "risk_internal_error" for e in logs)
