@@ -144,3 +144,37 @@ class SimClock:
 async def _settle(n: int) -> None:
     for _ in range(n):
         await asyncio.sleep(0)
+
+
+class ScaledClock:
+    """Market time that runs ``speed`` times faster than the wall clock.
+
+    For replay at accelerated pace (the demo, paper tests): the daemon's decisions,
+    parent horizons and timers must follow the venue's clock, not ours, or a policy
+    trained on 5-second decisions would decide every 50 market seconds at 10x.
+    :meth:`sync` pulls the estimate forward to timestamps the venue publishes (never
+    back), so drift between the two processes cannot accumulate.
+    """
+
+    def __init__(self, speed: float, start_ns: int | None = None) -> None:
+        if not speed > 0:
+            raise ValueError(f"speed must be > 0, got {speed}")
+        self.speed = speed
+        self._anchor_market = time.time_ns() if start_ns is None else start_ns
+        self._anchor_wall = time.perf_counter_ns()
+
+    def now_ns(self) -> int:
+        elapsed = time.perf_counter_ns() - self._anchor_wall
+        return self._anchor_market + int(elapsed * self.speed)
+
+    def sync(self, market_ns: int) -> None:
+        """Re-anchor when the venue's clock is ahead of our estimate."""
+        if market_ns > self.now_ns():
+            self._anchor_market = market_ns
+            self._anchor_wall = time.perf_counter_ns()
+
+    def call_later(self, delay_s: float, callback: Callable[[], None]) -> Timer:
+        return asyncio.get_running_loop().call_later(max(0.0, delay_s / self.speed), callback)
+
+    async def sleep(self, delay_s: float) -> None:
+        await asyncio.sleep(max(0.0, delay_s / self.speed))

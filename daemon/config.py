@@ -1,7 +1,9 @@
 """The daemon's configuration: one TOML file, every key optional (embedded defaults).
 
-Each section is frozen once loaded; nothing at run time changes configuration. Keys
-that loosen safety (risk limits) are further capped in code by :mod:`risk`.
+Each section is frozen once loaded; nothing at run time changes configuration. Risk
+limits are further capped in code by :mod:`risk.limits` (the file may only tighten).
+Secrets (Redis password, FIX password, the command HMAC key) may come from files or
+environment variables so they never sit in the config file.
 """
 
 from __future__ import annotations
@@ -9,9 +11,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 
 from core.config import InstrumentSection, LoggingSection, Section
+from gateways.fix.settings import InitiatorSettings, SessionSettings
+from risk.limits import RiskLimitsConfig
 
 
 class NodeSection(Section):
@@ -25,27 +29,52 @@ class HttpSection(Section):
 
 
 class RedisSection(Section):
+    enabled: bool = True
     url: str = Field(default="redis://127.0.0.1:6379/0", pattern=r"^(redis|rediss|unix)://")
     username: str = ""
-    password: str = ""
+    password: SecretStr = SecretStr("")
     command_stream: str = "rlexec:commands"
     reply_stream: str = "rlexec:replies"
+    group: str = "rlexec"
+    state_key: str = "rlexec:state"
+    events_channel: str = "rlexec:events"
 
 
-class FixSection(Section):
-    host: str = "127.0.0.1"
-    port: int = Field(default=9878, ge=1, le=65535)
-    begin_string: Literal["FIX.4.2", "FIX.4.4"] = "FIX.4.4"
-    sender_comp_id: str = Field(default="RLEXEC", min_length=1)
-    target_comp_id: str = Field(default="EXCHANGE", min_length=1)
-    heartbeat_s: int = Field(default=30, ge=1, le=300)
-    username: str = ""
-    password: str = ""
+class ControlSection(Section):
+    # HMAC-SHA256 key for commands that loosen safety (reset_kill, load_policy):
+    # a file holding >= 32 bytes, or the key itself (e.g. from RLEXEC__CONTROL__HMAC_KEY).
+    hmac_key_file: Path | None = None
+    hmac_key: SecretStr = SecretStr("")
+    max_age_s: float = Field(default=60.0, gt=0, le=600)
+
+    def key(self) -> bytes | None:
+        if self.hmac_key.get_secret_value():
+            return self.hmac_key.get_secret_value().encode()
+        if self.hmac_key_file is not None:
+            return self.hmac_key_file.read_bytes().strip()
+        return None
+
+
+def _default_fix() -> InitiatorSettings:
+    return InitiatorSettings(
+        host="127.0.0.1",
+        port=9878,
+        session=SessionSettings(sender_comp_id="RLEXEC", target_comp_id="EXCHANGE"),
+        reconnect_min_s=0.2,
+        reconnect_max_s=10.0,
+    )
 
 
 class MarketDataSection(Section):
     url: str = Field(default="ws://127.0.0.1:8765/md", pattern=r"^wss?://")
     stale_after_s: float = Field(default=2.0, gt=0)
+
+
+class ClockSection(Section):
+    # wall: real time. scaled: the venue replays at ``speed`` x real time and the node
+    # follows its clock (synced forward from market-data timestamps).
+    mode: Literal["wall", "scaled"] = "wall"
+    speed: float = Field(default=1.0, gt=0, le=10_000)
 
 
 class PolicySection(Section):
@@ -54,14 +83,21 @@ class PolicySection(Section):
 
 
 class ExecutionSection(Section):
-    decision_interval_s: float = Field(default=1.0, gt=0, le=60)
+    # Decisions: on a timer (the policy's own decision interval unless set here), or
+    # additionally on every book update of the parent's symbol.
+    decide_on: Literal["timer", "book"] = "timer"
+    decision_interval_s: float | None = Field(default=None, gt=0, le=600)
     completion: Literal["cross", "stop"] = "cross"
+    sweep_interval_s: float = Field(default=1.0, gt=0)
+    sweep_max_s: float = Field(default=300.0, gt=0)
     cancel_on_shutdown: bool = True
     ack_timeout_s: float = Field(default=2.0, gt=0)
+    recovery_timeout_s: float = Field(default=10.0, gt=0)
+    shutdown_timeout_s: float = Field(default=10.0, gt=0)
 
 
-def _default_instruments() -> tuple[InstrumentSection, ...]:
-    return (InstrumentSection(symbol="AMZN"), InstrumentSection(symbol="AAPL"))
+class JournalSection(Section):
+    fsync: Literal["os", "always"] = "os"
 
 
 class DaemonConfig(Section):
@@ -69,14 +105,24 @@ class DaemonConfig(Section):
     logging: LoggingSection = LoggingSection()
     http: HttpSection = HttpSection()
     redis: RedisSection = RedisSection()
-    fix: FixSection = FixSection()
+    control: ControlSection = ControlSection()
+    fix: InitiatorSettings = Field(default_factory=_default_fix)
     marketdata: MarketDataSection = MarketDataSection()
+    clock: ClockSection = ClockSection()
     policy: PolicySection = PolicySection()
     execution: ExecutionSection = ExecutionSection()
-    instruments: tuple[InstrumentSection, ...] = Field(default_factory=_default_instruments)
+    journal: JournalSection = JournalSection()
+    # Nothing trades unless allowed: the embedded default allows the demo's symbols.
+    risk: RiskLimitsConfig = Field(
+        default_factory=lambda: RiskLimitsConfig(allowed_symbols=("AMZN", "AAPL"))
+    )
+    instruments: tuple[InstrumentSection, ...] = (
+        InstrumentSection(symbol="AMZN"),
+        InstrumentSection(symbol="AAPL"),
+    )
 
     @model_validator(mode="after")
-    def _unique_symbols(self) -> DaemonConfig:
+    def _consistent(self) -> DaemonConfig:
         symbols = [i.symbol for i in self.instruments]
         dupes = sorted({s for s in symbols if symbols.count(s) > 1})
         if dupes:

@@ -91,3 +91,19 @@ def test_no_reuse_whatever_the_crash_points(draws: list[int], block: int) -> Non
 def test_prefix_with_fix_delimiters_is_refused() -> None:
     with pytest.raises(ValueError, match="printable ASCII"):
         ClOrdIdGenerator("a|b", MemorySequenceStore())
+
+
+async def test_scaled_clock_runs_faster_and_only_syncs_forward() -> None:
+    from core.clock import ScaledClock
+
+    clock = ScaledClock(speed=100.0, start_ns=1_000 * NS_PER_S)
+    t0 = clock.now_ns()
+    await clock.sleep(1.0)  # one market second = 10 wall milliseconds
+    elapsed = clock.now_ns() - t0
+    assert NS_PER_S <= elapsed < 50 * NS_PER_S
+    clock.sync(t0)  # the past never pulls the clock back
+    assert clock.now_ns() >= t0 + NS_PER_S
+    clock.sync(t0 + 3_600 * NS_PER_S)
+    assert clock.now_ns() >= t0 + 3_600 * NS_PER_S
+    with pytest.raises(ValueError, match="speed must be > 0"):
+        ScaledClock(0)

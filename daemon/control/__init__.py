@@ -1,0 +1,1 @@
+"""The control plane: command logic once (:mod:`.handler`), transports thin (Redis, CLI)."""

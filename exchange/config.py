@@ -1,0 +1,311 @@
+"""The exchange process's configuration: one TOML file, every key optional.
+
+With no file at all (embedded defaults) the exchange replays the shipped LOBSTER day
+for AMZN and AAPL (data/lobster/AMZN_2012-06-21_5, AAPL_2012-06-21_1) at 10x real time, publishes market data
+on ws://127.0.0.1:8765/md and accepts FIX 4.4 order entry on 127.0.0.1:9878 for the
+daemon's default session (RLEXEC -> EXCHANGE), which is what the daemon's own
+defaults connect to. Load with :func:`load_config` (TOML + ``RLEXEC__`` environment
+overrides, errors naming the key).
+
+Example::
+
+    [pacing]
+    mode = "accelerated"      # asap | realtime | accelerated
+    speed = 60
+
+    [source]
+    kind = "lobster"          # lobster | synthetic | paper
+    impact = "transient"      # none | permanent | transient (the daemon moves the replay)
+    [[source.lobster]]
+    ticker = "AMZN"
+    levels = 5
+    start = "10:00:00"
+    end = "11:00:00"
+
+    [marketdata]
+    port = 8765
+
+    [fix]
+    port = 9878
+    [[fix.sessions]]
+    sender_comp_id = "EXCHANGE"
+    target_comp_id = "RLEXEC"
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from core.config import InstrumentSection, LoggingSection, Section, load
+from gateways.fix.settings import AcceptorSettings, SessionSettings
+
+# Tickers with a LOBSTER day shipped in data/lobster, and the level count to replay.
+SHIPPED_LOBSTER = {"AMZN": 5, "AAPL": 1}
+
+_TIME = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2})(\.\d{1,9})?)?$")
+NS_PER_S = 1_000_000_000
+
+
+def time_of_day_ns(text: str) -> int:
+    """``"HH:MM[:SS[.fff]]"`` -> nanoseconds after midnight."""
+    m = _TIME.match(text)
+    if m is None:
+        raise ValueError(f"time of day {text!r} is not HH:MM[:SS[.fff]]")
+    h, mi, s = int(m.group(1)), int(m.group(2)), int(m.group(3) or 0)
+    if h > 23 or mi > 59 or s > 59:
+        raise ValueError(f"time of day {text!r} is out of range")
+    frac = m.group(4) or ".0"
+    return (h * 3600 + mi * 60 + s) * NS_PER_S + int(frac[1:].ljust(9, "0"))
+
+
+# ------------------------------------------------------------------- sources
+class LobsterReplaySection(Section):
+    """One LOBSTER day to replay for one symbol (the ticker must be an instrument)."""
+
+    ticker: str = "AMZN"
+    date: str = Field(default="2012-06-21", pattern=r"^\d{4}-\d{2}-\d{2}$")
+    levels: int = Field(default=5, ge=1, le=50)
+    # The message file; None: the shipped one for ticker/date/levels under data/lobster
+    # (or $RLEXEC_DATA_DIR/lobster).
+    message_file: Path | None = None
+    start: str = "09:30:00"  # time of day (exchange local) the replay window starts
+    end: str = "16:00:00"
+
+    @field_validator("start", "end")
+    @classmethod
+    def _time(cls, v: str) -> str:
+        time_of_day_ns(v)
+        return v
+
+    @model_validator(mode="after")
+    def _window(self) -> LobsterReplaySection:
+        if time_of_day_ns(self.end) <= time_of_day_ns(self.start):
+            raise ValueError(f"end {self.end} must be after start {self.start}")
+        return self
+
+
+def _default_replays() -> tuple[LobsterReplaySection, ...]:
+    return (LobsterReplaySection(), LobsterReplaySection(ticker="AAPL", levels=1))
+
+
+class SyntheticSection(Section):
+    """Synthetic order flow for one symbol (the calibrated zero-intelligence model of
+    exchange.flow; calibrated parameters ship for AMZN and AAPL)."""
+
+    symbol: str = "AMZN"
+    regime: Literal["calm", "volatile", "trending", "thin"] = "calm"
+    trend_sign: Literal[1, -1] = 1  # -1 turns the trending regime downwards
+    seed: int = Field(default=0, ge=0)
+    start: str = "09:30:00"  # on the calibration day's time axis (2012-06-21)
+    end: str = "16:00:00"
+
+    @field_validator("start", "end")
+    @classmethod
+    def _time(cls, v: str) -> str:
+        time_of_day_ns(v)
+        return v
+
+    @model_validator(mode="after")
+    def _window(self) -> SyntheticSection:
+        if time_of_day_ns(self.end) <= time_of_day_ns(self.start):
+            raise ValueError(f"end {self.end} must be after start {self.start}")
+        return self
+
+
+class PaperSourceSection(Section):
+    """Paper mode: the book comes from upstream; the daemon's orders never go there."""
+
+    upstream: Literal["binance", "rlexec", "recording"] = "recording"
+    market: Literal["spot", "usdm", "coinm"] = "spot"  # Binance market (binance, recording)
+    # Our symbol -> the upstream's symbol, when they differ (e.g. BTC-USDT -> BTCUSDT).
+    symbols: dict[str, str] = Field(default_factory=dict)
+    # binance: websocket base (default Binance's public endpoint); rlexec: ws://.../md
+    url: str = ""
+    rest_url: str = ""  # binance: REST depth endpoint override (tests: a local server)
+    files: tuple[Path, ...] = ()  # recording: Binance capture files, read in order
+    depth_stream: str = "depth@100ms"
+    trade_stream: str = "trade"
+    book_ticker: bool = True  # cross-check the rebuilt book against bookTicker
+    stale_after_s: float = Field(default=30.0, gt=0)
+    snapshot_retry_s: float = Field(default=1.0, gt=0)
+    queue_model: Literal["back", "pro_rata"] = "back"
+
+    @model_validator(mode="after")
+    def _needs(self) -> PaperSourceSection:
+        if self.upstream == "recording" and not self.files:
+            raise ValueError("upstream 'recording' needs files = [...] (Binance capture files)")
+        if self.upstream == "rlexec" and not self.url.startswith(("ws://", "wss://")):
+            raise ValueError("upstream 'rlexec' needs url = 'ws://host:port/md'")
+        return self
+
+
+class SourceSection(Section):
+    kind: Literal["lobster", "synthetic", "paper"] = "lobster"
+    lobster: tuple[LobsterReplaySection, ...] = Field(default_factory=_default_replays)
+    # Market impact of the daemon's trades on the replayed market (exchange.replay.impact,
+    # shipped estimated parameters): none, permanent (linear) or transient (propagator).
+    impact: Literal["none", "permanent", "transient"] = "none"
+    synthetic: tuple[SyntheticSection, ...] = ()
+    paper: PaperSourceSection | None = None
+    # What the exchange does when a replay or recording ends: keep serving (orders
+    # are still accepted against the final book) or exit with status 0.
+    on_end: Literal["stay", "exit"] = "stay"
+
+    @model_validator(mode="after")
+    def _kind(self) -> SourceSection:
+        if self.kind == "paper" and self.paper is None:
+            raise ValueError("kind 'paper' needs a [source.paper] section")
+        if self.kind == "synthetic" and not self.synthetic:
+            raise ValueError("kind 'synthetic' needs at least one [[source.synthetic]] symbol")
+        flows = [f.symbol for f in self.synthetic]
+        if self.kind == "synthetic" and len(set(flows)) != len(flows):
+            raise ValueError("synthetic: a symbol is listed twice")
+        if self.kind == "lobster" and not self.lobster:
+            raise ValueError("kind 'lobster' needs at least one [[source.lobster]] day")
+        tickers = [d.ticker for d in self.lobster]
+        dupes = sorted({t for t in tickers if tickers.count(t) > 1})
+        if self.kind == "lobster" and dupes:
+            raise ValueError(f"lobster: ticker(s) replayed twice: {', '.join(dupes)}")
+        return self
+
+
+# -------------------------------------------------------------------- service
+class PacingSection(Section):
+    mode: Literal["asap", "realtime", "accelerated"] = "accelerated"
+    speed: float = Field(default=10.0, gt=0, le=1_000_000)  # for mode = accelerated
+    # Silences in the data longer than this (event time) are cut to it; None keeps them.
+    max_gap_s: float | None = Field(default=None, ge=0)
+    # Paced simulations advance every step_s of wall time (market data at most that late).
+    step_s: float = Field(default=0.002, gt=0, le=1.0)
+
+    @property
+    def factor(self) -> float | None:
+        """Speed factor for :class:`exchange.service.pacing.Pacer` (None: as fast as possible)."""
+        if self.mode == "asap":
+            return None
+        return 1.0 if self.mode == "realtime" else self.speed
+
+
+class MarketDataSection(Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8765, ge=0, le=65535)  # 0: an ephemeral port (tests)
+    path: str = Field(default="/md", pattern=r"^/[A-Za-z0-9/_-]*$")
+    queue_limit: int = Field(default=10_000, ge=10)  # events queued per client
+    max_batch: int = Field(
+        default=100, ge=1
+    )  # events per frame (client decode is fastest near 100)
+    heartbeat_s: float = Field(default=1.0, gt=0)
+    send_timeout_s: float = Field(default=5.0, gt=0)
+
+
+def _default_sessions() -> tuple[SessionSettings, ...]:
+    return (
+        SessionSettings(
+            sender_comp_id="EXCHANGE",
+            target_comp_id="RLEXEC",
+            store_dir=Path("var/exchange/fix"),  # sequence numbers survive a restart
+        ),
+    )
+
+
+class FixSection(AcceptorSettings):
+    """The FIX acceptor (order entry); the sessions are from the exchange's side
+    (``sender_comp_id`` is the exchange, ``target_comp_id`` the client)."""
+
+    enabled: bool = True
+    port: int = Field(default=9878, ge=0, lt=65536)
+    # Cancel a session's resting orders when it logs out or drops (unsolicited
+    # cancels are queued for its next logon).
+    cancel_on_disconnect: bool = False
+    sessions: tuple[SessionSettings, ...] = Field(default_factory=_default_sessions, min_length=1)
+
+
+class AuditSection(Section):
+    path: Path = Path("var/exchange/audit.jsonl")
+    fsync: bool = False  # flush every line always; fsync each one too when True
+
+
+class EngineSection(Section):
+    price_band_bps: int | None = Field(default=1000, gt=0)
+    stp: Literal["cancel_newest", "cancel_oldest"] = "cancel_newest"
+
+
+def _default_instruments() -> tuple[InstrumentSection, ...]:
+    # The daemon's default instruments, so both run together with no config at all.
+    return (InstrumentSection(symbol="AMZN"), InstrumentSection(symbol="AAPL"))
+
+
+class ExchangeConfig(Section):
+    logging: LoggingSection = LoggingSection()
+    instruments: tuple[InstrumentSection, ...] = Field(default_factory=_default_instruments)
+    source: SourceSection = SourceSection()
+    pacing: PacingSection = PacingSection()
+    marketdata: MarketDataSection = MarketDataSection()
+    fix: FixSection = FixSection()
+    audit: AuditSection = AuditSection()
+    engine: EngineSection = EngineSection()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_replays_follow_instruments(cls, data: Any) -> Any:
+        """Without [[source.lobster]], replay the shipped day of every listed instrument
+        that has one (so listing only AMZN does not trip over the AAPL default)."""
+        if not isinstance(data, dict):
+            return data
+        source = data.get("source", {})
+        if not isinstance(source, dict) or "lobster" in source:
+            return data
+        listed = data.get("instruments")
+        if not isinstance(listed, list | tuple):
+            return data
+        symbols = [
+            i.get("symbol") if isinstance(i, dict) else getattr(i, "symbol", None) for i in listed
+        ]
+        days = [
+            {"ticker": s, "levels": SHIPPED_LOBSTER[s]} for s in symbols if s in SHIPPED_LOBSTER
+        ]
+        if not days:
+            return data
+        return {**data, "source": {**source, "lobster": days}}
+
+    @model_validator(mode="after")
+    def _symbols(self) -> ExchangeConfig:
+        symbols = [i.symbol for i in self.instruments]
+        if not symbols:
+            raise ValueError("instruments: at least one instrument is required")
+        dupes = sorted({s for s in symbols if symbols.count(s) > 1})
+        if dupes:
+            raise ValueError(f"instruments: symbol(s) listed twice: {', '.join(dupes)}")
+        if self.source.kind == "lobster":
+            for day in self.source.lobster:
+                if day.ticker not in symbols:
+                    raise ValueError(
+                        f"source.lobster: ticker {day.ticker} is not among the instruments "
+                        f"({', '.join(symbols)})"
+                    )
+        elif self.source.kind == "synthetic":
+            for flow in self.source.synthetic:
+                if flow.symbol not in symbols:
+                    raise ValueError(
+                        f"source.synthetic: symbol {flow.symbol} is not among the instruments "
+                        f"({', '.join(symbols)})"
+                    )
+        elif self.source.paper is not None:
+            unknown = sorted(set(self.source.paper.symbols) - set(symbols))
+            if unknown:
+                raise ValueError(
+                    f"source.paper.symbols: {', '.join(unknown)} not among the instruments"
+                )
+        return self
+
+
+def load_config(
+    path: str | os.PathLike[str] | None, env: dict[str, str] | None = None
+) -> ExchangeConfig:
+    """TOML file (or embedded defaults for None) + RLEXEC__ overrides, validated."""
+    return load(ExchangeConfig, path, env)

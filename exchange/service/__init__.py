@@ -1,0 +1,1 @@
+"""The exchange as a network service: market-data publisher, pacing, audit log, order entry."""

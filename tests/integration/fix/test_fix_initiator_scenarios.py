@@ -1,0 +1,238 @@
+"""Buy-side ("B") scenarios of the session-level test cases, and the initiator's own
+duties (no application message before logon, reconnect with backoff, graceful
+logout), over real TCP against a hand-driven raw venue. Time is a SimClock."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import pytest
+from fix_peer import T0_NS, RawPeer, tag
+
+from core.clock import SimClock
+from gateways.fix import (
+    FixInitiator,
+    InitiatorSettings,
+    LoggedOn,
+    SessionEvent,
+    SessionNotReady,
+    SessionSettings,
+    State,
+)
+
+
+@dataclass
+class RawVenue:
+    server: asyncio.Server
+    clock: SimClock
+    conns: asyncio.Queue[RawPeer] = field(default_factory=asyncio.Queue)
+    accepted: int = 0
+
+    @property
+    def port(self) -> int:
+        return int(self.server.sockets[0].getsockname()[1])
+
+    async def next_peer(self) -> RawPeer:
+        return await asyncio.wait_for(self.conns.get(), 2.0)
+
+
+@pytest.fixture
+async def raw_venue() -> AsyncIterator[RawVenue]:
+    clock = SimClock(T0_NS)
+    holder: list[RawVenue] = []
+
+    async def on_conn(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        v = holder[0]
+        v.accepted += 1
+        await v.conns.put(RawPeer(reader, writer, clock, sender="EXCH", target="CLIENT"))
+
+    server = await asyncio.start_server(on_conn, "127.0.0.1", 0)
+    v = RawVenue(server, clock)
+    holder.append(v)
+    yield v
+    server.close()
+
+
+def make_initiator(
+    venue: RawVenue, events: list[SessionEvent], **session_kw: object
+) -> FixInitiator:
+    settings = InitiatorSettings(
+        port=venue.port,
+        reconnect_min_s=0.5,
+        reconnect_max_s=4.0,
+        reconnect_jitter=0.0,
+        session=SessionSettings(
+            sender_comp_id="CLIENT",
+            target_comp_id="EXCH",
+            username="trader",
+            password="s3cret",
+            **session_kw,
+        ),
+    )
+    return FixInitiator(settings, clock=venue.clock, on_event=events.append)
+
+
+async def logon_response(peer: RawPeer) -> None:
+    logon = await peer.expect("A")
+    await peer.send("A", [(98, 0), (108, int(tag(logon, 108) or 30))])
+
+
+async def test_1B_a_valid_logon_response_completes_logon(raw_venue: RawVenue) -> None:
+    events: list[SessionEvent] = []
+    ini = make_initiator(raw_venue, events)
+    await ini.start()
+    peer = await raw_venue.next_peer()
+    logon = await peer.expect("A")
+    assert (tag(logon, 98), tag(logon, 108), tag(logon, 553), tag(logon, 554)) == (
+        "0",
+        "30",
+        "trader",
+        "s3cret",
+    )
+    await peer.send("A", [(98, 0), (108, 30)])
+    await ini.wait_logged_on(2)
+    assert any(isinstance(e, LoggedOn) for e in events)
+    ini.send_app(
+        b"D", b"11=X\x0121=1\x0138=1\x0140=1\x0154=1\x0155=AMZN\x0160=20260105-14:30:00\x01"
+    )
+    nos = await peer.expect("D")
+    assert tag(nos, 34) == "2"
+    await ini.stop(timeout=0.1)
+
+
+async def test_1B_b_logon_response_seq_too_high_sends_resend_request(raw_venue: RawVenue) -> None:
+    ini = make_initiator(raw_venue, [])
+    await ini.start()
+    peer = await raw_venue.next_peer()
+    await peer.expect("A")
+    peer.seq = 4
+    await peer.send("A", [(98, 0), (108, 30)])
+    rr = await peer.expect("2")
+    assert (tag(rr, 7), tag(rr, 16)) == ("1", "0")
+    await ini.wait_logged_on(2)
+    assert ini.session.awaiting_resend
+    await ini.stop(timeout=0.1)
+
+
+async def test_1B_c_invalid_logon_response_disconnects(raw_venue: RawVenue) -> None:
+    ini = make_initiator(raw_venue, [])
+    await ini.start()
+    peer = await raw_venue.next_peer()
+    await peer.expect("A")
+    await peer.send("A", [(98, 0), (108, 30)], sender="IMPOSTOR")
+    await peer.expect_disconnect()
+    assert not ini.is_logged_on
+    await ini.stop(timeout=0.1)
+
+
+async def test_1B_d_first_message_not_a_logon_disconnects(raw_venue: RawVenue) -> None:
+    ini = make_initiator(raw_venue, [])
+    await ini.start()
+    peer = await raw_venue.next_peer()
+    await peer.expect("A")
+    await peer.send("0")
+    await peer.expect_disconnect()
+    assert "not a Logon" in ini.session.last_disconnect_reason
+    await ini.stop(timeout=0.1)
+
+
+async def test_1B_e_no_logon_response_times_out_then_reconnects(raw_venue: RawVenue) -> None:
+    ini = make_initiator(raw_venue, [])
+    await ini.start()
+    peer = await raw_venue.next_peer()
+    await peer.expect("A")
+    await raw_venue.clock.run_for(10.5)
+    await peer.expect_disconnect()
+    assert ini.session.last_disconnect_reason == "logon timeout"
+    await raw_venue.clock.run_for(0.6)  # first backoff step
+    second = await raw_venue.next_peer()
+    await second.expect("A")
+    await ini.stop(timeout=0.1)
+
+
+async def test_initiator_refuses_app_messages_until_logon_completes(raw_venue: RawVenue) -> None:
+    ini = make_initiator(raw_venue, [])
+    with pytest.raises(SessionNotReady):
+        ini.send_app(b"D", b"11=X\x01")
+    await ini.start()
+    peer = await raw_venue.next_peer()
+    await peer.expect("A")
+    assert ini.state is State.LOGON_SENT
+    with pytest.raises(SessionNotReady, match="logon_sent"):
+        ini.send_app(b"D", b"11=X\x01")
+    await peer.send("A", [(98, 0), (108, 30)])
+    await ini.wait_logged_on(2)
+    await peer.expect_silence()  # nothing was queued behind the logon
+    await ini.stop(timeout=0.1)
+
+
+async def wait_disconnected(ini: FixInitiator) -> None:
+    for _ in range(200):
+        if ini.state is State.DISCONNECTED:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("initiator did not notice the disconnect")
+
+
+async def test_initiator_reconnects_with_exponential_backoff(raw_venue: RawVenue) -> None:
+    ini = make_initiator(raw_venue, [])
+    await ini.start()
+    peer = await raw_venue.next_peer()
+    await peer.close()  # the venue hangs up at once, again and again
+    for delay in (0.5, 1.0, 2.0, 4.0, 4.0):  # doubling from 0.5 s, capped at 4 s
+        await wait_disconnected(ini)
+        before = raw_venue.accepted
+        await raw_venue.clock.run_for(delay - 0.1)
+        assert raw_venue.accepted == before, f"reconnected before {delay} s"
+        await raw_venue.clock.run_for(0.2)
+        peer = await raw_venue.next_peer()
+        if delay == 4.0 and ini.connect_attempts == 6:
+            break
+        await peer.close()
+    await logon_response(peer)
+    await ini.wait_logged_on(2)
+    await ini.stop(timeout=0.1)
+
+
+async def test_initiator_backoff_resets_after_a_successful_logon(raw_venue: RawVenue) -> None:
+    ini = make_initiator(raw_venue, [])
+    await ini.start()
+    peer = await raw_venue.next_peer()
+    await logon_response(peer)
+    await ini.wait_logged_on(2)
+    await peer.close()
+    await wait_disconnected(ini)
+    await raw_venue.clock.run_for(0.6)  # the first step again, not a longer one
+    peer2 = await raw_venue.next_peer()
+    await peer2.expect("A")
+    await ini.stop(timeout=0.1)
+
+
+async def test_initiator_stop_logs_out_gracefully(raw_venue: RawVenue) -> None:
+    ini = make_initiator(raw_venue, [])
+    await ini.start()
+    peer = await raw_venue.next_peer()
+    await logon_response(peer)
+    await ini.wait_logged_on(2)
+    stopping = asyncio.create_task(ini.stop("done for the day"))
+    logout = await peer.expect("5")
+    assert tag(logout, 58) == "done for the day"
+    await peer.send("5")
+    await stopping
+    await peer.expect_disconnect()
+    assert ini.state is State.DISCONNECTED
+
+
+async def test_1B_refused_logon_keeps_the_peers_reason(raw_venue: RawVenue) -> None:
+    ini = make_initiator(raw_venue, [])
+    await ini.start()
+    peer = await raw_venue.next_peer()
+    await peer.expect("A")
+    await peer.send("5", [(58, "MsgSeqNum too low, expecting 10 but received 1")])
+    await peer.expect_disconnect()
+    assert ini.session.last_disconnect_reason == (
+        "peer refused logon: MsgSeqNum too low, expecting 10 but received 1"
+    )
+    await ini.stop(timeout=0.1)
