@@ -55,14 +55,14 @@ class ControlSection(Section):
         return None
 
 
-def _default_fix() -> InitiatorSettings:
-    return InitiatorSettings(
-        host="127.0.0.1",
-        port=9878,
-        session=SessionSettings(sender_comp_id="RLEXEC", target_comp_id="EXCHANGE"),
-        reconnect_min_s=0.2,
-        reconnect_max_s=10.0,
-    )
+class FixSection(InitiatorSettings):
+    """The FIX initiator (gateways.fix.settings.InitiatorSettings) with defaults that
+    match the simulated exchange's, so a partial ``[fix]`` table is enough."""
+
+    port: int = Field(default=9878, gt=0, lt=65536)
+    session: SessionSettings = SessionSettings(sender_comp_id="RLEXEC", target_comp_id="EXCHANGE")
+    reconnect_min_s: float = Field(default=0.2, gt=0)
+    reconnect_max_s: float = Field(default=10.0, gt=0)
 
 
 class MarketDataSection(Section):
@@ -75,6 +75,9 @@ class ClockSection(Section):
     # follows its clock (synced forward from market-data timestamps).
     mode: Literal["wall", "scaled"] = "wall"
     speed: float = Field(default=1.0, gt=0, le=10_000)
+    # Seconds to add to UTC to get the venue's local time of day (features use it):
+    # 0 for the simulated venue, whose timestamps read local time as UTC.
+    utc_offset_s: int = Field(default=0, ge=-14 * 3600, le=14 * 3600)
 
 
 class PolicySection(Section):
@@ -106,7 +109,7 @@ class DaemonConfig(Section):
     http: HttpSection = HttpSection()
     redis: RedisSection = RedisSection()
     control: ControlSection = ControlSection()
-    fix: InitiatorSettings = Field(default_factory=_default_fix)
+    fix: FixSection = FixSection()
     marketdata: MarketDataSection = MarketDataSection()
     clock: ClockSection = ClockSection()
     policy: PolicySection = PolicySection()

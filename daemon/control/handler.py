@@ -26,7 +26,7 @@ from daemon.control.commands import (
     SubmitParent,
 )
 from daemon.journal import Journal
-from risk.command_auth import CommandRefused, CommandVerifier
+from risk.command_auth import CommandRefused, CommandVerifier, SignedCommand
 
 log = get_logger("rlexec.control")
 
@@ -39,7 +39,10 @@ class ControlTarget(Protocol):
     async def pause(self, parent_id: str | None) -> dict[str, Any]: ...
     async def resume(self, parent_id: str | None) -> dict[str, Any]: ...
     async def kill(self, reason: str) -> dict[str, Any]: ...
-    async def reset_kill(self, reason: str) -> dict[str, Any]: ...
+    async def reset_kill(self, reason: str, auth: SignedCommand | None) -> dict[str, Any]:
+        """Verifies ``auth`` itself (the kill switch keeps its own nonce memory)."""
+        ...
+
     async def load_policy(self, args: LoadPolicy) -> dict[str, Any]: ...
     def status(self) -> dict[str, Any]: ...
 
@@ -127,10 +130,7 @@ class CommandHandler:
         elif isinstance(a, Kill):
             action = t.kill(a.reason)
         elif isinstance(a, ResetKill):
-            burn = self._authorise(cmd)
-            result = await t.reset_kill(a.reason)
-            burn()
-            return result
+            action = t.reset_kill(a.reason, cmd.auth)
         elif isinstance(a, LoadPolicy):
             burn = self._authorise(cmd)
             result = await t.load_policy(a)

@@ -310,7 +310,7 @@ def check_rlexec_services(root: Path, services: dict[str, Any]) -> tuple[list[st
                 f"daemon marketdata.url {daemon.marketdata.url} is not the exchange's ws://exchange:{exchange.marketdata.port}{exchange.marketdata.path}"
             )
         sessions = {(s.sender_comp_id, s.target_comp_id) for s in exchange.fix.sessions}
-        if (daemon.fix.target_comp_id, daemon.fix.sender_comp_id) not in sessions:
+        if (daemon.fix.session.target_comp_id, daemon.fix.session.sender_comp_id) not in sessions:
             problems.append(
                 "daemon FIX session (sender/target CompID) is not configured on the exchange"
             )

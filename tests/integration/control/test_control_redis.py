@@ -18,7 +18,7 @@ from daemon.control.commands import LoadPolicy, SubmitParent, envelope
 from daemon.control.handler import CommandHandler
 from daemon.control.redis_plane import RedisControlPlane, RedisPlaneSettings
 from daemon.journal import Journal
-from risk.command_auth import CommandVerifier
+from risk.command_auth import CommandVerifier, SignedCommand
 from tests.conftest import RedisServer, start_redis
 
 KEY = b"k" * 32
@@ -30,6 +30,8 @@ class RecordingTarget:
     def __init__(self) -> None:
         self.calls: list[tuple[str, Any]] = []
         self.parents: dict[str, SubmitParent] = {}
+        # the node's kill switch verifies resets itself, with its own nonce memory
+        self.kill_verifier = CommandVerifier(KEY, max_age_ns=30_000_000_000)
 
     async def submit_parent(self, parent_id: str, args: SubmitParent) -> dict[str, Any]:
         if args.symbol not in ("AMZN", "AAPL"):
@@ -56,7 +58,8 @@ class RecordingTarget:
         self.calls.append(("kill", reason))
         return {"engaged": True}
 
-    async def reset_kill(self, reason: str) -> dict[str, Any]:
+    async def reset_kill(self, reason: str, auth: SignedCommand | None) -> dict[str, Any]:
+        self.kill_verifier.verify(auth, auth.action if auth else "", time.time_ns())
         self.calls.append(("reset_kill", reason))
         return {"engaged": False}
 

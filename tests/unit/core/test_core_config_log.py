@@ -24,17 +24,22 @@ def write(tmp_path: Path, text: str) -> Path:
 
 def test_embedded_defaults_are_valid() -> None:
     cfg = load(DaemonConfig, None, env={})
-    assert cfg.fix.begin_string == "FIX.4.4"
+    assert cfg.fix.session.begin_string == "FIX.4.4"
+    assert cfg.fix.port == 9878
     assert [i.symbol for i in cfg.instruments] == ["AMZN", "AAPL"]
 
 
 def test_bad_value_names_the_key_reason_and_value(tmp_path: Path) -> None:
-    p = write(tmp_path, "[fix]\nport = 70000\nheartbeat_s = 0\n")
+    p = write(
+        tmp_path,
+        "[fix]\nport = 70000\n[fix.session]\nsender_comp_id = 'A'\n"
+        "target_comp_id = 'B'\nheartbeat_interval_s = 0\n",
+    )
     with pytest.raises(ConfigError) as exc:
         load(DaemonConfig, p, env={})
     text = str(exc.value)
-    assert "fix.port: Input should be less than or equal to 65535 (got 70000)" in text
-    assert "fix.heartbeat_s" in text
+    assert "fix.port: Input should be less than 65536 (got 70000)" in text
+    assert "fix.session.heartbeat_interval_s: Input should be greater than 0 (got 0)" in text
     assert str(p) in text
 
 

@@ -14,7 +14,7 @@ def test_daemon_example_loads_as_documented() -> None:
     assert str(cfg.node.data_dir) == "/var/lib/rlexec"
     assert cfg.logging.format == "json"
     assert cfg.redis.username == "rlexec"
-    assert cfg.redis.password == ""  # never in the file: from RLEXEC__REDIS__PASSWORD__FILE
+    assert cfg.redis.password.get_secret_value() == ""  # never in the file: from RLEXEC__REDIS__PASSWORD__FILE
     assert [i.symbol for i in cfg.instruments] == ["AMZN", "AAPL"]
 
 
@@ -34,8 +34,8 @@ def test_exchange_example_matches_the_daemon_example() -> None:
     assert ex.fix.port == daemon.fix.port
     assert f"ws://127.0.0.1:{ex.marketdata.port}{ex.marketdata.path}" == daemon.marketdata.url
     assert any(
-        s.sender_comp_id == daemon.fix.target_comp_id
-        and s.target_comp_id == daemon.fix.sender_comp_id
+        s.sender_comp_id == daemon.fix.session.target_comp_id
+        and s.target_comp_id == daemon.fix.session.sender_comp_id
         for s in ex.fix.sessions
     )
     assert ex.fix.cancel_on_disconnect is True  # nothing of ours rests while we are away

@@ -61,7 +61,7 @@ def test_values_toml_would_retype_stay_strings(tmp_path: Path, secret: str) -> N
     env = {"RLEXEC__REDIS__PASSWORD__FILE": str(f)}
     secret_env.resolve(env)
     cfg = load(DaemonConfig, None, env=env)
-    assert cfg.redis.password == secret
+    assert cfg.redis.password.get_secret_value() == secret
 
 
 def test_resolve_replaces_file_variables_and_leaves_others(tmp_path: Path) -> None:
