@@ -14,7 +14,8 @@ def test_daemon_example_loads_as_documented() -> None:
     assert str(cfg.node.data_dir) == "/var/lib/rlexec"
     assert cfg.logging.format == "json"
     assert cfg.redis.username == "rlexec"
-    assert cfg.redis.password.get_secret_value() == ""  # never in the file: from RLEXEC__REDIS__PASSWORD__FILE
+    # never in the file: from RLEXEC__REDIS__PASSWORD__FILE
+    assert cfg.redis.password.get_secret_value() == ""
     assert [i.symbol for i in cfg.instruments] == ["AMZN", "AAPL"]
 
 
