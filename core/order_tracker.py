@@ -37,6 +37,8 @@ class OrderUpdate:
 class OrderTracker:
     def __init__(self) -> None:
         self.orders: dict[str, ChildOrder] = {}
+        # the non-terminal subset, so live() does not walk every order ever sent
+        self._live: dict[str, ChildOrder] = {}
         self._alias: dict[str, str] = {}  # cancel/replace request ClOrdID -> order ClOrdID
         self._exec_ids: set[str] = set()
 
@@ -56,9 +58,14 @@ class OrderTracker:
         return order
 
     def live(self, parent_id: str | None = None) -> Iterator[ChildOrder]:
-        for order in self.orders.values():
-            if order.is_live and (parent_id is None or order.parent_id == parent_id):
+        ended = []
+        for order in list(self._live.values()):
+            if not order.is_live:
+                ended.append(order.cl_ord_id)
+            elif parent_id is None or order.parent_id == parent_id:
                 yield order
+        for cid in ended:
+            self._live.pop(cid, None)
 
     def seen_exec_id(self, exec_id: str) -> bool:
         return exec_id in self._exec_ids
@@ -72,6 +79,8 @@ class OrderTracker:
         if order.cl_ord_id in self:
             raise ValueError(f"ClOrdID {order.cl_ord_id} already used")
         self.orders[order.cl_ord_id] = order
+        if order.is_live:
+            self._live[order.cl_ord_id] = order
 
     def request_cancel(self, cl_ord_id: str, request_id: str, ts_ns: int = 0) -> ChildOrder:
         order = self.get(cl_ord_id)
@@ -103,6 +112,9 @@ class OrderTracker:
             successor = old.on_replaced(r.ts_ns, r.venue_order_id)
             self._alias.pop(successor.cl_ord_id, None)
             self.orders[successor.cl_ord_id] = successor
+            self._live.pop(old.cl_ord_id, None)
+            if successor.is_live:
+                self._live[successor.cl_ord_id] = successor
             self._remember(r.exec_id)
             return OrderUpdate(successor, replaced=old)
         order = self._target(r)
@@ -163,6 +175,7 @@ class OrderTracker:
         drop = terminal[: max(0, len(terminal) - keep_terminal)]
         for k in drop:
             del self.orders[k]
+            self._live.pop(k, None)
         if drop:
             dropped = set(drop)
             self._alias = {a: o for a, o in self._alias.items() if o not in dropped}

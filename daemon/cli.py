@@ -81,6 +81,12 @@ def _ctl(args: argparse.Namespace) -> int:
     return 0 if reply.get("ok") else 1
 
 
+def _run(args: argparse.Namespace) -> int:
+    from daemon.main import main as run_main
+
+    return run_main(["--config", args.config] if args.config else [])
+
+
 def _exchange(args: argparse.Namespace) -> int:
     from exchange.main import main as exchange_main
 
@@ -96,6 +102,15 @@ def build_parser() -> argparse.ArgumentParser:
     check = cfg_sub.add_parser("check", help="validate a config file (and RLEXEC__ env overrides)")
     check.add_argument("file")
     check.set_defaults(func=_config_check)
+
+    # listed for --help; main() hands their arguments over untouched
+    sub.add_parser("demo", help="the whole product on one machine: exchange + daemon + policy")
+    sub.add_parser("train", help="train a policy (PPO or DQN) and write an artifact")
+    sub.add_parser("evaluate", help="compare a policy with TWAP/VWAP/POV/AC on held-out data")
+
+    run = sub.add_parser("run", help="run the execution daemon")
+    run.add_argument("--config", metavar="FILE", default=None, help="omit for embedded defaults")
+    run.set_defaults(func=_run)
 
     ex = sub.add_parser("exchange", help="run the simulated / paper exchange (FIX + market data)")
     ex.add_argument("--config", metavar="FILE", default=None, help="omit for embedded defaults")
@@ -118,11 +133,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Subcommands that own their whole argument list (their own --help, their own flags).
+_PASSTHROUGH = {
+    "demo": ("daemon.demo", "main"),
+    "train": ("policies.train", "main"),
+    "evaluate": ("policies.evaluate", "main"),
+}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list and args_list[0] in _PASSTHROUGH:
+        import importlib
+
+        module, func = _PASSTHROUGH[args_list[0]]
+        rc: int = getattr(importlib.import_module(module), func)(args_list[1:])
+        return rc
     parser = build_parser()
-    args = parser.parse_args(argv)
-    rc: int = args.func(args)
-    return rc
+    args = parser.parse_args(args_list)
+    result: int = args.func(args)
+    return result
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -125,6 +126,7 @@ class MarketDataClient:
         self.status: dict[str, BookStatus] = dict.fromkeys(self.symbols, BookStatus.DISCONNECTED)
         self._last_trade_seq: dict[str, int] = dict.fromkeys(self.symbols, 0)
         self.stats = ClientStats()
+        self.frame_rx_ns = 0
         self._ws: aiohttp.ClientWebSocketResponse[bool] | None = None
         self._resubscribe: set[str] = set()
         self._requests: dict[int, tuple[str, ...]] = {}
@@ -287,6 +289,8 @@ class MarketDataClient:
 
     # ================================================================== receiving
     def _on_frame(self, data: bytes | str) -> None:
+        # perf-counter time the frame reached us: the start of tick-to-order latency
+        self.frame_rx_ns = time.perf_counter_ns()
         self.stats.last_update_ns = self.watchdog.last_ns = self.clock.now_ns()
         try:
             msg = orjson.loads(data)

@@ -1,0 +1,189 @@
+"""The FIX order router: the one module allowed to put orders on the wire.
+
+It accepts only risk-approved requests (``risk.approval.require_approved`` checks at
+run time what mypy checks statically) and writes them to the FIX initiator. An
+import-linter contract keeps every other module of ``daemon`` and ``policies`` away
+from the FIX gateway, so there is no path to the venue around the overlay.
+
+When the session is not logged on the message is *not* queued (it would go out later
+on stale prices): the router answers at once with a local reject, which the execution
+engine applies like any venue reject, so the order never counts as live.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from core.events import CancelReject, ExecReport
+from core.instruments import Instrument
+from core.requests import (
+    CancelRequest,
+    MassStatusRequest,
+    NewOrderRequest,
+    ReplaceRequest,
+    StatusRequest,
+)
+from core.types import ExecType, OrdStatus
+from gateways.fix import AppMessage, FixInitiator, FixMessages, LoggedOn, LoggedOut
+from gateways.fix.messages import BusinessReject, FixMappingError
+from gateways.fix.session import SessionNotReady
+from gateways.fix.settings import InitiatorSettings
+from risk.approval import Approved, require_approved
+
+LOCAL_REJECT_TEXT = "not sent: FIX session not logged on"
+
+
+@dataclass(frozen=True, slots=True)
+class VenueReject:
+    """The venue refused one of our messages outright (BusinessMessageReject)."""
+
+    text: str
+    ref_seq_num: int
+
+
+VenueMessage = ExecReport | CancelReject | VenueReject
+
+
+class FixRouter:
+    """Owns the FIX initiator: orders out (approved only), venue answers in as core types.
+
+    The rest of the daemon never sees a FIX object: it gets ``on_message`` with an
+    ExecReport / CancelReject / VenueReject, ``on_session(up, why)`` and
+    ``on_unreadable(why)`` for a report that cannot be mapped (which may hide a fill).
+    """
+
+    def __init__(
+        self,
+        settings: InitiatorSettings,
+        instruments: Mapping[str, Instrument],
+        *,
+        on_message: Callable[[VenueMessage], None],
+        on_session: Callable[[bool, str], None],
+        on_unreadable: Callable[[str], None],
+        on_sent: Callable[[str, str, int], None] | None = None,
+    ) -> None:
+        self.initiator = FixInitiator(settings, on_event=self._on_event)
+        self.messages = FixMessages(settings.session.begin_string, instruments)
+        self._on_message = on_message
+        self._on_local_reject = on_message
+        self._on_session = on_session
+        self._on_unreadable = on_unreadable
+        self._on_sent = on_sent
+        self._local_ids = itertools.count(1)
+        self.sent = 0
+        self.refused = 0
+
+    # ------------------------------------------------------------ session
+    async def start(self) -> None:
+        await self.initiator.start()
+
+    async def stop(self, text: str) -> None:
+        await self.initiator.stop(text)
+
+    @property
+    def ready(self) -> bool:
+        return self.initiator.is_logged_on
+
+    @property
+    def next_sender_seq(self) -> int:
+        return self.initiator.next_sender_seq
+
+    @property
+    def next_target_seq(self) -> int:
+        return self.initiator.next_target_seq
+
+    @property
+    def session_id(self) -> str:
+        return self.initiator.session_id
+
+    def _on_event(self, event: object) -> None:
+        if isinstance(event, AppMessage):
+            try:
+                decoded = self.messages.decode_report(event.message)
+            except FixMappingError as exc:
+                self._on_unreadable(f"{exc} (ClOrdID {exc.cl_ord_id or '?'})")
+                return
+            if isinstance(decoded, BusinessReject):
+                self._on_message(VenueReject(decoded.text, decoded.ref_seq_num))
+            else:
+                self._on_message(decoded)
+        elif isinstance(event, LoggedOn):
+            self._on_session(True, f"logged on ({event.session_id})")
+        elif isinstance(event, LoggedOut):
+            self._on_session(False, event.reason)
+
+    def _local_exec_id(self) -> str:
+        return f"LOCAL-{time.time_ns()}-{next(self._local_ids)}"
+
+    def submit_new(self, approved: Approved[NewOrderRequest]) -> None:
+        req = require_approved(approved, NewOrderRequest)
+        try:
+            self.initiator.send_app(*self.messages.new_order_single(req))
+        except SessionNotReady:
+            self.refused += 1
+            self._on_local_reject(
+                ExecReport(
+                    cl_ord_id=req.cl_ord_id,
+                    exec_id=self._local_exec_id(),
+                    exec_type=ExecType.REJECTED,
+                    ord_status=OrdStatus.REJECTED,
+                    symbol=req.symbol,
+                    side=req.side,
+                    order_qty=req.qty,
+                    cum_qty=0,
+                    leaves_qty=0,
+                    ts_ns=req.ts_ns,
+                    price=req.price,
+                    text=LOCAL_REJECT_TEXT,
+                )
+            )
+            return
+        self._sent(req.symbol, "new", req.ts_ns)
+
+    def submit_replace(self, approved: Approved[ReplaceRequest]) -> None:
+        req = require_approved(approved, ReplaceRequest)
+        try:
+            self.initiator.send_app(*self.messages.order_cancel_replace_request(req))
+        except SessionNotReady:
+            self.refused += 1
+            self._on_local_reject(
+                CancelReject(req.cl_ord_id, req.orig_cl_ord_id, True, LOCAL_REJECT_TEXT, req.ts_ns)
+            )
+            return
+        self._sent(req.symbol, "replace", req.ts_ns)
+
+    def submit_cancel(self, approved: Approved[CancelRequest]) -> None:
+        req = require_approved(approved, CancelRequest)
+        try:
+            self.initiator.send_app(*self.messages.order_cancel_request(req))
+        except SessionNotReady:
+            self.refused += 1
+            self._on_local_reject(
+                CancelReject(req.cl_ord_id, req.orig_cl_ord_id, False, LOCAL_REJECT_TEXT, req.ts_ns)
+            )
+            return
+        self._sent(req.symbol, "cancel", req.ts_ns)
+
+    def request_status(self, req: StatusRequest) -> bool:
+        """Ask the venue where an order stands (recovery, uncertain orders); no risk check:
+        a status request changes no exposure."""
+        try:
+            self.initiator.send_app(*self.messages.order_status_request(req))
+        except SessionNotReady:
+            return False
+        return True
+
+    def request_mass_status(self, req: MassStatusRequest) -> bool:
+        try:
+            self.initiator.send_app(*self.messages.order_mass_status_request(req))
+        except SessionNotReady:
+            return False
+        return True
+
+    def _sent(self, symbol: str, kind: str, ts_ns: int) -> None:
+        self.sent += 1
+        if self._on_sent is not None:
+            self._on_sent(symbol, kind, ts_ns)

@@ -1,0 +1,896 @@
+"""The live node: market data, the policy, risk and FIX on one asyncio loop.
+
+Wiring only — every decision about orders happens in the shared execution path
+(:mod:`policies.executor`, :mod:`policies.driver`); this module owns what only a live
+process has: connections, recovery, halts, the control plane, health and metrics.
+
+Safety over availability. Whenever the node cannot vouch for its state — FIX down,
+a symbol's market data stale, the journal failing, orders unsettled after a restart,
+a runner crashing — it *halts*: no new orders, resting ones cancelled where the venue
+can still hear us, the reason logged, exported as ``rlexec_trading_halted{reason}``
+and listed by ``/readyz``. Halts clear themselves only when their cause is gone and,
+for FIX, after every live order has been settled with the venue again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import time
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import policies
+from core.book import L2Book
+from core.clock import Clock, ScaledClock, WallClock
+from core.config import config_hash
+from core.events import CancelReject, ExecReport, TradePrint
+from core.ids import ClOrdIdGenerator
+from core.instruments import Instrument
+from core.log import get_logger
+from core.order_tracker import OrderUpdate
+from core.orders import ChildOrder
+from core.parent import ParentOrder, ParentState
+from core.requests import StatusRequest
+from core.types import ExecType, OrdStatus, Side
+from daemon.config import DaemonConfig
+from daemon.control.commands import LoadPolicy, SubmitParent
+from daemon.control.handler import CommandHandler
+from daemon.control.redis_plane import RedisControlPlane, RedisPlaneSettings
+from daemon.fix_router import FixRouter, VenueMessage
+from daemon.http_api import HttpServer, build_app
+from daemon.journal import Journal, JournalError
+from daemon.loop_monitor import LoopMonitor
+from daemon.metrics import Metrics
+from daemon.recovery import replay_journal
+from daemon.runner import ParentRunner
+from daemon.sd_notify import Notifier
+from gateways.marketdata.client import BookStatus, MarketDataClient
+from policies.baselines import (
+    AlmgrenChrissSchedule,
+    PovSchedule,
+    ScheduleTactic,
+    TwapSchedule,
+    VwapSchedule,
+)
+from policies.driver import ParentDriver
+from policies.evaluate import BaselineParams
+from policies.executor import ExecutionEngine
+from policies.learned import LearnedPolicy, load_policy
+from policies.protocol import Policy
+from risk.command_auth import CommandRefused, CommandVerifier, SignedCommand
+from risk.events import KillSwitchEngaged, KillSwitchReset, RiskEvent
+from risk.overlay import RiskOverlay
+from risk.reasons import Denied
+
+log = get_logger("rlexec.node")
+
+DEFAULT_POLICY_DIR = Path(policies.__file__).resolve().parent / "artifacts" / "ppo_amzn"
+_REASON_LABEL = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+
+
+class NodeStartError(RuntimeError):
+    """The node cannot start (bad policy, unreadable journal, ...); the message says why."""
+
+
+class Node:
+    def __init__(self, cfg: DaemonConfig, *, clock: Clock | None = None) -> None:
+        self.cfg = cfg
+        if clock is not None:
+            self.clock: Clock = clock
+        elif cfg.clock.mode == "scaled":
+            # market time starts unknown (0) and is synced forward from the feed
+            self.clock = ScaledClock(cfg.clock.speed, start_ns=0)
+        else:
+            self.clock = WallClock()
+        self.metrics = Metrics()
+        self.instruments: dict[str, Instrument] = {
+            i.symbol: i.instrument() for i in cfg.instruments
+        }
+        self.data_dir = cfg.node.data_dir
+        self.halts: dict[str, str] = {}
+        self.runners: dict[str, ParentRunner] = {}
+        self.recovered = False
+        self.started_ns = time.time_ns()
+        self._md_good_ns: dict[str, int] = dict.fromkeys(self.instruments, 0)
+        self._awaiting_status: dict[str, tuple[str, int]] = {}  # queried id -> (kind, sent_ns)
+        self._status_asked_ns: dict[str, int] = {}
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._reconcile_task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self.notifier = Notifier.from_env()
+        self.policy_guard_trips = 0
+        # tick-to-order: the frame that prompted the decision under way (0: a timer did)
+        self.decision_trigger_ns = 0
+        self.latency_samples: deque[int] = deque(maxlen=100_000)
+        self._decide_pending: dict[str, int] = {}  # symbol -> first frame's arrival
+        self.http_port = 0
+
+        try:
+            self.journal = Journal(
+                self.data_dir / "journal.db",
+                fsync=cfg.journal.fsync,
+                on_write=self.metrics.journal_write.observe,
+            )
+        except JournalError as exc:
+            raise NodeStartError(str(exc)) from exc
+        key = cfg.control.key()
+        if key is None or len(key) < 32:
+            log.warning(
+                "no_control_key",
+                detail="no HMAC key of >= 32 bytes configured ([control] hmac_key_file): "
+                "reset_kill and load_policy will be refused",
+            )
+        self._control_key = key if key is not None and len(key) >= 32 else None
+        self.risk = RiskOverlay.from_config(
+            cfg.risk,
+            self.instruments.values(),
+            state_path=str(self.data_dir / "kill_switch.json"),
+            reset_key=self._control_key or _unusable_key(),
+            now_ns=self.clock.now_ns(),
+            node_id=cfg.node.id,
+        )
+        self.risk.add_listener(self._on_risk_event)
+        self.verifier = (
+            CommandVerifier(self._control_key, max_age_ns=int(cfg.control.max_age_s * 1e9))
+            if self._control_key
+            else None
+        )
+        session = cfg.fix.session
+        session = session.model_copy(
+            update={
+                "store_dir": session.store_dir or self.data_dir / "fix",
+                "log_dir": session.log_dir or self.data_dir / "fix-log",
+            }
+        )
+        self.router = FixRouter(
+            cfg.fix.model_copy(update={"session": session}),
+            self.instruments,
+            on_message=self._on_venue_message,
+            on_session=self._on_fix_session,
+            on_unreadable=self._on_unreadable_report,
+            on_sent=self._on_sent,
+        )
+        self.ids = ClOrdIdGenerator(f"{cfg.node.id}-", self.journal)
+        self.engine = ExecutionEngine(
+            clock=self.clock,
+            router=self.router,
+            risk=self.risk,
+            ids=self.ids,
+            instruments=self.instruments,
+            journal=self.journal,
+            on_fill=self._on_fill,
+            data_time=self._data_time,
+        )
+        self.policy = self._load_policy(cfg.policy.path, cfg.policy.sha256 or None)
+        self.baselines = BaselineParams.from_json(
+            self.policy.artifact.manifest.get("baselines", {})
+        )
+        self.md = MarketDataClient(
+            cfg.marketdata.url,
+            list(self.instruments),
+            clock=WallClock(),  # feed health is judged in real time whatever the pace
+            instruments=self.instruments,
+            on_book=self._on_book,
+            on_trade=self._on_trade,
+            on_status=self._on_md_status,
+            stale_after_s=cfg.marketdata.stale_after_s,
+        )
+        self.loop_monitor = LoopMonitor(on_sample=self.metrics.loop_lag.set)
+        self.http = HttpServer(
+            build_app(self.metrics, self.readiness), cfg.http.host, cfg.http.port
+        )
+        self.control: RedisControlPlane | None = None
+        self.handler = CommandHandler(
+            self,
+            self.journal,
+            self.clock,
+            self.verifier,
+            on_result=lambda c, r: self.metrics.commands.labels(c, r).inc(),
+        )
+        if cfg.redis.enabled:
+            r = cfg.redis
+            self.control = RedisControlPlane(
+                RedisPlaneSettings(
+                    url=r.url,
+                    command_stream=r.command_stream,
+                    reply_stream=r.reply_stream,
+                    group=r.group,
+                    consumer=cfg.node.id,
+                    state_key=r.state_key,
+                    events_channel=r.events_channel,
+                    username=r.username or None,
+                    password=r.password.get_secret_value() or None,
+                ),
+                self.handler.handle,
+                on_up=lambda up: self.metrics.redis_up.set(1 if up else 0),
+            )
+        self.halt("starting", "recovery and venue reconciliation not done yet")
+
+    # ================================================================ lifecycle
+    @property
+    def decision_interval_s(self) -> float:
+        if self.cfg.execution.decision_interval_s is not None:
+            return self.cfg.execution.decision_interval_s
+        return self.policy.artifact.feature_spec.interval_ns / 1e9
+
+    def _load_policy(self, path: Path | None, sha256: str | None) -> LearnedPolicy:
+        from policies.artifact import ArtifactError
+
+        target = path or DEFAULT_POLICY_DIR
+        try:
+            policy = load_policy(target, sha256, on_error=self._on_policy_error)
+        except (ArtifactError, OSError) as exc:
+            raise NodeStartError(f"policy {target}: {exc}") from exc
+        log.info("policy_loaded", path=str(target), name=policy.name, digest=policy.artifact.digest)
+        return policy
+
+    async def start(self) -> None:
+        log.info(
+            "node_starting",
+            node=self.cfg.node.id,
+            config_sha256=config_hash(self.cfg),
+            data_dir=str(self.data_dir),
+            clock=self.cfg.clock.mode,
+        )
+        report = replay_journal(self.journal, self.engine, self.clock.now_ns())
+        if report.problems:
+            self.halt("recovery", f"{len(report.problems)} journal records could not be re-applied")
+        self.http_port = await self.http.start()
+        self.loop_monitor.start()
+        self.md.start()
+        await self.router.start()
+        if self.control is not None:
+            self._tasks.append(asyncio.create_task(self.control.run(), name="control-plane"))
+        self._tasks.append(asyncio.create_task(self._housekeeping(), name="housekeeping"))
+        for parent in self.engine.open_parents():
+            self._spawn_runner(parent, "policy")
+        if not self.engine.tracker.orders and not self.engine.parents:
+            log.info("fresh_start", detail="empty journal: nothing to recover")
+        self.clear_halt("starting")
+        self.halt("reconciling", "waiting for FIX logon to settle live orders")
+
+    async def stop(self) -> None:
+        """SIGTERM: stop deciding, cancel what rests, flush, log out — within a bound."""
+        if self._stopping:
+            return
+        self._stopping = True
+        bound = self.cfg.execution.shutdown_timeout_s
+        self.notifier.stopping("cancelling resting child orders")
+        log.info("node_stopping", live_children=sum(1 for _ in self.engine.tracker.live()))
+        if self.control is not None:
+            self.control.stop()
+        for runner in list(self.runners.values()):
+            await runner.stop()
+        if self.cfg.execution.cancel_on_shutdown and self.router.ready:
+            self._safe(self.engine.cancel_children)
+            deadline = time.monotonic() + bound / 2
+            while time.monotonic() < deadline and any(
+                o.tif.rests for o in self.engine.tracker.live()
+            ):
+                await asyncio.sleep(0.02)
+            left = [o.cl_ord_id for o in self.engine.tracker.live() if o.tif.rests]
+            if left:
+                log.error("shutdown_orders_still_live", cl_ord_ids=left[:20], count=len(left))
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if self._reconcile_task is not None:
+            self._reconcile_task.cancel()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.router.stop("rlexec shutting down"), bound / 2)
+        await self.md.stop()
+        await self.loop_monitor.stop()
+        await self.http.stop()
+        self.journal.close()
+        log.info("node_stopped")
+
+    # ================================================================ safety
+    def halt(self, reason: str, detail: str) -> None:
+        if self.halts.get(reason) == detail:
+            return
+        first = not self.halts
+        self.halts[reason] = detail
+        self.metrics.trading_halted.labels(reason.split(":", maxsplit=1)[0]).set(1)
+        log.warning("trading_halted", reason=reason, detail=detail)
+        if first or reason.startswith("md:") is False:
+            self._cancel_for_halt(reason)
+
+    def clear_halt(self, reason: str) -> None:
+        if self.halts.pop(reason, None) is not None:
+            label = reason.split(":", maxsplit=1)[0]
+            if not any(r.split(":")[0] == label for r in self.halts):
+                self.metrics.trading_halted.labels(label).set(0)
+            log.info(
+                "trading_resumed" if not self.halts else "halt_cleared",
+                reason=reason,
+                remaining=sorted(self.halts),
+            )
+            for runner in self.runners.values():
+                runner.wake()
+
+    def may_trade(self, symbol: str) -> bool:
+        if self._stopping:
+            return False
+        for reason in self.halts:
+            if not reason.startswith("md:") or reason == f"md:{symbol}":
+                return False
+        return not self.risk.kill_switch.engaged
+
+    def _cancel_for_halt(self, reason: str) -> None:
+        if not self.router.ready:
+            return  # nothing reaches the venue; orders are settled on reconnect
+        symbol = reason[3:] if reason.startswith("md:") else None
+        for order in list(self.engine.tracker.live()):
+            if (symbol is None or order.symbol == symbol) and not order.status.is_pending:
+                self._cancel_parent_children(order.parent_id)
+
+    def _cancel_parent_children(self, parent_id: str) -> None:
+        self._safe(lambda: self.engine.cancel_children(parent_id))
+
+    def _safe(self, fn: Callable[[], object]) -> None:
+        """Run an engine action; a journal failure halts instead of crashing the loop."""
+        try:
+            fn()
+        except JournalError as exc:
+            self.metrics.journal_errors.inc()
+            log.critical("journal_failed", error=str(exc))
+            self.halt("journal", str(exc))
+
+    # ================================================================ market data
+    def _data_time(self, symbol: str) -> int:
+        if self.md.status.get(symbol) is BookStatus.SYNCED:
+            return self.clock.now_ns()
+        return self._md_good_ns.get(symbol, 0)
+
+    def _on_book(self, symbol: str, book: L2Book) -> None:
+        self.metrics.md_updates.labels(symbol).inc()
+        if isinstance(self.clock, ScaledClock) and book.last_update_ns:
+            self.clock.sync(book.last_update_ns)
+        self._md_good_ns[symbol] = self.clock.now_ns()
+        self.engine.on_book(symbol, book)
+        # decide_on = "book": one decision per frame, not per delta, once it is applied
+        if self.cfg.execution.decide_on == "book" and symbol not in self._decide_pending:
+            self._decide_pending[symbol] = self.md.frame_rx_ns
+            if len(self._decide_pending) == 1:
+                asyncio.get_running_loop().call_soon(self._decide_on_books)
+
+    def _decide_on_books(self) -> None:
+        pending, self._decide_pending = self._decide_pending, {}
+        for symbol, rx in pending.items():
+            book = self.md.book(symbol)
+            if book is None:
+                continue
+            for runner in list(self.runners.values()):
+                if runner.parent.symbol == symbol:
+                    runner.on_book(book, rx)
+
+    def _on_trade(self, tp: TradePrint) -> None:
+        if isinstance(self.clock, ScaledClock):
+            self.clock.sync(tp.ts_ns)
+        self.engine.on_market_trade(tp.symbol, tp.qty, tp.ts_ns)
+        for runner in self.runners.values():
+            if runner.parent.symbol == tp.symbol:
+                runner.driver.builder.market.on_trade(tp.price, tp.qty, tp.aggressor)
+
+    def _on_md_status(self, symbol: str, status: BookStatus, why: str) -> None:
+        stale = status is not BookStatus.SYNCED
+        self.metrics.md_stale.labels(symbol).set(1 if stale else 0)
+        if stale:
+            if status is BookStatus.RESYNCING:
+                self.metrics.md_gaps.labels(symbol).inc()
+            self.halt(f"md:{symbol}", f"{status.value}: {why}")
+        else:
+            self.clear_halt(f"md:{symbol}")
+
+    # ================================================================ FIX
+    def _on_unreadable_report(self, why: str) -> None:
+        # a report we cannot read may be a fill we would miss: settle with the venue
+        self.metrics.fix_dropped.inc()
+        log.error("unreadable_report", error=why)
+        self.halt("reconciling", f"unreadable execution report: {why}")
+        self._start_reconcile()
+
+    def _on_fix_session(self, up: bool, why: str) -> None:
+        self.metrics.fix_up.set(1 if up else 0)
+        if up:
+            log.info("fix_logged_on", session=self.router.session_id)
+            self.clear_halt("fix_down")
+            self.halt("reconciling", "settling live orders with the venue after logon")
+            self._start_reconcile()
+        elif not self._stopping:
+            self.risk.set_market_open(False, self.clock.now_ns())
+            self.halt("fix_down", f"FIX session lost: {why}")
+
+    def _on_venue_message(self, msg: VenueMessage) -> None:
+        if isinstance(msg, ExecReport):
+            self._on_report(msg)
+        elif isinstance(msg, CancelReject):
+            self._safe(lambda: self.engine.on_cancel_reject(msg))
+        else:
+            log.error("business_reject", ref_seq_num=msg.ref_seq_num, text=msg.text)
+            self.halt("reconciling", f"venue refused a message: {msg.text}")
+            self._start_reconcile()
+
+    def _on_report(self, r: ExecReport) -> None:
+        if r.exec_type is ExecType.ORDER_STATUS and r.cl_ord_id in self._awaiting_status:
+            self._on_status_answer(r)
+            return
+        try:
+            update = self.engine.on_exec_report(r)
+        except JournalError as exc:
+            self.metrics.journal_errors.inc()
+            self.halt("journal", str(exc))
+            return
+        if update is None or update.duplicate:
+            return
+        if r.exec_type is ExecType.NEW:
+            self.metrics.orders_acked.labels(r.symbol).inc()
+        elif r.exec_type is ExecType.REJECTED:
+            reason = r.text.split(":", 1)[0].strip().lower().replace(" ", "_")
+            self.metrics.orders_rejected.labels(
+                r.symbol, reason if _REASON_LABEL.match(reason) else "other"
+            ).inc()
+            log.warning("child_rejected", cl_ord_id=r.cl_ord_id, text=r.text)
+
+    def _on_sent(self, symbol: str, kind: str, ts_ns: int) -> None:
+        self.metrics.orders_sent.labels(symbol, kind).inc()
+        if self.decision_trigger_ns and kind == "new":
+            elapsed = time.perf_counter_ns() - self.decision_trigger_ns
+            self.latency_samples.append(elapsed)
+            self.metrics.tick_to_order.observe(elapsed / 1e9)
+
+    def _on_fill(self, parent: ParentOrder, update: OrderUpdate) -> None:
+        fill = update.fill
+        if fill is None:
+            return
+        side = fill.side.name.lower()
+        self.metrics.fills.labels(fill.symbol, side).inc()
+        self.metrics.filled_qty.labels(fill.symbol, side).inc(fill.qty)
+        log.info(
+            "fill",
+            parent_id=parent.parent_id,
+            cl_ord_id=fill.cl_ord_id,
+            exec_id=fill.exec_id,
+            qty=fill.qty,
+            price=fill.price,
+            filled=parent.filled_qty,
+            of=parent.qty,
+        )
+        self._publish(
+            {
+                "event": "fill",
+                "parent_id": parent.parent_id,
+                "qty": fill.qty,
+                "price": fill.price,
+                "filled": parent.filled_qty,
+            }
+        )
+
+    # ---------------------------------------------------------- reconciliation
+    def _start_reconcile(self) -> None:
+        if self._reconcile_task is None or self._reconcile_task.done():
+            self._reconcile_task = asyncio.create_task(self._reconcile(), name="reconcile")
+
+    async def _reconcile(self) -> None:
+        """Ask the venue about every live child; trade again only when all are settled."""
+        timeout = self.cfg.execution.recovery_timeout_s
+        while not self._stopping:
+            if not self.router.ready:
+                return  # the next logon starts another round
+            live = list(self.engine.tracker.live())
+            for order in live:
+                self._ask_status(order)
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline and self._awaiting_status:
+                await asyncio.sleep(0.01)
+            if not self._awaiting_status:
+                self.recovered = True
+                # the venue session is open to us: risk's market-closed check lifts
+                self.risk.set_market_open(True, self.clock.now_ns())
+                self.clear_halt("reconciling")
+                if "recovery" not in self.halts:
+                    self.notifier.ready("trading: live orders settled with the venue")
+                log.info("venue_reconciled", orders=len(live))
+                return
+            unsettled = sorted(self._awaiting_status)
+            log.error(
+                "venue_reconcile_incomplete",
+                unsettled=unsettled[:20],
+                count=len(unsettled),
+                detail="no answer to OrderStatusRequest; not trading, retrying",
+            )
+            self.halt("reconciling", f"{len(unsettled)} orders unsettled with the venue")
+            self._awaiting_status.clear()
+            await asyncio.sleep(timeout)
+
+    def _ask_status(self, order: ChildOrder) -> None:
+        """OrderStatusRequest for where an order may now be: a pending replace is asked
+        about under its new ClOrdID (the venue may have applied it)."""
+        pr = order.pending_replace
+        if order.status is OrdStatus.PENDING_REPLACE and pr is not None:
+            qid, kind = pr.new_cl_ord_id, "replace"
+        else:
+            qid, kind = order.cl_ord_id, "order"
+        if self.router.request_status(StatusRequest(qid, order.symbol, order.side)):
+            self._awaiting_status[qid] = (kind, time.monotonic_ns())
+            self._status_asked_ns[order.cl_ord_id] = self.clock.now_ns()
+
+    def _on_status_answer(self, r: ExecReport) -> None:
+        kind, _ = self._awaiting_status.pop(r.cl_ord_id)
+        unknown = r.ord_status is OrdStatus.REJECTED and r.cum_qty == 0 and r.order_qty == 0
+        try:
+            order = self.engine.tracker.get(r.cl_ord_id)
+        except Exception:
+            log.warning("status_for_forgotten_order", cl_ord_id=r.cl_ord_id)
+            return
+        if kind == "replace":
+            if unknown:
+                # the replace never reached the venue: the original still stands as it was
+                self._safe(
+                    lambda: self.engine.on_cancel_reject(
+                        CancelReject(
+                            r.cl_ord_id, order.cl_ord_id, True, "replace not at venue", r.ts_ns
+                        )
+                    )
+                )
+                self._ask_status(order)
+                return
+            replaced = ExecReport(
+                cl_ord_id=r.cl_ord_id,
+                exec_id="",
+                exec_type=ExecType.REPLACED,
+                ord_status=r.ord_status,
+                symbol=r.symbol,
+                side=r.side,
+                order_qty=r.order_qty,
+                cum_qty=r.cum_qty,
+                leaves_qty=r.leaves_qty,
+                ts_ns=r.ts_ns,
+                price=r.price,
+                orig_cl_ord_id=order.cl_ord_id,
+            )
+            self._safe(lambda: self.engine.on_exec_report(replaced))
+        log.info(
+            "order_status",
+            cl_ord_id=r.cl_ord_id,
+            status=r.ord_status.name,
+            cum=r.cum_qty,
+            ours=order.cum_qty,
+        )
+        self._safe(lambda: self.engine.on_exec_report(r))
+
+    def _check_uncertain(self) -> None:
+        """A request without an answer within ack_timeout: ask the venue (never while
+        FIX is down, when no answer is possible and nothing is declared lost)."""
+        if not self.router.ready or not self.recovered:
+            return
+        now = self.clock.now_ns()
+        limit = int(self.cfg.execution.ack_timeout_s * 1e9)
+        for order in list(self.engine.tracker.live()):
+            if not order.status.is_pending or now - order.updated_ns < limit:
+                continue
+            if now - self._status_asked_ns.get(order.cl_ord_id, 0) < limit:
+                continue
+            qid = (
+                order.pending_replace.new_cl_ord_id
+                if order.pending_replace is not None
+                else order.cl_ord_id
+            )
+            if qid in self._awaiting_status:
+                continue
+            log.warning(
+                "uncertain_order",
+                cl_ord_id=order.cl_ord_id,
+                status=order.status.name,
+                waited_s=round((now - order.updated_ns) / 1e9, 3),
+            )
+            self._ask_status(order)
+
+    # ================================================================ risk events
+    def _on_risk_event(self, event: RiskEvent) -> None:
+        if isinstance(event, Denied):
+            self.metrics.risk_denials.labels(event.reason.value).inc()
+        elif isinstance(event, KillSwitchEngaged):
+            self.metrics.kill_switch.set(1)
+            self._publish({"event": "kill_switch", "engaged": True, "detail": event.detail})
+        elif isinstance(event, KillSwitchReset):
+            self.metrics.kill_switch.set(0)
+            self._publish({"event": "kill_switch", "engaged": False})
+
+    def _on_policy_error(self, why: str) -> None:
+        self.policy_guard_trips += 1
+        log.error("policy_guard", detail=why, action="wait (no new orders this decision)")
+
+    # ================================================================ parents
+    def _policy_for(self, algo: str) -> Policy:
+        if algo == "policy":
+            return self.policy
+        if algo == "twap":
+            return ScheduleTactic(TwapSchedule())
+        if algo == "vwap":
+            return ScheduleTactic(VwapSchedule(self.baselines.profile))
+        if algo == "pov":
+            return ScheduleTactic(PovSchedule())
+        if algo == "ac":
+            return ScheduleTactic(AlmgrenChrissSchedule(self.baselines.ac))
+        raise ValueError(f"unknown algo {algo!r}")
+
+    def _spawn_runner(self, parent: ParentOrder, algo: str) -> ParentRunner:
+        policy = self._policy_for(algo)
+        driver = ParentDriver(
+            self.engine,
+            parent.parent_id,
+            policy,
+            self.policy.feature_builder(),
+            time_of_day=self._time_of_day,
+        )
+        runner = ParentRunner(self, parent, driver, algo)
+        self.runners[parent.parent_id] = runner
+        runner.start()
+        self.metrics.parents_active.set(len(self.runners))
+        return runner
+
+    def _time_of_day(self, ns: int) -> float:
+        return ((ns // 1_000_000_000) + int(self.cfg.clock.utc_offset_s)) % 86_400 + (
+            ns % 1_000_000_000
+        ) / 1e9
+
+    def start_parent(self, parent: ParentOrder, arrival_mid: float) -> None:
+        now = self.clock.now_ns()
+        if parent.start_ns < now - 1:
+            # the parent's window counts from when it could actually start
+            span = parent.end_ns - parent.start_ns
+            if parent.filled_qty == 0 and parent.state is ParentState.PENDING:
+                parent.start_ns, parent.end_ns = now, now + span
+        parent.start(arrival_mid)
+        self._journal_state(parent, "arrival")
+
+    def set_parent_state(self, parent: ParentOrder, state: ParentState, reason: str) -> None:
+        parent.transition(state, reason)
+        self._journal_state(parent, reason)
+
+    def _journal_state(self, parent: ParentOrder, reason: str) -> None:
+        payload = {
+            "parent_id": parent.parent_id,
+            "state": parent.state.value,
+            "reason": reason,
+            "arrival_mid": parent.arrival_mid,
+            "start_ns": parent.start_ns,
+            "end_ns": parent.end_ns,
+        }
+        try:
+            self.journal.record("parent_state", payload)
+        except JournalError as exc:
+            self.metrics.journal_errors.inc()
+            self.halt("journal", str(exc))
+        log.info("parent_state", **payload)
+        self._publish({"event": "parent_state", **payload})
+
+    def parent_finished(self, runner: ParentRunner) -> None:
+        p = runner.parent
+        log.info(
+            "parent_done",
+            parent_id=p.parent_id,
+            state=p.state.value,
+            filled=p.filled_qty,
+            qty=p.qty,
+            avg_px=round(p.avg_px, 4),
+            shortfall_bps=round(p.shortfall_bps(), 3),
+        )
+        self.metrics.parent_progress.remove(p.parent_id, p.symbol) if self._has_labels(p) else None
+        self._publish({"event": "parent_done", **self._parent_view(p)})
+
+    def _has_labels(self, p: ParentOrder) -> bool:
+        try:
+            self.metrics.parent_progress.labels(p.parent_id, p.symbol)
+            self.metrics.parent_shortfall.labels(p.parent_id, p.symbol)
+            return True
+        except ValueError:
+            return False
+
+    def _parent_view(self, p: ParentOrder) -> dict[str, Any]:
+        runner = self.runners.get(p.parent_id)
+        book = self.md.book(p.symbol)
+        mark = book.mid if book is not None else None
+        return {
+            "parent_id": p.parent_id,
+            "symbol": p.symbol,
+            "side": p.side.name.lower(),
+            "qty": p.qty,
+            "filled": p.filled_qty,
+            "avg_px": p.avg_px,
+            "arrival_mid": p.arrival_mid,
+            "shortfall_bps": p.shortfall_bps(),
+            "shortfall_marked_bps": p.shortfall_bps(mark) if mark else None,
+            "state": p.state.value,
+            "reason": p.last_reason,
+            "start_ns": p.start_ns,
+            "end_ns": p.end_ns,
+            "algo": runner.algo if runner else "",
+            "live_children": len(self.engine.live_children(p.parent_id)),
+            "decisions": runner.decisions if runner else 0,
+        }
+
+    # ================================================================ control target
+    async def submit_parent(self, parent_id: str, args: SubmitParent) -> dict[str, Any]:
+        existing = self.engine.parents.get(parent_id)
+        if existing is not None:
+            return {"parent_id": parent_id, "state": existing.state.value, "existing": True}
+        if args.symbol not in self.instruments:
+            raise ValueError(
+                f"unknown symbol {args.symbol}; configured: {sorted(self.instruments)}"
+            )
+        if args.algo != "policy":
+            self._policy_for(args.algo)  # refuse an unknown algo before creating anything
+        now = self.clock.now_ns()
+        if now < 1_000_000_000 * 86_400:
+            raise ValueError("market clock not synced yet (no market data): try again shortly")
+        side = Side.BUY if args.side == "buy" else Side.SELL
+        parent = ParentOrder(
+            parent_id, args.symbol, side, args.qty, now, now + int(args.duration_s * 1e9)
+        )
+        self.engine.add_parent(parent)
+        self._spawn_runner(parent, args.algo)
+        log.info(
+            "parent_submitted",
+            parent_id=parent_id,
+            symbol=args.symbol,
+            side=args.side,
+            qty=args.qty,
+            duration_s=args.duration_s,
+            algo=args.algo,
+        )
+        return {"parent_id": parent_id, "state": parent.state.value}
+
+    def _parent(self, parent_id: str) -> ParentOrder:
+        parent = self.engine.parents.get(parent_id)
+        if parent is None:
+            raise ValueError(f"no parent {parent_id}")
+        return parent
+
+    async def cancel_parent(self, parent_id: str) -> dict[str, Any]:
+        parent = self._parent(parent_id)
+        if not parent.state.is_terminal:
+            self.set_parent_state(parent, ParentState.CANCELED, "cancel_parent command")
+            self._safe(lambda: self.engine.cancel_children(parent_id))
+            runner = self.runners.get(parent_id)
+            if runner is not None:
+                runner.wake()
+        return {"parent_id": parent_id, "state": parent.state.value, "filled": parent.filled_qty}
+
+    async def pause(self, parent_id: str | None) -> dict[str, Any]:
+        targets = [self._parent(parent_id)] if parent_id else list(self.engine.open_parents())
+        for p in targets:
+            if p.state is ParentState.WORKING:
+                self.set_parent_state(p, ParentState.PAUSED, "pause command")
+                self._cancel_parent_children(p.parent_id)
+        return {"paused": [p.parent_id for p in targets if p.state is ParentState.PAUSED]}
+
+    async def resume(self, parent_id: str | None) -> dict[str, Any]:
+        targets = [self._parent(parent_id)] if parent_id else list(self.engine.open_parents())
+        for p in targets:
+            if p.state is ParentState.PAUSED:
+                self.set_parent_state(p, ParentState.WORKING, "resume command")
+                runner = self.runners.get(p.parent_id)
+                if runner is not None:
+                    runner.wake()
+        return {"working": [p.parent_id for p in targets if p.state is ParentState.WORKING]}
+
+    async def kill(self, reason: str) -> dict[str, Any]:
+        decision = self.engine.engage_kill(f"command: {reason}")
+        return {"engaged": True, "cancels_sent": len(decision.sent)}
+
+    async def reset_kill(self, reason: str, auth: SignedCommand | None) -> dict[str, Any]:
+        if auth is None:
+            raise CommandRefused("malformed", "reset_kill must be signed")
+        was = self.risk.reset_kill_switch(auth, self.clock.now_ns(), action=auth.action)
+        log.warning("kill_switch_reset_by_command", reason=reason, was_engaged=was)
+        for runner in self.runners.values():
+            runner.wake()
+        return {"engaged": False, "was_engaged": was}
+
+    async def load_policy(self, args: LoadPolicy) -> dict[str, Any]:
+        new = self._load_policy(args.path, args.sha256)
+        self.policy = new
+        for runner in self.runners.values():
+            if runner.algo == "policy":
+                runner.driver.policy = new  # swapped between decisions: the loop is ours
+        return {"loaded": str(args.path), "digest": new.artifact.digest, "name": new.name}
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "node": self.cfg.node.id,
+            "market_time_ns": self.clock.now_ns(),
+            "halts": dict(self.halts),
+            "recovered": self.recovered,
+            "fix": {
+                "logged_on": self.router.ready,
+                "next_sender_seq": self.router.next_sender_seq,
+                "next_target_seq": self.router.next_target_seq,
+            },
+            "marketdata": {s: st.value for s, st in self.md.status.items()},
+            "parents": [self._parent_view(p) for p in self.engine.parents.values()],
+            "positions": {s: self.risk.position(s) for s in self.risk.limits.symbols},
+            "risk": self.risk.snapshot(),
+            "policy": {
+                "name": self.policy.name,
+                "digest": self.policy.artifact.digest,
+                "guard_trips": self.policy_guard_trips,
+            },
+        }
+
+    # ================================================================ health
+    async def readiness(self) -> dict[str, bool]:
+        checks = {
+            "fix_logged_on": self.router.ready,
+            "market_data_fresh": all(st is BookStatus.SYNCED for st in self.md.status.values()),
+            "journal_writable": self.journal.writable(),
+            "recovered": self.recovered and "recovery" not in self.halts,
+        }
+        if self.control is not None:
+            checks["redis_reachable"] = await self.control.ping()
+        return checks
+
+    async def _housekeeping(self) -> None:
+        tick = 0
+        while True:
+            await asyncio.sleep(0.25)
+            tick += 1
+            try:
+                self._check_uncertain()
+                self._refresh_gauges()
+                if tick % 4 == 0:
+                    ready = await self.readiness()
+                    self.metrics.ready.set(1 if all(ready.values()) else 0)
+                    if self.control is not None:
+                        await self.control.write_state({"status": self.status()})
+                interval = self.notifier.watchdog_ping_interval_s
+                if interval is not None and self.loop_monitor.last_lag_s < interval:
+                    self.notifier.watchdog()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # housekeeping must never take the node down
+                log.error("housekeeping_failed", error=repr(exc))
+
+    def _refresh_gauges(self) -> None:
+        m = self.metrics
+        now_wall = time.time_ns()
+        for symbol in self.instruments:
+            last = self.md.stats.last_update_ns
+            m.md_age.labels(symbol).set(max(0.0, (now_wall - last) / 1e9) if last else 0.0)
+        m.fix_seq.labels("out").set(self.router.next_sender_seq)
+        m.fix_seq.labels("in").set(self.router.next_target_seq)
+        m.kill_switch.set(1 if self.risk.kill_switch.engaged else 0)
+        for symbol in self.risk.limits.symbols:
+            m.position.labels(symbol).set(self.risk.position(symbol))
+        pnl = float(self.risk.daily_pnl())
+        m.pnl.labels("daily").set(pnl)
+        limit = float(self.risk.limits.max_daily_loss)
+        m.daily_loss_ratio.set(max(0.0, -pnl) / limit if limit > 0 else 0.0)
+        active = 0
+        for p in self.engine.parents.values():
+            if p.state.is_terminal:
+                continue
+            active += 1
+            m.parent_progress.labels(p.parent_id, p.symbol).set(p.progress)
+            m.parent_shortfall.labels(p.parent_id, p.symbol).set(p.shortfall_bps())
+        m.parents_active.set(active)
+
+    def _publish(self, event: dict[str, Any]) -> None:
+        if self.control is not None and not self._stopping:
+            task = asyncio.ensure_future(self.control.publish_event(event))
+            self._tasks.append(task)
+            self._tasks[:] = [t for t in self._tasks if not t.done() or t is task]
+
+
+def _unusable_key() -> bytes:
+    """A random key nobody holds: with no key configured, no reset can ever verify."""
+    import secrets
+
+    return secrets.token_bytes(32)

@@ -1,0 +1,194 @@
+"""One parent order's life in the daemon: start, decide on a cadence, complete.
+
+The decision itself is :class:`policies.driver.ParentDriver` — the very code the
+training environment and the backtest run — so a parent executes live exactly as it
+did in simulation. What this module adds is what only live has: waiting for a usable
+book, honouring node halts and operator pauses, and the end-time completion rule.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from core.book import L2Book
+from core.log import bound, get_logger
+from core.parent import ParentOrder, ParentState
+from policies.driver import ParentDriver
+
+if TYPE_CHECKING:
+    from daemon.node import Node
+
+log = get_logger("rlexec.runner")
+
+
+class ParentRunner:
+    def __init__(self, node: Node, parent: ParentOrder, driver: ParentDriver, algo: str) -> None:
+        self.node = node
+        self.parent = parent
+        self.driver = driver
+        self.algo = algo
+        self.decisions = 0
+        self.denials = 0
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._resting_cleared = True
+
+    @property
+    def parent_id(self) -> str:
+        return self.parent.parent_id
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name=f"parent-{self.parent_id}")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    def wake(self) -> None:
+        """A state change (resume, halt cleared, kill reset): decide now."""
+        self._wake.set()
+
+    def on_book(self, book: L2Book, frame_rx_ns: int) -> None:
+        """decide_on = "book": decide right here, in the market-data callback.
+
+        No hop through the event loop: the order that a tick prompts is on the wire
+        before the next frame is read. ``frame_rx_ns`` (when that frame arrived) times
+        the path tick to order.
+        """
+        node = self.node
+        if (
+            self.parent.state is not ParentState.WORKING
+            or node.clock.now_ns() >= self.parent.end_ns
+            or not node.may_trade(self.parent.symbol)
+        ):
+            return
+        node.decision_trigger_ns = frame_rx_ns
+        try:
+            self._decide(book, node.clock.now_ns())
+        finally:
+            node.decision_trigger_ns = 0
+
+    @property
+    def done(self) -> bool:
+        return self._task is not None and self._task.done()
+
+    # ------------------------------------------------------------------ loop
+    async def _run(self) -> None:
+        with bound(parent_id=self.parent_id):
+            try:
+                await self._work()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a bug must stop this parent safely, not the node
+                log.critical("parent_runner_failed", error=repr(exc))
+                self.node.halt("runner_error", f"parent {self.parent_id}: {exc!r}")
+                self._cancel_resting()
+
+    async def _work(self) -> None:
+        node = self.node
+        clock = node.clock
+        interval = node.decision_interval_s
+        if self.parent.state is ParentState.PENDING:
+            await self._arrive()
+        log.info(
+            "parent_working",
+            algo=self.algo,
+            qty=self.parent.qty,
+            side=self.parent.side.name,
+            arrival_mid=self.parent.arrival_mid,
+        )
+        while not self.parent.state.is_terminal:
+            now = clock.now_ns()
+            if now >= self.parent.end_ns:
+                await self._complete()
+                break
+            book = node.md.book(self.parent.symbol)
+            if (
+                self.parent.state is ParentState.PAUSED
+                or book is None
+                or not node.may_trade(self.parent.symbol)
+            ):
+                self._cancel_resting()
+            else:
+                self._decide(book, now)
+            await self._sleep(min(interval, max(0.0, (self.parent.end_ns - now) / 1e9)))
+        self._cancel_resting()
+        node.parent_finished(self)
+
+    async def _arrive(self) -> None:
+        """Wait for a usable book, then fix the arrival mid: the benchmark of this parent."""
+        node = self.node
+        while True:
+            book = node.md.book(self.parent.symbol)
+            if book is not None and book.mid is not None and node.may_trade(self.parent.symbol):
+                node.start_parent(self.parent, book.mid)
+                return
+            if node.clock.now_ns() >= self.parent.end_ns:
+                node.set_parent_state(
+                    self.parent, ParentState.EXPIRED, "no usable market before end"
+                )
+                return
+            await self._sleep(0.5)
+
+    def _decide(self, book: L2Book, now: int) -> None:
+        t0 = time.perf_counter()
+        step = self.driver.decide(book, now)
+        self.node.metrics.inference.observe(time.perf_counter() - t0)
+        self.decisions += 1
+        self._resting_cleared = False
+        # each denial is logged and counted by the overlay itself (one line, one metric)
+        self.denials += len(step.decision.denied)
+
+    def _cancel_resting(self) -> None:
+        if self._resting_cleared:
+            return
+        if not self.node.engine.live_children(self.parent_id):
+            self._resting_cleared = True
+            return
+        self.node.engine.cancel_children(self.parent_id)
+
+    async def _complete(self) -> None:
+        """End time: cross for the rest (repeatedly, as the book refills), or stop."""
+        node = self.node
+        self._resting_cleared = False
+        self._cancel_resting()
+        if node.cfg.execution.completion == "cross":
+            deadline = node.clock.now_ns() + int(node.cfg.execution.sweep_max_s * 1e9)
+            while self.parent.remaining_qty > 0 and node.clock.now_ns() < deadline:
+                book = node.md.book(self.parent.symbol)
+                live = node.engine.live_children(self.parent_id)
+                if book is not None and node.may_trade(self.parent.symbol):
+                    if any(o.status.is_pending or o.tif.rests for o in live):
+                        self._resting_cleared = False
+                        self._cancel_resting()  # still cancelling: sweep once they are gone
+                    else:
+                        self.driver.sweep(book)
+                await self._sleep(node.cfg.execution.sweep_interval_s)
+        if not self.parent.state.is_terminal:
+            node.set_parent_state(
+                self.parent,
+                ParentState.EXPIRED,
+                f"end time reached with {self.parent.remaining_qty} unfilled "
+                f"(completion={node.cfg.execution.completion})",
+            )
+
+    async def _sleep(self, seconds: float) -> None:
+        self._wake.clear()
+        sleeper = asyncio.ensure_future(self.node.clock.sleep(seconds))
+        waker = asyncio.ensure_future(self._wake.wait())
+        try:
+            await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for fut in (sleeper, waker):
+                fut.cancel()
+
+
+Factory = Callable[[ParentOrder], ParentRunner]

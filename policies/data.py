@@ -1,0 +1,269 @@
+"""Market data for training and evaluation: LOBSTER folders and their time splits.
+
+Any LOBSTER ticker/day folder works (``<TICKER>_<DATE>_<LEVELS>/`` holding the
+message and orderbook files). A *split* is a list of time-of-day windows per folder:
+the shipped data has one day per ticker, so the default split is by hours within the
+day and across tickers (see docs/policies.md):
+
+* AMZN (level 5): train 09:30-13:00, validation 13:00-14:15, test 14:15-16:00;
+* AAPL (level 1): test only, the whole day (a ticker the policy never saw).
+
+Everything estimated for features or baselines (normalisation, volume profile,
+Almgren-Chriss parameters) reads the training windows only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core.instruments import Instrument
+from exchange.flow.model import FlowParams
+from exchange.replay.prepared import PreparedDay, load_day
+from policies.estimation import NS_PER_S, MarketArrays
+
+OPEN_S = 34_200  # 09:30
+CLOSE_S = 57_600  # 16:00
+
+
+def hhmm(text: str) -> int:
+    """'13:00' or '13' or '13.5' -> seconds after midnight."""
+    t = text.strip()
+    try:
+        if ":" in t:
+            h, m = t.split(":", 1)
+            return int(h) * 3600 + int(m) * 60
+        return round(float(t) * 3600)
+    except ValueError as exc:
+        raise ValueError(f"bad time of day {text!r}; use HH:MM") from exc
+
+
+def parse_windows(text: str) -> list[tuple[int, int]]:
+    """'09:30-13:00,14:00-15:00' -> [(34200, 46800), (50400, 54000)]."""
+    out = []
+    for part in text.split(","):
+        if not part.strip():
+            continue
+        try:
+            a, b = part.split("-")
+        except ValueError as exc:
+            raise ValueError(f"bad window {part!r}; use HH:MM-HH:MM") from exc
+        lo, hi = hhmm(a), hhmm(b)
+        if not OPEN_S - 3600 <= lo < hi <= CLOSE_S + 3600:
+            raise ValueError(f"window {part!r} is empty or outside the trading day")
+        out.append((lo, hi))
+    if not out:
+        raise ValueError(f"no windows in {text!r}")
+    return out
+
+
+def message_file(folder: str | Path) -> Path:
+    p = Path(folder)
+    if p.is_file():
+        return p
+    files = sorted(p.glob("*_message_*.csv*"))
+    if not files:
+        raise FileNotFoundError(f"no LOBSTER message file (*_message_*.csv[.gz]) in {p}")
+    if len(files) > 1:
+        raise ValueError(f"{p} holds {len(files)} message files; point at one ticker/day folder")
+    return files[0]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Source:
+    """One ticker-day and the windows of it that a split may use."""
+
+    day: PreparedDay
+    windows: tuple[tuple[int, int], ...]  # time of day, seconds
+    instrument: Instrument
+    volume_rate: float  # shares per second over the windows (for sizing parent orders)
+    sha256: str
+
+    @property
+    def name(self) -> str:
+        return self.day.day.name
+
+    @property
+    def day_start_ns(self) -> int:
+        return self.day.day.day_start_ns
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "file": Path(self.day.day.message_path).name,
+            "sha256": self.sha256,
+            "orderbook_file": Path(self.day.day.orderbook_path).name,
+            "orderbook_sha256": _sha256(self.day.day.orderbook_path),
+            "windows": [f"{_fmt(a)}-{_fmt(b)}" for a, b in self.windows],
+        }
+
+
+def _fmt(s: int) -> str:
+    return f"{s // 3600:02d}:{s % 3600 // 60:02d}"
+
+
+def _sha256(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class SyntheticSource:
+    """Episodes on the synthetic order-flow model (``exchange.flow``) in one regime."""
+
+    params: FlowParams
+    regime_name: str
+    instrument: Instrument
+    windows: tuple[tuple[int, int], ...]
+    volume_rate: float
+    sha256: str
+    day_start_ns: int
+
+    @property
+    def name(self) -> str:
+        return f"synthetic_{self.instrument.symbol}_{self.regime_name}"
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "params": self.params.source,
+            "sha256": self.sha256,
+            "windows": [f"{_fmt(a)}-{_fmt(b)}" for a, b in self.windows],
+        }
+
+
+def synthetic_source(symbol: str, regime_name: str) -> SyntheticSource:
+    """A synthetic regime on the shipped calibrated flow parameters of ``symbol``."""
+    from exchange.flow.model import PARAMS_FILE, load_params, regime
+    from exchange.flow.simulator import DEFAULT_START_NS
+
+    params = load_params(symbol)
+    reg = regime(regime_name)
+    mean_size = sum(params.market_sizes) / len(params.market_sizes)
+    rate = 2 * params.market_rate * reg.market * mean_size
+    digest = hashlib.sha256(Path(PARAMS_FILE).read_bytes()).hexdigest()
+    day_start = DEFAULT_START_NS - OPEN_S * NS_PER_S
+    return SyntheticSource(
+        params,
+        regime_name,
+        Instrument(params.symbol),
+        ((OPEN_S, CLOSE_S),),
+        rate,
+        digest,
+        day_start,
+    )
+
+
+AnySource = Source | SyntheticSource
+
+
+def load_source(folder: str | Path, windows: list[tuple[int, int]], tick: str = "0.01") -> Source:
+    path = message_file(folder)
+    day = load_day(path, Decimal(tick))
+    inst = Instrument(day.symbol, tick_size=Decimal(tick))
+    arrays = [market_arrays(day, lo, hi) for lo, hi in windows]
+    secs = sum(a.seconds for a in arrays if a is not None)
+    vol = sum(int(a.trade_qty.sum()) for a in arrays if a is not None)
+    rate = vol / secs if secs > 0 else 0.0
+    if rate <= 0:
+        raise ValueError(f"{path.name}: no trades inside windows {windows}")
+    return Source(day, tuple(windows), inst, rate, _sha256(day.day.message_path))
+
+
+def market_arrays(day: PreparedDay, lo_s: int, hi_s: int) -> MarketArrays | None:
+    """The estimation columns of one time-of-day window (None when it holds no data)."""
+    d = day.day
+    m, b = d.messages, d.book
+    t0 = d.day_start_ns + lo_s * NS_PER_S
+    t1 = d.day_start_ns + hi_s * NS_PER_S
+    i0 = int(np.searchsorted(m.ts_ns, t0, side="left"))
+    i1 = int(np.searchsorted(m.ts_ns, t1, side="left"))
+    if i1 - i0 < 10:
+        return None
+    sl = slice(i0, i1)
+    ask, bid = b.ask_px[sl], b.bid_px[sl]
+    ok = (ask[:, 0] > 0) & (bid[:, 0] > 0)
+    ex = (m.event[sl] == 4) | (m.event[sl] == 5)
+    return MarketArrays(
+        ts_ns=m.ts_ns[sl][ok],
+        mid=((ask[:, 0] + bid[:, 0]) / 2.0)[ok],
+        spread=(ask[:, 0] - bid[:, 0])[ok],
+        bid_px=bid[ok],
+        bid_sz=b.bid_sz[sl][ok],
+        ask_px=ask[ok],
+        ask_sz=b.ask_sz[sl][ok],
+        trade_ts_ns=m.ts_ns[sl][ex],
+        trade_qty=m.size[sl][ex],
+        trade_sign=-m.direction[sl][ex].astype(np.int64),
+        day_start_ns=d.day_start_ns,
+    )
+
+
+def training_arrays(sources: Sequence[AnySource]) -> list[MarketArrays]:
+    """Estimation columns of the recorded training windows (synthetic sources add none)."""
+    out = []
+    for s in sources:
+        if not isinstance(s, Source):
+            continue
+        for lo, hi in s.windows:
+            a = market_arrays(s.day, lo, hi)
+            if a is not None:
+                out.append(a)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class DataSplit:
+    train: Sequence[AnySource]
+    val: Sequence[AnySource]
+    test: Sequence[AnySource]
+
+    def describe(self) -> dict[str, Any]:
+        return {k: [s.describe() for s in getattr(self, k)] for k in ("train", "val", "test")}
+
+
+DEFAULT_TRAIN = "09:30-13:00"
+DEFAULT_VAL = "13:00-14:15"
+DEFAULT_TEST = "14:15-16:00"
+
+
+def repo_data() -> Path:
+    from exchange.data import lobster_dir
+
+    return lobster_dir()
+
+
+def default_split(
+    train_folders: list[str] | None = None,
+    unseen_folders: list[str] | None = None,
+    *,
+    train: str = DEFAULT_TRAIN,
+    val: str = DEFAULT_VAL,
+    test: str = DEFAULT_TEST,
+    synthetic: list[str] | None = None,
+) -> DataSplit:
+    """Hours of the training tickers for train/val/test, whole days of unseen tickers for
+    test; ``synthetic`` regimes (e.g. ["calm", "volatile"]) join the training set."""
+    root = repo_data()
+    tf = train_folders or [str(root / "AMZN_2012-06-21_5")]
+    uf = unseen_folders if unseen_folders is not None else [str(root / "AAPL_2012-06-21_1")]
+    tr, va, te = parse_windows(train), parse_windows(val), parse_windows(test)
+    full = [(OPEN_S, CLOSE_S)]
+    train_sources: list[AnySource] = [load_source(f, tr) for f in tf]
+    for name in synthetic or []:
+        first = train_sources[0]
+        train_sources.append(synthetic_source(first.instrument.symbol, name))
+    return DataSplit(
+        train=train_sources,
+        val=[load_source(f, va) for f in tf],
+        test=[load_source(f, te) for f in tf] + [load_source(f, full) for f in uf],
+    )

@@ -1,0 +1,102 @@
+"""One parent order's decision loop: features -> policy -> action mapper -> execution engine.
+
+This is the code the environment, the backtest and the daemon all run per decision,
+so none of them can drift from the others. The caller owns time and data: it feeds
+every public trade to :meth:`on_trade`, calls :meth:`decide` once per decision
+interval with the current book, and at the end time calls :meth:`sweep` to send what
+is left through the book as a market order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from core.book import L2Book
+from core.reconciler import DesiredOrder
+from core.types import OrdType, Side, TimeInForce
+from policies.actions import Action, ActionMapper
+from policies.context import Observation
+from policies.executor import Decision, ExecutionEngine
+from policies.features import FeatureBuilder
+from policies.protocol import Policy
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    obs: Observation
+    action: Action
+    decision: Decision
+
+
+class ParentDriver:
+    def __init__(
+        self,
+        engine: ExecutionEngine,
+        parent_id: str,
+        policy: Policy,
+        builder: FeatureBuilder,
+        *,
+        time_of_day: Callable[[int], float],
+    ) -> None:
+        self.engine = engine
+        self.parent = engine.parents[parent_id]
+        self.parent_id = parent_id
+        self.policy = policy
+        self.builder = builder
+        self.mapper = ActionMapper(self.parent.side)
+        self.symbol = self.parent.symbol
+        self.lot = engine.instruments[self.symbol].lot_size
+        self._tod = time_of_day
+        self._started = False
+
+    def on_trade(self, price: int, qty: int, aggressor: Side, ts_ns: int) -> None:
+        """Every public trade print (ours included, as on a venue's feed)."""
+        self.builder.market.on_trade(price, qty, aggressor)
+        self.engine.on_market_trade(self.symbol, qty, ts_ns)
+
+    def observe(self, book: L2Book, now_ns: int) -> Observation:
+        """Feed the book to risk and build this decision's observation."""
+        self.engine.on_book(self.symbol, book)
+        return self.builder.observe(
+            book,
+            self.parent,
+            self.engine.live_children(self.parent_id),
+            now_ns,
+            market_volume=self.builder.market.cum_volume,
+            time_of_day_s=self._tod(now_ns),
+            lot_size=self.lot,
+        )
+
+    def act(self, book: L2Book, obs: Observation, action: Action) -> Decision:
+        """Map ``action`` to desired child orders and hand them to the execution engine."""
+        live = self.engine.live_children(self.parent_id)
+        desired = self.mapper.desired(action, book, live)
+        return self.engine.apply(self.parent_id, desired)
+
+    def decide(self, book: L2Book, now_ns: int) -> Step:
+        """Observe, ask the policy, act: one decision."""
+        obs = self.observe(book, now_ns)
+        if not self._started:
+            self.policy.reset(obs.ctx)
+            self._started = True
+        action = self.policy.act(obs)
+        return Step(obs, action, self.act(book, obs, action))
+
+    def cancel_resting(self) -> Decision:
+        return self.engine.apply(self.parent_id, ())
+
+    def sweep(self, book: L2Book, levels: int = 10) -> Decision:
+        """Send the remainder as a market order, no larger than the displayed opposite depth
+        (the risk overlay refuses a market order the book cannot absorb; the caller
+        repeats while the book refills). Resting children must be cancelled first; the
+        execution engine caps the order so in-flight quantity is never doubled."""
+        self.engine.on_book(self.symbol, book)  # the overlay prices the market order off it
+        remaining = min(self.parent.remaining_qty, book.volume(self.parent.side.opposite, levels))
+        remaining -= remaining % self.lot
+        if remaining <= 0:
+            return Decision()
+        return self.engine.send_immediate(
+            self.parent_id,
+            DesiredOrder(self.parent.side, None, remaining, OrdType.MARKET, TimeInForce.IOC),
+        )

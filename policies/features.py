@@ -1,0 +1,248 @@
+"""The feature builder: the one function that turns market + parent state into numbers.
+
+Used by the environment, the backtest and the daemon alike, so a policy sees in
+production exactly what it saw in training. Every feature is in units that transfer
+between tickers and parent sizes (fractions, ticks, spreads, fractions of typical
+depth and volume), never raw prices or share counts, and is signed by the parent's
+side so that a positive value always means "the market is moving against us"
+(buying pressure when we buy, selling pressure when we sell): a buy and a sell then
+look alike to the policy, which halves what it has to learn.
+
+Raw features are standardised with the mean and standard deviation measured on the
+training split only (saved in the artifact) and clipped to +-``CLIP``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from core.book import L2Book
+from core.orders import ChildOrder
+from core.parent import ParentOrder
+from core.reconciler import resting_view
+from policies.context import F32, NS_PER_S, DecisionContext, Observation
+from policies.market_state import MarketState
+from policies.queue_estimate import QueueEstimator
+
+FEATURE_NAMES: tuple[str, ...] = (
+    "time_left",  # fraction of the horizon still to run, [0, 1]
+    "inventory_left",  # fraction of the parent still to execute, [0, 1]
+    "schedule_gap",  # inventory_left - time_left: > 0 behind a straight-line schedule
+    "spread_ticks_log",  # log(spread in ticks)
+    "spread_rel",  # spread / its mean over the lookback
+    "imbalance_1",  # side-signed (bid - ask) / (bid + ask) at the touch
+    "imbalance_5",  # the same over five levels (= touch on level-1 data)
+    "microprice_offset",  # side-signed (microprice - mid) / spread
+    "realized_vol",  # RMS mid move per interval over the lookback, in mean spreads
+    "signed_volume",  # side-signed aggressor imbalance of recent trades, [-1, 1]
+    "need_participation_log",  # log1p(remaining / (market rate x time left))
+    "drift_spreads",  # side-signed (mid - arrival mid) / mean spread
+    "has_resting",  # 1 when a passive child rests
+    "resting_offset_ticks",  # our best resting price vs our touch, ticks (+ = inside)
+    "queue_ahead_frac",  # estimated units ahead / displayed size at our price
+    "queue_ahead_depth",  # estimated units ahead / mean touch depth
+    "order_age_log",  # log1p(age of our resting child in decision intervals)
+    "resting_frac",  # resting units / remaining units
+)
+N_FEATURES = len(FEATURE_NAMES)
+CLIP = 5.0
+FEATURE_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class FeatureSpec:
+    names: tuple[str, ...] = FEATURE_NAMES
+    version: int = FEATURE_VERSION
+    lookback: int = 12  # decision intervals of market history
+    decision_interval_s: float = 5.0
+    clip: float = CLIP
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "names": list(self.names),
+            "version": self.version,
+            "lookback": self.lookback,
+            "decision_interval_s": self.decision_interval_s,
+            "clip": self.clip,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> FeatureSpec:
+        try:
+            return cls(
+                names=tuple(str(n) for n in data["names"]),
+                version=int(data["version"]),
+                lookback=int(data["lookback"]),
+                decision_interval_s=float(data["decision_interval_s"]),
+                clip=float(data["clip"]),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"feature spec is malformed: {exc!r}") from exc
+
+    @property
+    def interval_ns(self) -> int:
+        return round(self.decision_interval_s * NS_PER_S)
+
+
+@dataclass(frozen=True, slots=True)
+class Normaliser:
+    mean: F32
+    std: F32
+    clip: float = CLIP
+
+    @classmethod
+    def identity(cls, n: int = N_FEATURES) -> Normaliser:
+        return cls(np.zeros(n, np.float32), np.ones(n, np.float32))
+
+    @classmethod
+    def fit(cls, raw: np.ndarray[Any, Any], clip: float = CLIP) -> Normaliser:
+        """Statistics of raw feature rows (training split only); constant columns get std 1."""
+        if raw.ndim != 2 or raw.shape[0] < 2:
+            raise ValueError(f"need a 2-D array of at least two rows, got shape {raw.shape}")
+        mean = raw.mean(axis=0).astype(np.float32)
+        std = raw.std(axis=0).astype(np.float32)
+        std[std < 1e-6] = 1.0
+        return cls(mean, std, clip)
+
+    def __call__(self, raw: F32) -> F32:
+        out: F32 = np.clip((raw - self.mean) / self.std, -self.clip, self.clip).astype(np.float32)
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "mean": [float(x) for x in self.mean],
+            "std": [float(x) for x in self.std],
+            "clip": self.clip,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], n: int) -> Normaliser:
+        try:
+            mean = np.asarray(data["mean"], dtype=np.float32)
+            std = np.asarray(data["std"], dtype=np.float32)
+            clip = float(data["clip"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"normalisation is malformed: {exc!r}") from exc
+        if mean.shape != (n,) or std.shape != (n,):
+            raise ValueError(
+                f"normalisation has {mean.shape}/{std.shape} entries, features need {n}"
+            )
+        if not (np.isfinite(mean).all() and np.isfinite(std).all()) or (std <= 0).any():
+            raise ValueError("normalisation holds non-finite or non-positive statistics")
+        return cls(mean, std, clip)
+
+
+class FeatureBuilder:
+    """Per parent order: market state, queue estimates and the normaliser, one call per decision."""
+
+    __slots__ = ("_raw", "last_raw", "market", "normaliser", "queue", "spec")
+
+    def __init__(
+        self, spec: FeatureSpec | None = None, normaliser: Normaliser | None = None
+    ) -> None:
+        self.spec = spec or FeatureSpec()
+        self.normaliser = normaliser or Normaliser.identity(len(self.spec.names))
+        if self.spec.names != FEATURE_NAMES or self.spec.version != FEATURE_VERSION:
+            raise ValueError(
+                f"feature spec v{self.spec.version} {list(self.spec.names)} differs from this code's "
+                f"v{FEATURE_VERSION} {list(FEATURE_NAMES)}"
+            )
+        self.market = MarketState(self.spec.interval_ns, self.spec.lookback)
+        self.queue = QueueEstimator()
+        self._raw = np.zeros(N_FEATURES, np.float32)
+        self.last_raw = self._raw.copy()
+
+    def reset(self) -> None:
+        self.market = MarketState(self.spec.interval_ns, self.spec.lookback)
+        self.queue.reset()
+
+    def observe(
+        self,
+        book: L2Book,
+        parent: ParentOrder,
+        live: Sequence[ChildOrder],
+        now_ns: int,
+        *,
+        market_volume: int,
+        time_of_day_s: float,
+        lot_size: int = 1,
+    ) -> Observation:
+        """Build the observation for this decision and close the market interval."""
+        self.queue.update(book, live, self.market.traded_at, now_ns)
+        raw = self.raw(book, parent, live, now_ns)
+        self.last_raw = raw
+        rate = self.market.volume_rate()
+        self.market.sample(book)
+        ctx = DecisionContext(
+            now_ns=now_ns,
+            start_ns=parent.start_ns,
+            end_ns=parent.end_ns,
+            side=parent.side,
+            qty=parent.qty,
+            filled=parent.filled_qty,
+            decision_interval_ns=self.spec.interval_ns,
+            market_volume=market_volume,
+            time_of_day_s=time_of_day_s,
+            market_rate=rate,
+            lot_size=lot_size,
+        )
+        return Observation(self.normaliser(raw), ctx)
+
+    def raw(
+        self, book: L2Book, parent: ParentOrder, live: Iterable[ChildOrder], now_ns: int
+    ) -> F32:
+        """Unnormalised features (for fitting the normaliser and for tests)."""
+        f = self._raw
+        side = parent.side
+        sgn = side.sign
+        ms = self.market
+        span = parent.end_ns - parent.start_ns
+        time_left = min(1.0, max(0.0, (parent.end_ns - now_ns) / span))
+        remaining = parent.remaining_qty
+        inv_left = remaining / parent.qty
+        f[0] = time_left
+        f[1] = inv_left
+        f[2] = inv_left - time_left
+
+        spread = book.spread or 1
+        mean_spread = ms.mean_spread(book)
+        f[3] = math.log(max(1, spread))
+        f[4] = spread / mean_spread
+        f[5] = sgn * book.imbalance(1)
+        f[6] = sgn * book.imbalance(5)
+        mid = book.mid
+        micro = book.microprice()
+        f[7] = sgn * (micro - mid) / spread if micro is not None and mid is not None else 0.0
+        f[8] = ms.realized_vol_ticks(book) / mean_spread
+        f[9] = sgn * ms.signed_fraction()
+        rate = ms.volume_rate()
+        secs_left = max(1e-9, (parent.end_ns - now_ns) / NS_PER_S)
+        need = remaining / (rate * secs_left) if rate > 0 else (10.0 if remaining else 0.0)
+        f[10] = math.log1p(min(need, 1e3))
+        arrival = parent.arrival_mid
+        f[11] = sgn * (mid - arrival) / mean_spread if mid is not None and arrival > 0 else 0.0
+
+        resting_units = 0
+        for order in live:
+            view = resting_view(order)
+            if view is not None:
+                resting_units += view[1]
+        best = self.queue.best_resting(side)
+        if best is None or resting_units == 0:
+            f[12:17] = 0.0
+        else:
+            price, ahead, since = best
+            touch = book.best(side)
+            level = book.size_at(side, price)
+            f[12] = 1.0
+            f[13] = max(-10.0, min(10.0, (price - touch) * sgn)) if touch is not None else 0.0
+            f[14] = ahead / level if level > 0 else 0.0
+            f[15] = ahead / ms.mean_depth(book)
+            f[16] = math.log1p(max(0, now_ns - since) / self.spec.interval_ns)
+        f[17] = resting_units / remaining if remaining else 0.0
+        return f.copy()

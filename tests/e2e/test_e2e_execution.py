@@ -1,0 +1,69 @@
+"""End to end: exchange, redis-server and the daemon as real processes over loopback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from daemon.stack import Stack, StackSettings
+from tests.e2e.e2e_helpers import (
+    audit_fills,
+    audit_new_order_ids,
+    journal_fills,
+    parent_view,
+    wait_parent,
+)
+
+pytestmark = pytest.mark.e2e
+
+
+async def test_a_parent_order_completes_and_the_daemons_fills_equal_the_exchange_audit(
+    tmp_path: Path,
+) -> None:
+    stack = Stack(StackSettings(tmp_path, speed=40))
+    stack.start()
+    try:
+        reply = await stack.ctl(
+            "submit_parent",
+            {"symbol": "AMZN", "side": "sell", "qty": 400, "duration_s": 120, "parent_id": "E2E-1"},
+        )
+        assert reply["ok"], reply
+        view = await wait_parent(stack, "E2E-1", timeout=60)
+        assert view["state"] == "completed", view
+        assert view["filled"] == 400
+        assert view["live_children"] == 0
+    finally:
+        codes = stack.close()
+    assert codes["daemon"] == 0  # a clean SIGTERM shutdown
+    ours = journal_fills(stack.daemon_data)
+    venue = audit_fills(stack)
+    assert ours == venue
+    assert sum(ours.values()) == 400
+
+
+async def test_kill_9_mid_parent_then_restart_resumes_without_duplicates(tmp_path: Path) -> None:
+    stack = Stack(StackSettings(tmp_path, speed=20))
+    stack.start()
+    try:
+        reply = await stack.ctl(
+            "submit_parent",
+            {"symbol": "AMZN", "side": "buy", "qty": 1200, "duration_s": 600, "parent_id": "E2E-K"},
+        )
+        assert reply["ok"], reply
+        before = await wait_parent(stack, "E2E-K", timeout=60, until="filled")
+        assert 0 < before["filled"] < 1200
+        stack.kill_daemon()  # a crash: no cancel, no logout, no flush
+        stack.start_daemon()  # same data dir: journal, FIX store, kill switch
+        after = await parent_view(stack, "E2E-K")
+        assert after["filled"] >= before["filled"]  # recovered, nothing forgotten
+        view = await wait_parent(stack, "E2E-K", timeout=120)
+        assert view["state"] == "completed", view
+        assert view["filled"] == 1200
+    finally:
+        stack.close()
+    ids = audit_new_order_ids(stack)
+    assert len(ids) == len(set(ids)), "a ClOrdID reached the venue twice"
+    ours = journal_fills(stack.daemon_data)
+    assert ours == audit_fills(stack)
+    assert sum(ours.values()) == 1200

@@ -1,0 +1,145 @@
+"""Action table and action mapper: sizes in slices, prices off the book, never more than remains."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from core.book import L2Book
+from core.orders import ChildOrder
+from core.types import OrdStatus, OrdType, Side, TimeInForce
+from policies.actions import Action, ActionMapper, ActionSpec, Placement
+from policies.context import DecisionContext
+
+S = 1_000_000_000
+
+
+def ctx(
+    qty: int = 1000, filled: int = 0, now_s: int = 0, end_s: int = 100, lot: int = 1
+) -> DecisionContext:
+    return DecisionContext(
+        now_ns=now_s * S,
+        start_ns=0,
+        end_ns=end_s * S,
+        side=Side.BUY,
+        qty=qty,
+        filled=filled,
+        decision_interval_ns=5 * S,
+        market_volume=0,
+        time_of_day_s=36_000.0,
+        lot_size=lot,
+    )
+
+
+def book(bid: int = 100, ask: int = 110) -> L2Book:
+    b = L2Book("X")
+    b.apply_snapshot([(bid, 300), (bid - 1, 200)], [(ask, 400), (ask + 1, 100)])
+    return b
+
+
+def test_default_table_has_wait_hold_and_three_sizes_per_tactic() -> None:
+    spec = ActionSpec()
+    assert spec.n == 11
+    assert spec.choices[spec.wait_index].placement is Placement.NONE
+    assert spec.names[:2] == ["wait", "hold"]
+
+
+def test_decode_sizes_in_slices_of_remaining_over_decisions_left() -> None:
+    spec = ActionSpec()
+    c = ctx(qty=1000, filled=200, now_s=0, end_s=100)  # 20 decisions left, slice = 40
+    touch_x2 = spec.names.index("touch_x2")
+    a = spec.decode(touch_x2, c)
+    assert a == Action(Placement.TOUCH, rest_qty=80, cross_qty=0)
+    cross_half = spec.decode(spec.names.index("cross_x0.5"), c)
+    assert cross_half.cross_qty == 20 and cross_half.placement is Placement.KEEP
+
+
+def test_decode_rounds_up_to_lots_and_caps_at_remaining() -> None:
+    spec = ActionSpec()
+    c = ctx(qty=1000, filled=950, now_s=95, end_s=100, lot=100)  # 50 left (< one lot)
+    assert spec.decode(spec.names.index("touch_x1"), c).rest_qty == 0
+    c2 = ctx(qty=1000, filled=0, now_s=0, end_s=100, lot=100)  # slice 50 -> one lot
+    assert spec.decode(spec.names.index("touch_x1"), c2).rest_qty == 100
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    qty=st.integers(1, 100_000),
+    frac=st.floats(0, 1),
+    now=st.integers(0, 99),
+    lot=st.sampled_from([1, 10, 100]),
+    index=st.integers(0, 10),
+)
+def test_decoded_quantities_never_exceed_remaining(
+    qty: int, frac: float, now: int, lot: int, index: int
+) -> None:
+    filled = int(qty * frac)
+    a = ActionSpec().decode(index, ctx(qty=qty, filled=filled, now_s=now, lot=lot))
+    remaining = qty - filled
+    assert 0 <= a.rest_qty <= remaining and 0 <= a.cross_qty <= remaining
+    assert a.rest_qty % lot == 0 and a.cross_qty % lot == 0
+
+
+def test_decode_rejects_out_of_range_index() -> None:
+    import pytest
+
+    with pytest.raises(ValueError, match="outside the table"):
+        ActionSpec().decode(11, ctx())
+
+
+def test_spec_json_round_trip() -> None:
+    spec = ActionSpec()
+    assert ActionSpec.from_json(spec.to_json()) == spec
+
+
+def test_mapper_touch_inside_and_cross_prices() -> None:
+    b = book(100, 110)
+    buy, sell = ActionMapper(Side.BUY), ActionMapper(Side.SELL)
+    assert buy.desired(Action(Placement.TOUCH, rest_qty=50), b, [])[0].price == 100
+    assert buy.desired(Action(Placement.INSIDE, rest_qty=50), b, [])[0].price == 101
+    assert sell.desired(Action(Placement.INSIDE, rest_qty=50), b, [])[0].price == 109
+    cross = buy.desired(Action(Placement.NONE, cross_qty=30), b, [])
+    assert len(cross) == 1
+    d = cross[0]
+    assert (d.price, d.qty, d.ord_type, d.tif) == (110, 30, OrdType.LIMIT, TimeInForce.IOC)
+
+
+def test_inside_falls_back_to_touch_on_a_one_tick_spread() -> None:
+    assert (
+        ActionMapper(Side.BUY)
+        .desired(Action(Placement.INSIDE, rest_qty=5), book(100, 101), [])[0]
+        .price
+        == 100
+    )
+
+
+def test_keep_reproduces_resting_children_and_none_cancels() -> None:
+    o = ChildOrder("C1", "X", Side.BUY, 100, 99, cum_qty=40)
+    o.status = OrdStatus.PARTIALLY_FILLED
+    m = ActionMapper(Side.BUY)
+    kept = m.desired(Action(Placement.KEEP, cross_qty=10), book(), [o])
+    assert [(d.price, d.qty, d.tif) for d in kept] == [
+        (110, 10, TimeInForce.IOC),
+        (99, 60, TimeInForce.DAY),
+    ]
+    assert m.desired(Action(Placement.NONE), book(), [o]) == []
+
+
+def test_no_order_against_an_empty_side() -> None:
+    b = L2Book("X")
+    b.apply_snapshot([(100, 5)], [])
+    m = ActionMapper(Side.BUY)
+    assert m.desired(Action(Placement.NONE, cross_qty=10), b, []) == []
+    assert m.desired(Action(Placement.TOUCH, rest_qty=10), b, [])[0].price == 100
+
+
+def test_catchup_crosses_what_is_behind_the_line_and_rests_a_slice() -> None:
+    spec = ActionSpec()
+    c = ctx(qty=1000, filled=100, now_s=50, end_s=100)  # line says 500: 400 behind; slice 90
+    a = spec.decode(spec.names.index("catchup_touch"), c)
+    assert (a.placement, a.cross_qty, a.rest_qty) == (Placement.TOUCH, 400, 90)
+    ahead = spec.decode(
+        spec.names.index("catchup_inside"), ctx(qty=1000, filled=700, now_s=50, end_s=100)
+    )
+    assert (ahead.placement, ahead.cross_qty, ahead.rest_qty) == (Placement.INSIDE, 0, 30)
+    assert spec.prior_index == spec.names.index("catchup_touch")
