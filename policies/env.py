@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, SupportsFloat
@@ -51,7 +51,7 @@ from policies.data import AnySource, Source, SyntheticSource
 from policies.driver import ParentDriver
 from policies.executor import ExecutionEngine
 from policies.features import FeatureBuilder, FeatureSpec, Normaliser
-from policies.sim_router import SimRouter
+from policies.sim_router import SimRouter, VenueLink
 from risk.command_auth import CommandVerifier
 from risk.kill_switch import KillSwitch
 from risk.limits import (
@@ -146,7 +146,11 @@ class ExecutionEnv(gym.Env[np.ndarray, np.int64]):
         normaliser: Normaliser | None = None,
         action_spec: ActionSpec | None = None,
         config: EnvConfig | None = None,
+        link: Callable[[SimClock], VenueLink] = SimRouter,
     ) -> None:
+        """``link`` builds the router between the execution engine and the simulated
+        venue: :class:`SimRouter` (in process) by default; the parity test passes one
+        that goes through the daemon's FIX router over loopback instead."""
         if not sources:
             raise ValueError("the environment needs at least one data source")
         self.sources = list(sources)
@@ -154,6 +158,7 @@ class ExecutionEnv(gym.Env[np.ndarray, np.int64]):
         self.normaliser = normaliser or Normaliser.identity(len(self.fspec.names))
         self.aspec = action_spec or ActionSpec()
         self.config = config or EnvConfig()
+        self._link = link
         self.interval_ns = self.fspec.interval_ns
         self.observation_space = spaces.Box(
             -self.fspec.clip, self.fspec.clip, (len(self.fspec.names),), np.float32
@@ -302,7 +307,7 @@ class ExecutionEnv(gym.Env[np.ndarray, np.int64]):
         else:
             sim.reset(warm_start, min(end, src.day.end_ns), seed=spec.source)
         clock = SimClock(max(warm_start, sim.now_ns))
-        router = SimRouter(clock)
+        router = self._link(clock)
         if self._kill_path.exists():
             self._kill_path.unlink()  # each episode is a fresh trading node
         risk = RiskOverlay(

@@ -19,6 +19,7 @@ from core.events import CancelReject, ExecReport
 from core.requests import CancelRequest, NewOrderRequest, ReplaceRequest
 from exchange.replay.api import MarketSimulator
 from risk.approval import Approved, require_approved
+from risk.router import OrderRouter
 
 SESSION = "agent"
 
@@ -27,6 +28,16 @@ class ReportConsumer(Protocol):
     def on_exec_report(self, report: ExecReport) -> object: ...
 
     def on_cancel_reject(self, rej: CancelReject) -> object: ...
+
+
+class VenueLink(OrderRouter, Protocol):
+    """A router plus the venue-side driving the environment needs; :class:`SimRouter`
+    is the in-process one, and any other (e.g. FIX over loopback) must deliver the same
+    reports at the same simulated times."""
+
+    def reset(self, sim: MarketSimulator, consumer: ReportConsumer) -> None: ...
+
+    def advance_to(self, ts_ns: int) -> None: ...
 
 
 class SimRouter:
