@@ -9,7 +9,7 @@ environment variables so they never sit in the config file.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, model_validator
 
@@ -68,6 +68,20 @@ class FixSection(InitiatorSettings):
     )
     reconnect_min_s: float = Field(default=0.2, gt=0)
     reconnect_max_s: float = Field(default=10.0, gt=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _session_defaults(cls, data: Any) -> Any:
+        """A partial ``[fix.session]`` (or one RLEXEC__FIX__SESSION__X variable) keeps the
+        other session defaults instead of demanding every CompID again."""
+        if isinstance(data, dict) and isinstance(data.get("session"), dict):
+            defaults = {
+                "sender_comp_id": "RLEXEC",
+                "target_comp_id": "EXCHANGE",
+                "fsync": "batched",
+            }
+            data = {**data, "session": {**defaults, **data["session"]}}
+        return data
 
 
 class MarketDataSection(Section):

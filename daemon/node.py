@@ -106,7 +106,8 @@ class Node:
         # tick-to-order: the frame that prompted the decision under way (0: a timer did)
         self.decision_trigger_ns = 0
         self.latency_samples: deque[int] = deque(maxlen=100_000)
-        self._decide_pending: dict[str, int] = {}  # symbol -> first frame's arrival
+        self._frame_books: dict[str, int] = {}  # symbols updated by this frame -> its arrival
+        self._md_counts: dict[str, int] = {}
         self.http_port = 0
 
         try:
@@ -349,26 +350,32 @@ class Node:
         return self._md_good_ns.get(symbol, 0)
 
     def _on_book(self, symbol: str, book: L2Book) -> None:
-        self.metrics.md_updates.labels(symbol).inc()
-        if isinstance(self.clock, ScaledClock) and book.last_update_ns:
-            self.clock.sync(book.last_update_ns)
-        self._md_good_ns[symbol] = self.clock.now_ns()
-        self.engine.on_book(symbol, book)
-        # decide_on = "book": one decision per frame, not per delta, once it is applied
-        if self.cfg.execution.decide_on == "book" and symbol not in self._decide_pending:
-            self._decide_pending[symbol] = self.md.frame_rx_ns
-            if len(self._decide_pending) == 1:
-                asyncio.get_running_loop().call_soon(self._decide_on_books)
+        """Per delta: only bookkeeping. Everything else runs once per frame (below)."""
+        self._md_counts[symbol] = self._md_counts.get(symbol, 0) + 1
+        if symbol not in self._frame_books:
+            self._frame_books[symbol] = self.md.frame_rx_ns
+            if len(self._frame_books) == 1:
+                asyncio.get_running_loop().call_soon(self._after_frame)
 
-    def _decide_on_books(self) -> None:
-        pending, self._decide_pending = self._decide_pending, {}
+    def _after_frame(self) -> None:
+        """Once the frame's deltas are applied: risk sees the book, and with
+        decide_on = "book" each parent of the symbol decides, still before the next frame
+        is read (one decision per frame, not per delta)."""
+        pending, self._frame_books = self._frame_books, {}
+        decide = self.cfg.execution.decide_on == "book"
         for symbol, rx in pending.items():
+            self.metrics.md_updates.labels(symbol).inc(self._md_counts.pop(symbol, 0))
             book = self.md.book(symbol)
             if book is None:
                 continue
-            for runner in list(self.runners.values()):
-                if runner.parent.symbol == symbol:
-                    runner.on_book(book, rx)
+            if isinstance(self.clock, ScaledClock) and book.last_update_ns:
+                self.clock.sync(book.last_update_ns)
+            self._md_good_ns[symbol] = self.clock.now_ns()
+            self.engine.on_book(symbol, book)
+            if decide:
+                for runner in list(self.runners.values()):
+                    if runner.parent.symbol == symbol:
+                        runner.on_book(book, rx)
 
     def _on_trade(self, tp: TradePrint) -> None:
         if isinstance(self.clock, ScaledClock):

@@ -112,3 +112,12 @@ def test_json_logs_carry_bound_ids_and_redact_secrets() -> None:
     assert first["event"] == "child_sent" and first["level"] == "info"
     assert "parent_id" not in second
     log.configure("console", "INFO", stream=io.StringIO())
+
+
+def test_one_fix_session_override_keeps_the_other_session_defaults() -> None:
+    cfg = load(DaemonConfig, None, env={"RLEXEC__FIX__SESSION__FSYNC": "never"})
+    assert cfg.fix.session.fsync == "never"
+    assert (cfg.fix.session.sender_comp_id, cfg.fix.session.target_comp_id) == (
+        "RLEXEC",
+        "EXCHANGE",
+    )
