@@ -28,7 +28,7 @@ from core.log import get_logger
 from core.order_tracker import OrderTracker, OrderUpdate, UnknownOrder
 from core.orders import ChildOrder
 from core.parent import ParentOrder, ParentState
-from core.reconciler import DesiredOrder, reconcile, resting_view
+from core.reconciler import DesiredOrder, NewOrder, reconcile, resting_view
 from core.requests import CancelRequest, NewOrderRequest, OrderRequest, ReplaceRequest
 from core.types import ExecType, Side
 from risk.approval import Approved
@@ -141,18 +141,7 @@ class ExecutionEngine:
             self.router.submit_replace(verdict)
             decision.sent.append(req)
         for n in plan.news:
-            new = NewOrderRequest(
-                cl_ord_id=self.ids.next_id(),
-                symbol=parent.symbol,
-                side=n.side,
-                qty=n.qty,
-                price=n.price,
-                ord_type=n.ord_type,
-                tif=n.tif,
-                parent_id=parent_id,
-                ts_ns=now,
-            )
-            self._send_new(new, now, decision)
+            self._send_new(parent, n, now, decision)
         return decision
 
     def _cap_to_remaining(
@@ -196,7 +185,20 @@ class ExecutionEngine:
                 )
         return out
 
-    def _send_new(self, req: NewOrderRequest, now: int, decision: Decision) -> None:
+    def _send_new(
+        self, parent: ParentOrder, order: NewOrder | DesiredOrder, now: int, decision: Decision
+    ) -> None:
+        req = NewOrderRequest(
+            cl_ord_id=self.ids.next_id(),
+            symbol=parent.symbol,
+            side=order.side,
+            qty=order.qty,
+            price=order.price,
+            ord_type=order.ord_type,
+            tif=order.tif,
+            parent_id=parent.parent_id,
+            ts_ns=now,
+        )
         verdict = self.risk.check_new(req, now)
         if isinstance(verdict, Denied):
             decision.denied.append((req, verdict))
@@ -254,18 +256,7 @@ class ExecutionEngine:
         capped = self._cap_to_remaining(parent, [desired])
         now = self.clock.now_ns()
         for d in capped:
-            req = NewOrderRequest(
-                cl_ord_id=self.ids.next_id(),
-                symbol=parent.symbol,
-                side=d.side,
-                qty=d.qty,
-                price=d.price,
-                ord_type=d.ord_type,
-                tif=d.tif,
-                parent_id=parent_id,
-                ts_ns=now,
-            )
-            self._send_new(req, now, decision)
+            self._send_new(parent, d, now, decision)
         return decision
 
     # ------------------------------------------------------------ venue events
