@@ -46,6 +46,7 @@ def _ctl(args: argparse.Namespace) -> int:
 
     from daemon.config import DaemonConfig
     from daemon.control.client import ControlTimeout, send_command
+    from daemon.control.redis_plane import RedisPlaneSettings
 
     try:
         cfg = load(DaemonConfig, args.config)
@@ -69,6 +70,12 @@ def _ctl(args: argparse.Namespace) -> int:
                 timeout_s=args.timeout,
                 username=cfg.redis.username or None,
                 password=cfg.redis.password.get_secret_value() or None,
+                tls=RedisPlaneSettings(
+                    url=url,
+                    tls_ca_file=str(cfg.redis.tls_ca_file) if cfg.redis.tls_ca_file else None,
+                    tls_cert_file=str(cfg.redis.tls_cert_file) if cfg.redis.tls_cert_file else None,
+                    tls_key_file=str(cfg.redis.tls_key_file) if cfg.redis.tls_key_file else None,
+                ).tls_kwargs(),
             )
         )
     except ControlTimeout as exc:

@@ -38,6 +38,20 @@ class RedisSection(Section):
     group: str = "rlexec"
     state_key: str = "rlexec:state"
     events_channel: str = "rlexec:events"
+    # TLS: use a rediss:// url; the CA that signed the server's certificate, and a client
+    # certificate when the server asks for one (tls-auth-clients yes).
+    tls_ca_file: Path | None = None
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _tls(self) -> RedisSection:
+        tls_files = (self.tls_ca_file, self.tls_cert_file, self.tls_key_file)
+        if any(f is not None for f in tls_files) and not self.url.startswith("rediss://"):
+            raise ValueError("tls_* files need a rediss:// url (TLS)")
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError("tls_cert_file and tls_key_file go together")
+        return self
 
 
 class ControlSection(Section):

@@ -34,13 +34,14 @@ async def send_command(
     command_id: str | None = None,
     username: str | None = None,
     password: str | None = None,
+    tls: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     cid = command_id or uuid.uuid4().hex
     if cmd in SIGNED_COMMANDS and key is not None:
         body = envelope(cid, cmd, args, key=key, ts_ns=time.time_ns(), nonce=secrets.token_hex(16))
     else:
         body = envelope(cid, cmd, args)
-    client = aioredis.Redis.from_url(url, username=username, password=password)
+    client = aioredis.Redis.from_url(url, username=username, password=password, **(tls or {}))
     try:
         last = await client.xrevrange(reply_stream, count=1)
         last_id: Any = last[0][0] if last else "0-0"

@@ -47,6 +47,20 @@ class RedisPlaneSettings:
     password: str | None = None
     reply_maxlen: int = 10_000
     block_ms: int = 500
+    tls_ca_file: str | None = None
+    tls_cert_file: str | None = None
+    tls_key_file: str | None = None
+
+    def tls_kwargs(self) -> dict[str, Any]:
+        """redis-py's TLS options (used with a rediss:// url)."""
+        if not self.url.startswith("rediss://"):
+            return {}
+        return {
+            "ssl_ca_certs": self.tls_ca_file,
+            "ssl_certfile": self.tls_cert_file,
+            "ssl_keyfile": self.tls_key_file,
+            "ssl_cert_reqs": "required",
+        }
 
 
 class RedisControlPlane:
@@ -75,6 +89,7 @@ class RedisControlPlane:
             socket_timeout=max(5.0, self.s.block_ms / 1000 * 4),
             socket_connect_timeout=2.0,
             health_check_interval=10,
+            **self.s.tls_kwargs(),
         )
 
     def _set_up(self, up: bool) -> None:

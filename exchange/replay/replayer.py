@@ -140,85 +140,93 @@ class LobsterReplayer:
         events = self.day.window_events
         n_events = len(events)
         ev = bisect_left(events, start)
-        next_ev = events[ev] if ev < n_events else -1
         shift = self.offset
-        for i in range(start, end):
-            ts, typ, oid, q, p, s = rows[i]
-            p += shift
-            if typ == 1:
-                if s == 1:
-                    if apx and p >= apx[0]:
+        i = start
+        # Runs of messages up to and including the next window event (or ``end``), so
+        # the per-message loop carries no event test.
+        while i < end:
+            fix_at = events[ev] if ev < n_events else end
+            if fix_at < end:
+                stop = fix_at + 1
+                ev += 1
+            else:
+                fix_at = -1
+                stop = end
+            for ts, typ, oid, q, p, s in rows[i:stop]:
+                p += shift
+                if typ == 1:
+                    if s == 1:
+                        if apx and p >= apx[0]:
+                            self._crossing_add(ts, oid, q, p, s)
+                        else:
+                            lvl = bid_q.get(p)
+                            if lvl is None:
+                                bid_q[p] = {oid: q}
+                                bsz[p] = q
+                                insort(bpx, p)
+                            else:
+                                lvl[oid] = q
+                                bsz[p] += q
+                    elif bpx and p <= bpx[-1]:
                         self._crossing_add(ts, oid, q, p, s)
                     else:
-                        lvl = bid_q.get(p)
+                        lvl = ask_q.get(p)
                         if lvl is None:
-                            bid_q[p] = {oid: q}
-                            bsz[p] = q
-                            insort(bpx, p)
+                            ask_q[p] = {oid: q}
+                            asz[p] = q
+                            insort(apx, p)
                         else:
                             lvl[oid] = q
-                            bsz[p] += q
-                elif bpx and p <= bpx[-1]:
-                    self._crossing_add(ts, oid, q, p, s)
-                else:
-                    lvl = ask_q.get(p)
-                    if lvl is None:
-                        ask_q[p] = {oid: q}
-                        asz[p] = q
-                        insort(apx, p)
+                            asz[p] += q
+                elif typ <= 4:
+                    if s == 1:
+                        qs, sizes, prices, owned = bid_q, bsz, bpx, owned_b
                     else:
-                        lvl[oid] = q
-                        asz[p] += q
-            elif typ <= 4:
-                if s == 1:
-                    qs, sizes, prices, owned = bid_q, bsz, bpx, owned_b
-                else:
-                    qs, sizes, prices, owned = ask_q, asz, apx, owned_a
-                lvl = qs.get(p)
-                v = None
-                key = oid
-                if lvl is not None:
-                    v = lvl.get(oid)
-                    if v is None:
-                        key = PHANTOM_FRONT
-                        v = lvl.get(PHANTOM_FRONT)
-                if (
-                    v is None
-                    or v < q
-                    or (typ == 3 and key != PHANTOM_FRONT and v != q)
-                    or (typ == 4 and owned)
-                ):
-                    if typ == 4:
-                        self._execution(ts, oid, q, p, s)
+                        qs, sizes, prices, owned = ask_q, asz, apx, owned_a
+                    lvl = qs.get(p)
+                    v = None
+                    key = oid
+                    if lvl is not None:
+                        v = lvl.get(oid)
+                        if v is None:
+                            key = PHANTOM_FRONT
+                            v = lvl.get(PHANTOM_FRONT)
+                    if (
+                        v is None
+                        or v < q
+                        or (typ == 3 and key != PHANTOM_FRONT and v != q)
+                        or (typ == 4 and owned)
+                    ):
+                        if typ == 4:
+                            self._execution(ts, oid, q, p, s)
+                        else:
+                            self._cancel(typ, oid, q, p, s)
                     else:
-                        self._cancel(typ, oid, q, p, s)
-                else:
-                    if v == q:
-                        del lvl[key]  # type: ignore[union-attr]
+                        if v == q:
+                            del lvl[key]  # type: ignore[union-attr]
+                        else:
+                            lvl[key] = v - q  # type: ignore[index]
+                        left = sizes[p] - q
+                        if left:
+                            sizes[p] = left
+                        else:
+                            del sizes[p]
+                            del qs[p]
+                            del prices[bisect_left(prices, p)]
+                        if typ == 4:
+                            book.last_trade_px = p
+                            tape_append(ts, p, q, -s, False)
+                elif typ == 5:
+                    if owned_b if s == 1 else owned_a:
+                        self._hidden_execution(ts, q, p, s)
                     else:
-                        lvl[key] = v - q  # type: ignore[index]
-                    left = sizes[p] - q
-                    if left:
-                        sizes[p] = left
-                    else:
-                        del sizes[p]
-                        del qs[p]
-                        del prices[bisect_left(prices, p)]
-                    if typ == 4:
                         book.last_trade_px = p
                         tape_append(ts, p, q, -s, False)
-            elif typ == 5:
-                if owned_b if s == 1 else owned_a:
-                    self._hidden_execution(ts, q, p, s)
                 else:
-                    book.last_trade_px = p
-                    tape_append(ts, p, q, -s, False)
-            else:
-                self._special(ts, typ, q, p, s, code=p - shift)
-            if i == next_ev:
-                self._reconcile(i)
-                ev += 1
-                next_ev = events[ev] if ev < n_events else -1
+                    self._special(ts, typ, q, p, s, code=p - shift)
+            i = stop
+            if fix_at >= 0:
+                self._reconcile(fix_at)
         self._finish(start, end)
 
     def _finish(self, start: int, end: int) -> None:
@@ -385,14 +393,64 @@ class LobsterReplayer:
 
     # ---------------------------------------------------------------- window
     def _reconcile(self, i: int) -> None:
+        """Take the levels that entered the window after message ``i`` from the file.
+
+        A side with no agent order on it (nearly always) is done inline: each entering
+        level becomes one phantom entry, and the stale-level scan runs only when the
+        count of our levels inside the file's price range differs from the file's. A
+        side with an agent order goes through :meth:`_reconcile_side` (the queue model).
+        """
         ts = self.day.rows[i][0]
+        book, shift, stats = self.book, self.offset, self.stats
         for fix in self.day.window_fixes[i]:
-            self._reconcile_side(fix, ts)
+            s = fix.side
+            if s > 0:
+                owned, qs, sizes, prices, opp = (
+                    book.owned_bids,
+                    book.bid_q,
+                    book.l2.bid_sizes,
+                    book.l2.bid_prices,
+                    book.l2.ask_prices,
+                )
+            else:
+                owned, qs, sizes, prices, opp = (
+                    book.owned_asks,
+                    book.ask_q,
+                    book.l2.ask_sizes,
+                    book.l2.ask_prices,
+                    book.l2.bid_prices,
+                )
+            if owned:
+                self._reconcile_side(fix, ts)
+                continue
+            for price, size in fix.entering:
+                price += shift
+                if not size or (opp and (price >= opp[0] if s > 0 else price <= opp[-1])):
+                    self._set_background(s, price, size, ts)
+                    continue
+                if price not in qs:
+                    insort(prices, price)
+                qs[price] = {PHANTOM_FRONT: size}
+                sizes[price] = size
+                stats.window_levels += 1
+            bound = fix.bound
+            if bound is None:
+                inside = len(prices)
+            elif s > 0:
+                inside = len(prices) - bisect_left(prices, bound + shift)
+            else:
+                inside = bisect_right(prices, bound + shift)
+            if inside != len(fix.prices):
+                self._drop_stale(fix)
 
     def _reconcile_side(self, fix: WindowFix, ts: int) -> None:
-        s, shift, book = fix.side, self.offset, self.book
+        s, shift = fix.side, self.offset
         for price, size in fix.entering:
             self._set_background(s, price + shift, size, ts)
+        self._drop_stale(fix)
+
+    def _drop_stale(self, fix: WindowFix) -> None:
+        s, shift, book = fix.side, self.offset, self.book
         prices = book.prices(s)
         if fix.bound is None:
             in_range = list(prices)

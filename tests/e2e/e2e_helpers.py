@@ -33,7 +33,11 @@ async def wait_parent(
         if until == "filled" and view["filled"] > 0:
             return view
         await asyncio.sleep(0.2)
-    raise AssertionError(f"parent {parent_id} not {until} within {timeout} s: {view}")
+    log = stack.dir / "daemon.log"
+    tail = log.read_text(errors="replace").splitlines()[-25:] if log.exists() else []
+    raise AssertionError(
+        f"parent {parent_id} not {until} within {timeout} s: {view}\n" + "\n".join(tail)
+    )
 
 
 def journal_fills(data_dir: Path) -> dict[str, int]:

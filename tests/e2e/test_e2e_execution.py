@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
+import orjson
 import pytest
+import redis.asyncio as aioredis
 
 from daemon.stack import Stack, StackSettings
 from tests.e2e.e2e_helpers import (
@@ -23,7 +26,10 @@ async def test_a_parent_order_completes_and_the_daemons_fills_equal_the_exchange
 ) -> None:
     stack = Stack(StackSettings(tmp_path, speed=40))
     stack.start()
+    redis = aioredis.Redis.from_url(stack.redis_url)
     try:
+        events = redis.pubsub()
+        await events.subscribe("rlexec:events")
         reply = await stack.ctl(
             "submit_parent",
             {"symbol": "AMZN", "side": "sell", "qty": 400, "duration_s": 120, "parent_id": "E2E-1"},
@@ -33,7 +39,21 @@ async def test_a_parent_order_completes_and_the_daemons_fills_equal_the_exchange
         assert view["state"] == "completed", view
         assert view["filled"] == 400
         assert view["live_children"] == 0
+        # the state snapshot in a hash, and events on pub/sub, as operators see them
+        await asyncio.sleep(1.5)
+        snapshot = orjson.loads(await redis.hget("rlexec:state", "status"))
+        assert [p["state"] for p in snapshot["parents"]] == ["completed"]
+        assert snapshot["positions"] == {"AMZN": -400}
+        assert snapshot["risk"]["kill_switch"]["engaged"] is False
+        seen = []
+        for _ in range(200):  # drain what was published while the parent ran
+            msg = await events.get_message(ignore_subscribe_messages=True, timeout=0.01)
+            if msg is not None:
+                seen.append(orjson.loads(msg["data"])["event"])
+        assert "fill" in seen and "parent_done" in seen
+        await events.aclose()
     finally:
+        await redis.aclose()
         codes = stack.close()
     assert codes["daemon"] == 0  # a clean SIGTERM shutdown
     ours = journal_fills(stack.daemon_data)
