@@ -251,3 +251,34 @@ async def test_load_policy_swaps_the_policy_between_decisions(
         assert node.runners["P1"].driver.policy is node.policy  # a refused load changes nothing
     finally:
         await node.stop()
+
+
+async def test_reset_kill_needs_a_fresh_signature_from_the_configured_key(
+    tmp_path: Path, venue: ScriptedVenue
+) -> None:
+    import secrets
+    import time
+
+    from daemon.control.commands import signed_action
+    from risk.command_auth import CommandRefused, signed
+
+    key = secrets.token_bytes(32)
+    (tmp_path / "key").write_bytes(key)
+    node = await started(
+        node_config(tmp_path, venue, RLEXEC__CONTROL__HMAC_KEY_FILE=str(tmp_path / "key"))
+    )
+    try:
+        await node.kill("test")
+        assert not node.may_trade(SYMBOL)
+        action = signed_action("reset_kill", {"reason": "checked"})
+        forged = signed(b"x" * 32, action, time.time_ns(), secrets.token_hex(16))
+        with pytest.raises(CommandRefused, match="bad_signature"):
+            await node.reset_kill("checked", forged)
+        assert node.risk.kill_switch.engaged
+        good = signed(key, action, time.time_ns(), secrets.token_hex(16))
+        assert (await node.reset_kill("checked", good))["engaged"] is False
+        assert node.may_trade(SYMBOL)
+        with pytest.raises(CommandRefused, match="replayed"):
+            await node.reset_kill("checked", good)
+    finally:
+        await node.stop()
