@@ -69,7 +69,9 @@ async def _work(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
             if views:
                 view = views[0]
                 bar.update(view["filled"] - bar.n)
-                bar.set_postfix(IS_bps=f"{view['shortfall_bps']:.2f}", state=view["state"])
+                bar.set_postfix(
+                    IS_bps=f"{view['shortfall_bps']:.2f}", state=view["state"], refresh=False
+                )
                 if view["state"] in ("completed", "canceled", "expired"):
                     break
             await asyncio.sleep(0.2)
