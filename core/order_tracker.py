@@ -37,8 +37,9 @@ class OrderUpdate:
 class OrderTracker:
     def __init__(self) -> None:
         self.orders: dict[str, ChildOrder] = {}
-        # the non-terminal subset, so live() does not walk every order ever sent
-        self._live: dict[str, ChildOrder] = {}
+        # the non-terminal subset, per parent, so live() does not walk every order ever
+        # sent; kept in step by _settle() after every event that can end an order
+        self._live: dict[str, dict[str, ChildOrder]] = {}
         self._alias: dict[str, str] = {}  # cancel/replace request ClOrdID -> order ClOrdID
         self._exec_ids: set[str] = set()
 
@@ -58,14 +59,23 @@ class OrderTracker:
         return order
 
     def live(self, parent_id: str | None = None) -> Iterator[ChildOrder]:
-        ended = []
-        for order in list(self._live.values()):
-            if not order.is_live:
-                ended.append(order.cl_ord_id)
-            elif parent_id is None or order.parent_id == parent_id:
-                yield order
-        for cid in ended:
-            self._live.pop(cid, None)
+        """Working orders (of one parent); a snapshot, so callers may act while iterating."""
+        if parent_id is not None:
+            bucket = self._live.get(parent_id)
+            return iter([o for o in bucket.values() if o.is_live] if bucket else ())
+        return iter([o for b in self._live.values() for o in b.values() if o.is_live])
+
+    def _settle(self, order: ChildOrder) -> None:
+        """Index ``order`` as working, or drop it from the index once it has ended."""
+        bucket = self._live.get(order.parent_id)
+        if order.is_live:
+            if bucket is None:
+                bucket = self._live[order.parent_id] = {}
+            bucket[order.cl_ord_id] = order
+        elif bucket is not None:
+            bucket.pop(order.cl_ord_id, None)
+            if not bucket:
+                del self._live[order.parent_id]
 
     def seen_exec_id(self, exec_id: str) -> bool:
         return exec_id in self._exec_ids
@@ -79,8 +89,7 @@ class OrderTracker:
         if order.cl_ord_id in self:
             raise ValueError(f"ClOrdID {order.cl_ord_id} already used")
         self.orders[order.cl_ord_id] = order
-        if order.is_live:
-            self._live[order.cl_ord_id] = order
+        self._settle(order)
 
     def request_cancel(self, cl_ord_id: str, request_id: str, ts_ns: int = 0) -> ChildOrder:
         order = self.get(cl_ord_id)
@@ -112,9 +121,8 @@ class OrderTracker:
             successor = old.on_replaced(r.ts_ns, r.venue_order_id)
             self._alias.pop(successor.cl_ord_id, None)
             self.orders[successor.cl_ord_id] = successor
-            self._live.pop(old.cl_ord_id, None)
-            if successor.is_live:
-                self._live[successor.cl_ord_id] = successor
+            self._settle(old)
+            self._settle(successor)
             self._remember(r.exec_id)
             return OrderUpdate(successor, replaced=old)
         order = self._target(r)
@@ -130,6 +138,7 @@ class OrderTracker:
         elif et is ExecType.ORDER_STATUS:
             order.on_status(r.ord_status, r.cum_qty, r.ts_ns)
         # PENDING_CANCEL / PENDING_REPLACE acknowledge what we already recorded.
+        self._settle(order)
         self._remember(r.exec_id)
         return OrderUpdate(order, cum_mismatch=r.cum_qty != order.cum_qty)
 
@@ -148,6 +157,7 @@ class OrderTracker:
             liquidity=r.liquidity,
         )
         order.on_fill(fill)
+        self._settle(order)
         self._remember(r.exec_id)
         return OrderUpdate(order, fill=fill, cum_mismatch=r.cum_qty != order.cum_qty)
 
@@ -175,7 +185,6 @@ class OrderTracker:
         drop = terminal[: max(0, len(terminal) - keep_terminal)]
         for k in drop:
             del self.orders[k]
-            self._live.pop(k, None)
         if drop:
             dropped = set(drop)
             self._alias = {a: o for a, o in self._alias.items() if o not in dropped}
