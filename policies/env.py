@@ -53,7 +53,7 @@ from policies.executor import ExecutionEngine
 from policies.features import FeatureBuilder, FeatureSpec, Normaliser
 from policies.sim_router import SimRouter, VenueLink
 from risk.command_auth import CommandVerifier
-from risk.kill_switch import KillSwitch
+from risk.kill_switch import KillSwitch, KillSwitchStatus
 from risk.limits import (
     HARD_MAX_DAILY_LOSS,
     HARD_MAX_OPEN_ORDERS,
@@ -67,6 +67,7 @@ from risk.limits import (
 from risk.overlay import RiskOverlay
 
 ENV_ID = "rlexec/Execution-v0"
+_FRESH_KILL_SWITCH = KillSwitchStatus(False, None, "", 0)  # a new switch on a new file
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +155,7 @@ class ExecutionEnv(gym.Env[np.ndarray, np.int64]):
         if not sources:
             raise ValueError("the environment needs at least one data source")
         self.sources = list(sources)
+        self._source_names = [s.name for s in self.sources]  # a name is built on each access
         self.fspec = feature_spec or FeatureSpec()
         self.normaliser = normaliser or Normaliser.identity(len(self.fspec.names))
         self.aspec = action_spec or ActionSpec()
@@ -167,6 +169,7 @@ class ExecutionEnv(gym.Env[np.ndarray, np.int64]):
         self._tmp = tempfile.TemporaryDirectory(prefix="rlexec-env-")
         self._verifier = CommandVerifier(b"\0" * 32, max_age_ns=60 * NS_PER_S)
         self._kill_path = Path(self._tmp.name) / "kill_switch.json"
+        self._kill: KillSwitch | None = None
         self._limits: dict[str, RiskLimits] = {}
         self._weights = np.asarray(
             [sum(max(0, hi - lo) for lo, hi in s.windows) for s in sources], dtype=float
@@ -296,6 +299,21 @@ class ExecutionEnv(gym.Env[np.ndarray, np.int64]):
             self._sims[k] = sim
         return sim
 
+    def _kill_switch(self, now_ns: int) -> KillSwitch:
+        """Each episode is a fresh trading node, with a disengaged kill switch.
+
+        A switch that stayed disengaged and untouched through the last episode is in
+        exactly the state a new one starts in (same verifier, same file on disk), so it
+        is reused: no state file is written and fsynced per episode. One that engaged
+        (or changed in any way) is replaced by a new switch on a new file.
+        """
+        ks = self._kill
+        if ks is None or ks.engaged or ks.status != _FRESH_KILL_SWITCH:
+            if self._kill_path.exists():
+                self._kill_path.unlink()
+            ks = self._kill = KillSwitch(self._kill_path, self._verifier, now_ns)
+        return ks
+
     def _start(self, spec: EpisodeSpec) -> None:
         src = self.sources[spec.source]
         inst = src.instrument
@@ -308,12 +326,8 @@ class ExecutionEnv(gym.Env[np.ndarray, np.int64]):
             sim.reset(warm_start, min(end, src.day.end_ns), seed=spec.source)
         clock = SimClock(max(warm_start, sim.now_ns))
         router = self._link(clock)
-        if self._kill_path.exists():
-            self._kill_path.unlink()  # each episode is a fresh trading node
         risk = RiskOverlay(
-            self._risk_limits(inst),
-            KillSwitch(self._kill_path, self._verifier, warm_start),
-            now_ns=warm_start,
+            self._risk_limits(inst), self._kill_switch(warm_start), now_ns=warm_start
         )
         risk.set_market_open(True, warm_start)
         executor = ExecutionEngine(
@@ -475,7 +489,7 @@ class ExecutionEnv(gym.Env[np.ndarray, np.int64]):
             "filled": p.filled_qty,
             "qty": p.qty,
             "arrival_mid": p.arrival_mid,
-            "source": self.sources[self._spec.source].name,
+            "source": self._source_names[self._spec.source],
         }
 
     # ------------------------------------------------------------ helpers

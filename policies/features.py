@@ -25,6 +25,7 @@ from core.book import L2Book
 from core.orders import ChildOrder
 from core.parent import ParentOrder
 from core.reconciler import resting_view
+from core.types import Side
 from policies.context import F32, NS_PER_S, DecisionContext, Observation
 from policies.market_state import MarketState
 from policies.queue_estimate import QueueEstimator
@@ -110,7 +111,15 @@ class Normaliser:
         return cls(mean, std, clip)
 
     def __call__(self, raw: F32) -> F32:
-        out: F32 = np.clip((raw - self.mean) / self.std, -self.clip, self.clip).astype(np.float32)
+        # (raw - mean) / std clipped to +-clip, as float32: one new array and in-place
+        # ufuncs (np.clip's Python wrapper costs more than the arithmetic at this size;
+        # min(max(x, -c), c) is what clip computes, NaN included)
+        out: F32 = np.subtract(raw, self.mean)
+        np.divide(out, self.std, out=out)
+        np.maximum(out, -self.clip, out=out)
+        np.minimum(out, self.clip, out=out)
+        if out.dtype != np.float32:
+            out = out.astype(np.float32)
         return out
 
     def to_json(self) -> dict[str, Any]:
@@ -140,7 +149,7 @@ class Normaliser:
 class FeatureBuilder:
     """Per parent order: market state, queue estimates and the normaliser, one call per decision."""
 
-    __slots__ = ("_raw", "last_raw", "market", "normaliser", "queue", "spec")
+    __slots__ = ("_interval_ns", "last_raw", "market", "normaliser", "queue", "spec")
 
     def __init__(
         self, spec: FeatureSpec | None = None, normaliser: Normaliser | None = None
@@ -152,13 +161,13 @@ class FeatureBuilder:
                 f"feature spec v{self.spec.version} {list(self.spec.names)} differs from this code's "
                 f"v{FEATURE_VERSION} {list(FEATURE_NAMES)}"
             )
-        self.market = MarketState(self.spec.interval_ns, self.spec.lookback)
+        self._interval_ns = self.spec.interval_ns
+        self.market = MarketState(self._interval_ns, self.spec.lookback)
         self.queue = QueueEstimator()
-        self._raw = np.zeros(N_FEATURES, np.float32)
-        self.last_raw = self._raw.copy()
+        self.last_raw = np.zeros(N_FEATURES, np.float32)
 
     def reset(self) -> None:
-        self.market = MarketState(self.spec.interval_ns, self.spec.lookback)
+        self.market = MarketState(self._interval_ns, self.spec.lookback)
         self.queue.reset()
 
     def observe(
@@ -173,11 +182,12 @@ class FeatureBuilder:
         lot_size: int = 1,
     ) -> Observation:
         """Build the observation for this decision and close the market interval."""
-        self.queue.update(book, live, self.market.traded_at, now_ns)
+        market = self.market
+        self.queue.update(book, live, market.traded_at, now_ns)
         raw = self.raw(book, parent, live, now_ns)
         self.last_raw = raw
-        rate = self.market.volume_rate()
-        self.market.sample(book)
+        rate = market.volume_rate()
+        market.sample(book)
         ctx = DecisionContext(
             now_ns=now_ns,
             start_ns=parent.start_ns,
@@ -185,7 +195,7 @@ class FeatureBuilder:
             side=parent.side,
             qty=parent.qty,
             filled=parent.filled_qty,
-            decision_interval_ns=self.spec.interval_ns,
+            decision_interval_ns=self._interval_ns,
             market_volume=market_volume,
             time_of_day_s=time_of_day_s,
             market_rate=rate,
@@ -197,35 +207,25 @@ class FeatureBuilder:
         self, book: L2Book, parent: ParentOrder, live: Iterable[ChildOrder], now_ns: int
     ) -> F32:
         """Unnormalised features (for fitting the normaliser and for tests)."""
-        f = self._raw
         side = parent.side
         sgn = side.sign
         ms = self.market
-        span = parent.end_ns - parent.start_ns
-        time_left = min(1.0, max(0.0, (parent.end_ns - now_ns) / span))
+        end_ns = parent.end_ns
+        time_left = min(1.0, max(0.0, (end_ns - now_ns) / (end_ns - parent.start_ns)))
         remaining = parent.remaining_qty
         inv_left = remaining / parent.qty
-        f[0] = time_left
-        f[1] = inv_left
-        f[2] = inv_left - time_left
 
         spread = book.spread or 1
         mean_spread = ms.mean_spread(book)
-        f[3] = math.log(max(1, spread))
-        f[4] = spread / mean_spread
-        f[5] = sgn * book.imbalance(1)
-        f[6] = sgn * book.imbalance(5)
+        # book.imbalance(1) and book.imbalance(5), from the same level sums
+        b1, a1 = book.best_bid_size, book.best_ask_size
+        b5, a5 = book.volume(Side.BUY, 5), book.volume(Side.SELL, 5)
         mid = book.mid
         micro = book.microprice()
-        f[7] = sgn * (micro - mid) / spread if micro is not None and mid is not None else 0.0
-        f[8] = ms.realized_vol_ticks(book) / mean_spread
-        f[9] = sgn * ms.signed_fraction()
         rate = ms.volume_rate()
-        secs_left = max(1e-9, (parent.end_ns - now_ns) / NS_PER_S)
+        secs_left = max(1e-9, (end_ns - now_ns) / NS_PER_S)
         need = remaining / (rate * secs_left) if rate > 0 else (10.0 if remaining else 0.0)
-        f[10] = math.log1p(min(need, 1e3))
         arrival = parent.arrival_mid
-        f[11] = sgn * (mid - arrival) / mean_spread if mid is not None and arrival > 0 else 0.0
 
         resting_units = 0
         for order in live:
@@ -234,15 +234,36 @@ class FeatureBuilder:
                 resting_units += view[1]
         best = self.queue.best_resting(side)
         if best is None or resting_units == 0:
-            f[12:17] = 0.0
+            has_resting = offset = ahead_frac = ahead_depth = age = 0.0
         else:
             price, ahead, since = best
             touch = book.best(side)
             level = book.size_at(side, price)
-            f[12] = 1.0
-            f[13] = max(-10.0, min(10.0, (price - touch) * sgn)) if touch is not None else 0.0
-            f[14] = ahead / level if level > 0 else 0.0
-            f[15] = ahead / ms.mean_depth(book)
-            f[16] = math.log1p(max(0, now_ns - since) / self.spec.interval_ns)
-        f[17] = resting_units / remaining if remaining else 0.0
-        return f.copy()
+            has_resting = 1.0
+            offset = max(-10.0, min(10.0, (price - touch) * sgn)) if touch is not None else 0.0
+            ahead_frac = ahead / level if level > 0 else 0.0
+            ahead_depth = ahead / ms.mean_depth(book)
+            age = math.log1p(max(0, now_ns - since) / self._interval_ns)
+        return np.array(
+            [
+                time_left,
+                inv_left,
+                inv_left - time_left,
+                math.log(max(1, spread)),
+                spread / mean_spread,
+                sgn * ((b1 - a1) / (b1 + a1) if b1 + a1 else 0.0),
+                sgn * ((b5 - a5) / (b5 + a5) if b5 + a5 else 0.0),
+                sgn * (micro - mid) / spread if micro is not None and mid is not None else 0.0,
+                ms.realized_vol_ticks(book) / mean_spread,
+                sgn * ms.signed_fraction(),
+                math.log1p(min(need, 1e3)),
+                sgn * (mid - arrival) / mean_spread if mid is not None and arrival > 0 else 0.0,
+                has_resting,
+                offset,
+                ahead_frac,
+                ahead_depth,
+                age,
+                resting_units / remaining if remaining else 0.0,
+            ],
+            dtype=np.float32,
+        )

@@ -9,7 +9,6 @@ in the replay serve live unchanged.
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections import deque
 
@@ -26,6 +25,10 @@ class MarketState:
         "_samples_signed",
         "_samples_spread",
         "_samples_volume",
+        "_sq_moves",
+        "_sum_signed",
+        "_sum_spread",
+        "_sum_volume",
         "cum_volume",
         "interval_ns",
         "lookback",
@@ -46,28 +49,42 @@ class MarketState:
         # the last sample: what moves a queue position forward
         self.traded_at: dict[tuple[Side, int], int] = {}
         self._mids: deque[float] = deque(maxlen=lookback + 1)
+        self._sq_moves: deque[float] = deque(maxlen=lookback)  # between consecutive mids
         self._samples_volume: deque[int] = deque(maxlen=lookback)
         self._samples_signed: deque[int] = deque(maxlen=lookback)
         self._samples_spread: deque[int] = deque(maxlen=lookback)
         self._samples_depth: deque[float] = deque(maxlen=lookback)
+        # running sums of the integer samples (exact), so a decision does not re-add them
+        self._sum_volume = 0
+        self._sum_signed = 0
+        self._sum_spread = 0
 
     def on_trade(self, price: int, qty: int, aggressor: Side) -> None:
         self.cum_volume += qty
         self._iv_volume += qty
-        self._iv_signed += qty if aggressor is Side.BUY else -qty
-        key = (aggressor.opposite, price)
-        self.traded_at[key] = self.traded_at.get(key, 0) + qty
+        if aggressor is Side.BUY:
+            self._iv_signed += qty
+            key = (Side.SELL, price)  # the resting side it traded against
+        else:
+            self._iv_signed -= qty
+            key = (Side.BUY, price)
+        traded_at = self.traded_at
+        traded_at[key] = traded_at.get(key, 0) + qty
 
     def sample(self, book: L2Book) -> None:
         """Close the current interval; call once per decision, after features are built."""
         mid = book.mid
         if mid is not None:
-            self._mids.append(mid)
+            mids = self._mids
+            if mids:
+                d = mid - mids[-1]
+                self._sq_moves.append(d * d)  # drops the oldest move with the oldest mid
+            mids.append(mid)
             spread = book.spread
-            self._samples_spread.append(spread if spread is not None else 1)
+            self._sum_spread += _push(self._samples_spread, spread if spread is not None else 1)
             self._samples_depth.append((book.best_bid_size + book.best_ask_size) / 2)
-        self._samples_volume.append(self._iv_volume)
-        self._samples_signed.append(self._iv_signed)
+        self._sum_volume += _push(self._samples_volume, self._iv_volume)
+        self._sum_signed += _push(self._samples_signed, self._iv_signed)
         self._iv_volume = 0
         self._iv_signed = 0
         self.traded_at.clear()
@@ -76,7 +93,7 @@ class MarketState:
     def mean_spread(self, book: L2Book) -> float:
         """Average spread in ticks over the lookback (the current one when no history)."""
         if self._samples_spread:
-            return max(1.0, sum(self._samples_spread) / len(self._samples_spread))
+            return max(1.0, self._sum_spread / len(self._samples_spread))
         s = book.spread
         return float(s) if s else 1.0
 
@@ -87,26 +104,35 @@ class MarketState:
 
     def realized_vol_ticks(self, book: L2Book) -> float:
         """RMS mid change per decision interval, ticks, including the move to now."""
-        mids = list(self._mids)
+        mids = self._mids
         mid = book.mid
-        if mid is not None:
-            mids.append(mid)
-        if len(mids) < 2:
+        n = len(mids) + (mid is not None)
+        if n < 2:
             return 0.0
-        acc = 0.0
-        for a, b in itertools.pairwise(mids):
-            acc += (b - a) * (b - a)
-        return math.sqrt(acc / (len(mids) - 1))
+        # the squared sampled moves, oldest first, then the move to now: the same sum,
+        # added in the same order, as over the pairs of the mids
+        acc = sum(self._sq_moves, 0.0)
+        if mid is not None:
+            d = mid - mids[-1]
+            acc += d * d
+        return math.sqrt(acc / (n - 1))
 
     def volume_rate(self) -> float:
         """Units per second over the lookback, the open interval included."""
         n = len(self._samples_volume)
-        vol = sum(self._samples_volume) + self._iv_volume
+        vol = self._sum_volume + self._iv_volume
         return vol / ((n + 1) * self.interval_ns / 1e9)
 
     def signed_fraction(self) -> float:
         """(buyer-initiated - seller-initiated) / total volume over the lookback, in [-1, 1]."""
-        vol = sum(self._samples_volume) + self._iv_volume
+        vol = self._sum_volume + self._iv_volume
         if vol == 0:
             return 0.0
-        return (sum(self._samples_signed) + self._iv_signed) / vol
+        return (self._sum_signed + self._iv_signed) / vol
+
+
+def _push(window: deque[int], value: int) -> int:
+    """Append to a bounded window; returns the change of its sum."""
+    out = window[0] if len(window) == window.maxlen else 0
+    window.append(value)
+    return value - out

@@ -48,6 +48,12 @@ class QueueEstimator:
             (side, price), leaves = view
             resting.append((order, price, leaves))
             own_at[(side, price)] = own_at.get((side, price), 0) + order.leaves_qty
+        if not resting:
+            if self._ahead:
+                self._ahead = {}
+            if self._since:
+                self._since = {}
+            return
         seen: dict[str, tuple[int, int]] = {}
         for order, price, _ in resting:
             key = (order.side, price)

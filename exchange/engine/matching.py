@@ -324,9 +324,9 @@ class MatchingEngine:
 
     # ----------------------------------------------------------- validation
     def _reference_price(self, book: OrderBook) -> int | None:
-        bb, ba = book.best(1), book.best(-1)
-        if bb is not None and ba is not None:
-            return (bb + ba) // 2
+        bids, asks = book.l2.bid_prices, book.l2.ask_prices
+        if bids and asks:
+            return (bids[-1] + asks[0]) // 2
         return book.last_trade_px or None
 
     def _band(self, book: OrderBook) -> tuple[int, int] | None:

@@ -28,6 +28,7 @@ class OwnedOrder:
         "status",
         "symbol",
         "tif",
+        "venue_order_id",
     )
 
     def __init__(
@@ -61,14 +62,12 @@ class OwnedOrder:
         self.cum_qty = 0
         self.notional = 0
         self.status = OrdStatus.NEW
+        # OrderID(37) on every report: fixed for the order's life (key and symbol never change)
+        self.venue_order_id = f"{symbol}-{-key}"
 
     @property
     def leaves_qty(self) -> int:
         return 0 if self.status.is_terminal else self.order_qty - self.cum_qty
-
-    @property
-    def venue_order_id(self) -> str:
-        return f"{self.symbol}-{-self.key}"
 
     @property
     def avg_px(self) -> float:

@@ -18,18 +18,23 @@ _MAX_ROUNDS = 8  # shift -> agent order crossed -> trade -> shift ... converges 
 
 
 class ImpactDriver:
-    __slots__ = ("dirty", "model", "replayer", "shifts")
+    __slots__ = ("_never_at", "dirty", "model", "replayer", "shifts")
 
     def __init__(self, model: ImpactModel, replayer: LobsterReplayer) -> None:
         self.model = model
         self.replayer = replayer
         self.shifts = 0
         self.dirty = False
+        # The offset at which the model last said "never changes" (None: not known).
+        # By the model contract that answer holds until the agent trades again, so the
+        # replay does not ask again at every pause.
+        self._never_at: int | None = None
 
     def reset(self) -> None:
         self.model.reset()
         self.shifts = 0
         self.dirty = False
+        self._never_at = None
 
     @property
     def offset(self) -> int:
@@ -40,12 +45,19 @@ class ImpactDriver:
         if isinstance(report, ExecReport) and report.exec_type is ExecType.TRADE:
             self.model.on_trade(report.ts_ns, report.side.sign * report.last_qty)
             self.dirty = True
+            self._never_at = None
 
     def next_change_ns(self, now_ns: int) -> int | None:
         """When the offset must next be applied (``now_ns`` if a trade is pending)."""
         if self.dirty:
             return now_ns
-        return self.model.next_change_ns(now_ns, self.replayer.offset)
+        offset = self.replayer.offset
+        if offset == self._never_at:
+            return None
+        t = self.model.next_change_ns(now_ns, offset)
+        if t is None:
+            self._never_at = offset
+        return t
 
     def apply(self, now_ns: int) -> None:
         """Shift the replayed market to the model's offset at ``now_ns``; agent orders

@@ -16,6 +16,7 @@ than numpy scalars. Two things are precomputed here, vectorised:
 from __future__ import annotations
 
 import functools
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -35,7 +36,8 @@ class WindowFix:
     ``entering``: levels that came into the window from beyond it, with their sizes;
     ``bound``: the worst price the file shows on this side (None when the side shows
     fewer than ``L`` levels, i.e. the whole side is visible); ``prices``: every price
-    the file shows on this side; ``before``: the prices it showed one row earlier.
+    the file shows on this side; ``before``: the prices it showed one row earlier;
+    ``count``: ``len(prices)``, which the replay compares with its own level count.
     """
 
     side: int
@@ -43,6 +45,7 @@ class WindowFix:
     bound: int | None
     prices: frozenset[int]
     before: frozenset[int]
+    count: int
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -50,6 +53,7 @@ class PreparedDay:
     day: LobsterDay
     rows: list[Row]
     ts: npt.NDArray[np.int64]
+    ts_list: list[int]  # the same timestamps, for bisect (a numpy call costs more per lookup)
     window_events: list[int]  # sorted message indices that need a window reconcile
     window_fixes: dict[int, tuple[WindowFix, ...]]
 
@@ -81,11 +85,11 @@ class PreparedDay:
 
     def index_at(self, ts_ns: int) -> int:
         """Index of the first message at or after ``ts_ns``."""
-        return int(np.searchsorted(self.ts, ts_ns, side="left"))
+        return bisect_left(self.ts_list, ts_ns)
 
     def index_after(self, ts_ns: int) -> int:
         """Index of the first message strictly after ``ts_ns``."""
-        return int(np.searchsorted(self.ts, ts_ns, side="right"))
+        return bisect_right(self.ts_list, ts_ns)
 
 
 def _entering(
@@ -108,9 +112,10 @@ def prepare(day: LobsterDay) -> PreparedDay:
     ask_flag = _entering(day.book.ask_px, m.price, own_add & (m.direction == -1))
     events = np.flatnonzero(bid_flag | ask_flag)
     fixes = {int(i): _fixes(day, int(i), bool(bid_flag[i]), bool(ask_flag[i])) for i in events}
+    ts_list: list[int] = m.ts_ns.tolist()
     rows: list[Row] = list(
         zip(
-            m.ts_ns.tolist(),
+            ts_list,
             m.event.tolist(),
             m.order_id.tolist(),
             m.size.tolist(),
@@ -120,7 +125,12 @@ def prepare(day: LobsterDay) -> PreparedDay:
         )
     )
     return PreparedDay(
-        day=day, rows=rows, ts=m.ts_ns, window_events=events.tolist(), window_fixes=fixes
+        day=day,
+        rows=rows,
+        ts=m.ts_ns,
+        ts_list=ts_list,
+        window_events=events.tolist(),
+        window_fixes=fixes,
     )
 
 
@@ -139,9 +149,9 @@ def _fixes(day: LobsterDay, i: int, bid: bool, ask: bool) -> tuple[WindowFix, ..
             if p not in prev and not (own is not None and p == own and int(m.direction[i]) == side)
         )
         bound = cur[-1][0] if len(cur) == day.levels else None
-        out.append(
-            WindowFix(side, entering, bound, frozenset(p for p, _ in cur), frozenset(prev - {0}))
-        )
+        shown = frozenset(p for p, _ in cur)
+        before = frozenset(prev - {0})
+        out.append(WindowFix(side, entering, bound, shown, before, len(shown)))
     return tuple(out)
 
 

@@ -28,9 +28,11 @@ orderbook file and levels that vanished outside the window are dropped; where an
 agent order rests at such a level the change is split around it by the queue model.
 
 The loop in :meth:`LobsterReplayer.run_to` is written out by hand: with no agent order
-on the side a message touches it is a handful of dict operations per message. Every
-case it does not handle inline goes to the same methods the general path
-(:meth:`_run_general`, used when market data is published) uses for all messages.
+on the side a message touches it is a handful of dict operations per message, and the
+window reconcile is inline too wherever no agent order rests at the levels it edits
+(the environment spends a third of a step here). Every case it does not handle inline
+goes to the same methods the general path (:meth:`_run_general`, used when market data
+is published) uses for all messages; a test checks that both paths leave the same book.
 """
 
 from __future__ import annotations
@@ -74,6 +76,15 @@ class ReplayStats:
 
     def as_dict(self) -> dict[str, int]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+def _count_at(owned: dict[int, OwnedOrder], price: int) -> int:
+    """How many of one side's agent orders rest at ``price`` (usually none or one)."""
+    n = 0
+    for o in owned.values():
+        if o.price == price:
+            n += 1
+    return n
 
 
 def _price_time(o: OwnedOrder) -> tuple[int, int]:
@@ -136,11 +147,15 @@ class LobsterReplayer:
         bsz, asz = l2.bid_sizes, l2.ask_sizes
         bpx, apx = l2.bid_prices, l2.ask_prices
         owned_b, owned_a = book.owned_bids, book.owned_asks
+        by_side = {1: (bid_q, bsz, bpx, owned_b), -1: (ask_q, asz, apx, owned_a)}
         tape_append = book.tape.append
         events = self.day.window_events
+        fixes = self.day.window_fixes
+        stats = self.stats
         n_events = len(events)
         ev = bisect_left(events, start)
         shift = self.offset
+        window_levels = 0  # added to the stats at the end
         i = start
         # Runs of messages up to and including the next window event (or ``end``), so
         # the per-message loop carries no event test.
@@ -153,7 +168,8 @@ class LobsterReplayer:
                 fix_at = -1
                 stop = end
             for ts, typ, oid, q, p, s in rows[i:stop]:
-                p += shift
+                if shift:
+                    p += shift  # noqa: PLW2901 (the replayed market, moved by impact)
                 if typ == 1:
                     if s == 1:
                         if apx and p >= apx[0]:
@@ -179,11 +195,20 @@ class LobsterReplayer:
                             lvl[oid] = q
                             asz[p] += q
                 elif typ <= 4:
-                    if s == 1:
-                        qs, sizes, prices, owned = bid_q, bsz, bpx, owned_b
-                    else:
-                        qs, sizes, prices, owned = ask_q, asz, apx, owned_a
+                    qs, sizes, prices, owned = by_side[s]
                     lvl = qs.get(p)
+                    if typ != 4 and lvl is not None and lvl.get(oid) == q:
+                        # the commonest message: a known order deleted (or cancelled)
+                        # whole, which needs no clamping
+                        del lvl[oid]
+                        left = sizes[p] - q
+                        if left:
+                            sizes[p] = left
+                        else:
+                            del sizes[p]
+                            del qs[p]
+                            del prices[bisect_left(prices, p)]
+                        continue
                     v = None
                     key = oid
                     if lvl is not None:
@@ -225,8 +250,44 @@ class LobsterReplayer:
                 else:
                     self._special(ts, typ, q, p, s, code=p - shift)
             i = stop
-            if fix_at >= 0:
-                self._reconcile(fix_at)
+            if fix_at < 0:
+                continue
+            # The window reconcile (:meth:`_reconcile`), inline: an entering level
+            # where no agent order rests becomes one phantom entry, and without agent
+            # orders on the side the stale-level scan runs only when the count of our
+            # levels inside the file's price range differs from the file's.
+            # (``ts`` is still that of message ``fix_at``, the last one of the run)
+            for fix in fixes[fix_at]:
+                s = fix.side
+                qs, sizes, prices, owned = by_side[s]
+                for p, q in fix.entering:
+                    if shift:
+                        p += shift  # noqa: PLW2901 (as above)
+                    if (
+                        not q
+                        or (apx and p >= apx[0] if s == 1 else bpx and p <= bpx[-1])
+                        or (owned and _count_at(owned, p))
+                    ):
+                        self._set_background(s, p, q, ts)
+                        continue
+                    if p not in qs:
+                        insort(prices, p)
+                    qs[p] = {PHANTOM_FRONT: q}
+                    sizes[p] = q
+                    window_levels += 1
+                if owned:
+                    self._drop_stale(fix)
+                    continue
+                bound = fix.bound
+                if bound is None:
+                    inside = len(prices)
+                elif s == 1:
+                    inside = len(prices) - bisect_left(prices, bound + shift)
+                else:
+                    inside = bisect_right(prices, bound + shift)
+                if inside != fix.count:
+                    self._drop_stale(fix)
+        stats.window_levels += window_levels
         self._finish(start, end)
 
     def _finish(self, start: int, end: int) -> None:
@@ -393,55 +454,11 @@ class LobsterReplayer:
 
     # ---------------------------------------------------------------- window
     def _reconcile(self, i: int) -> None:
-        """Take the levels that entered the window after message ``i`` from the file.
-
-        A side with no agent order on it (nearly always) is done inline: each entering
-        level becomes one phantom entry, and the stale-level scan runs only when the
-        count of our levels inside the file's price range differs from the file's. A
-        side with an agent order goes through :meth:`_reconcile_side` (the queue model).
-        """
+        """The window reconcile after message ``i``, through the book primitives (so
+        published market data sees every level it changes)."""
         ts = self.day.rows[i][0]
-        book, shift, stats = self.book, self.offset, self.stats
         for fix in self.day.window_fixes[i]:
-            s = fix.side
-            if s > 0:
-                owned, qs, sizes, prices, opp = (
-                    book.owned_bids,
-                    book.bid_q,
-                    book.l2.bid_sizes,
-                    book.l2.bid_prices,
-                    book.l2.ask_prices,
-                )
-            else:
-                owned, qs, sizes, prices, opp = (
-                    book.owned_asks,
-                    book.ask_q,
-                    book.l2.ask_sizes,
-                    book.l2.ask_prices,
-                    book.l2.bid_prices,
-                )
-            if owned:
-                self._reconcile_side(fix, ts)
-                continue
-            for price, size in fix.entering:
-                price += shift
-                if not size or (opp and (price >= opp[0] if s > 0 else price <= opp[-1])):
-                    self._set_background(s, price, size, ts)
-                    continue
-                if price not in qs:
-                    insort(prices, price)
-                qs[price] = {PHANTOM_FRONT: size}
-                sizes[price] = size
-                stats.window_levels += 1
-            bound = fix.bound
-            if bound is None:
-                inside = len(prices)
-            elif s > 0:
-                inside = len(prices) - bisect_left(prices, bound + shift)
-            else:
-                inside = bisect_right(prices, bound + shift)
-            if inside != len(fix.prices):
-                self._drop_stale(fix)
+            self._reconcile_side(fix, ts)
 
     def _reconcile_side(self, fix: WindowFix, ts: int) -> None:
         s, shift = fix.side, self.offset
@@ -451,23 +468,38 @@ class LobsterReplayer:
 
     def _drop_stale(self, fix: WindowFix) -> None:
         s, shift, book = fix.side, self.offset, self.book
-        prices = book.prices(s)
+        l2 = book.l2
+        if s > 0:
+            qs, sizes, prices, owned = book.bid_q, l2.bid_sizes, l2.bid_prices, book.owned_bids
+        else:
+            qs, sizes, prices, owned = book.ask_q, l2.ask_sizes, l2.ask_prices, book.owned_asks
         if fix.bound is None:
             in_range = list(prices)
         elif s > 0:
             in_range = prices[bisect_left(prices, fix.bound + shift) :]
         else:
             in_range = prices[: bisect_right(prices, fix.bound + shift)]
-        if len(in_range) == len(fix.prices):
+        if len(in_range) == fix.count:
             return  # nothing stale (owned-only levels would make the counts differ)
+        shown, before = fix.prices, fix.before
+        direct = book.touched is None  # no market data to publish: edit the level dicts
         for price in in_range:
             # Stale: a level the file did not show before (it sat beyond the window)
             # and does not show now. A level the file showed before and not now was
             # emptied by this very message; if some of it is still here, that is the
             # agent's doing (displaced demand), not something that happened unseen.
             p = price - shift
-            if p not in fix.prices and p not in fix.before:
-                self._drop_background(s, price)
+            if p in shown or p in before:
+                continue
+            mine = _count_at(owned, price) if owned else 0
+            if not direct or (mine and mine != len(qs[price])):
+                self._drop_background(s, price)  # keeps the agent's orders, drops the rest
+            elif not mine:
+                self.stats.stale_levels += 1
+                del qs[price]
+                del sizes[price]
+                del prices[bisect_left(prices, price)]
+            # else: only agent orders here, nothing of the crowd to drop
 
     def _drop_background(self, s: int, price: int) -> None:
         q = self.book.queue(s, price)
