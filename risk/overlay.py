@@ -47,7 +47,13 @@ from risk.events import (
 )
 from risk.exposure import LiveOrder, SymbolRisk
 from risk.kill_switch import RESET_ACTION, KillSwitch
-from risk.limits import HARD_MAX_CL_ORD_ID_LEN, RiskLimits, RiskLimitsConfig, build_limits
+from risk.limits import (
+    HARD_MAX_CL_ORD_ID_LEN,
+    RiskLimits,
+    RiskLimitsConfig,
+    SymbolLimits,
+    build_limits,
+)
 from risk.reasons import (
     BadField,
     BookState,
@@ -272,33 +278,9 @@ class RiskOverlay:
                 symbol,
                 now,
             )
-        if qty < lim.min_qty:
-            return self._deny(
-                R.QTY_BELOW_MIN,
-                LimitBreach("min_qty", lim.min_qty, qty, "units"),
-                "new",
-                cid,
-                symbol,
-                now,
-            )
-        if qty % lim.lot_size:
-            return self._deny(
-                R.LOT_SIZE,
-                LimitBreach("lot_size", lim.lot_size, qty, "units"),
-                "new",
-                cid,
-                symbol,
-                now,
-            )
-        if qty > lim.max_order_qty:
-            return self._deny(
-                R.MAX_ORDER_QTY,
-                LimitBreach("max_order_qty", lim.max_order_qty, qty, "units"),
-                "new",
-                cid,
-                symbol,
-                now,
-            )
+        size = self._size_problem(lim, qty, "new", cid, symbol, now)
+        if size is not None:
+            return size
         book_ns = s.book_ns
         if book_ns is None or now - book_ns > self.limits.stale_after_ns or not s.mid2:
             return self._market_data_problem(s, cid, "new", now)
@@ -487,33 +469,9 @@ class RiskOverlay:
                 symbol,
                 now,
             )
-        if qty < lim.min_qty:
-            return self._deny(
-                R.QTY_BELOW_MIN,
-                LimitBreach("min_qty", lim.min_qty, qty, "units"),
-                "replace",
-                cid,
-                symbol,
-                now,
-            )
-        if qty % lim.lot_size:
-            return self._deny(
-                R.LOT_SIZE,
-                LimitBreach("lot_size", lim.lot_size, qty, "units"),
-                "replace",
-                cid,
-                symbol,
-                now,
-            )
-        if qty > lim.max_order_qty:
-            return self._deny(
-                R.MAX_ORDER_QTY,
-                LimitBreach("max_order_qty", lim.max_order_qty, qty, "units"),
-                "replace",
-                cid,
-                symbol,
-                now,
-            )
+        size = self._size_problem(lim, qty, "replace", cid, symbol, now)
+        if size is not None:
+            return size
         book_ns = s.book_ns
         if book_ns is None or now - book_ns > self.limits.stale_after_ns or not s.mid2:
             return self._market_data_problem(s, cid, "replace", now)
@@ -571,6 +529,21 @@ class RiskOverlay:
         return Approved(_CAP, req, now)
 
     # ------------------------------------------------------ shared check steps
+    def _size_problem(  # noqa: PLR0917  (hot path: positional)
+        self, lim: SymbolLimits, qty: int, kind: str, cid: str, symbol: str, now: int
+    ) -> Denied | None:
+        """Quantity on the instrument's lot grid and inside its limits (new and replace)."""
+        if qty < lim.min_qty:
+            breach = LimitBreach("min_qty", lim.min_qty, qty, "units")
+            return self._deny(R.QTY_BELOW_MIN, breach, kind, cid, symbol, now)
+        if qty % lim.lot_size:
+            breach = LimitBreach("lot_size", lim.lot_size, qty, "units")
+            return self._deny(R.LOT_SIZE, breach, kind, cid, symbol, now)
+        if qty > lim.max_order_qty:
+            breach = LimitBreach("max_order_qty", lim.max_order_qty, qty, "units")
+            return self._deny(R.MAX_ORDER_QTY, breach, kind, cid, symbol, now)
+        return None
+
     @staticmethod
     def _bad_common(req: NewOrderRequest | ReplaceRequest) -> BadField | None:
         """Exact types for every field both order requests carry to the wire."""
