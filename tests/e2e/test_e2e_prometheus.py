@@ -80,7 +80,8 @@ async def test_prometheus_scrapes_the_daemon_and_sees_fix_orders_and_fills(
                         seen[name] = float(value[1])
             except OSError:
                 pass  # Prometheus still starting
-            if seen.get("filled", 0) >= 300 and seen.get("ready") == 1:
+            # Wait for every series: the first scrape can land between two queries of a pass.
+            if seen.keys() == wanted.keys() and seen["filled"] >= 300 and seen["ready"] == 1:
                 break
             await asyncio.sleep(0.5)
         assert seen.get("up") == 1, seen
