@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
+import struct
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +35,29 @@ def pin_one_core() -> str:
         return f"pinned to cpu {min(os.sched_getaffinity(0))}"
     except (AttributeError, OSError):
         return "not pinned"
+
+
+@contextlib.contextmanager
+def cpu_idle_states_limited(max_latency_us: int = 0) -> Iterator[str | None]:
+    """Hold a PM QoS request on /dev/cpu_dma_latency while the block runs.
+
+    Why: a vCPU resuming from an idle state costs tens of microseconds here, which a
+    ping-pong benchmark on an otherwise quiet machine pays on every message. Latency-
+    sensitive hosts keep CPUs out of deep idle states (tuned's latency-performance
+    profile holds exactly this request); a benchmark that claims a host-tuned figure
+    must say so. Yields None when held, else why it could not be (not root, no device).
+    The request lasts as long as the file stays open, and ends with it.
+    """
+    try:
+        fd = os.open("/dev/cpu_dma_latency", os.O_WRONLY)
+    except OSError as exc:
+        yield f"not held: {exc.strerror or exc}"
+        return
+    try:
+        os.write(fd, struct.pack("i", max_latency_us))
+        yield None
+    finally:
+        os.close(fd)
 
 
 def best_of(fn: Any, repeats: int = 5) -> float:

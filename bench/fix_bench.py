@@ -18,6 +18,11 @@ In one run:
     engine via its Python binding, the application callbacks in Python), memory store
     and file store + file log, as the reference.
 
+(c) and (d) run twice: with CPU idle states limited (a PM QoS request on
+/dev/cpu_dma_latency held for the run, as tuned's latency-performance profile does on
+a trading host; needs root, skipped otherwise) and with the machine's default idle
+states, where every hop to a sleeping vCPU costs ~40 us here.
+
 Machines here have 2 cores and other work runs beside us: compare ratios within a run.
 """
 
@@ -25,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import json
 import os
@@ -41,6 +47,9 @@ from pathlib import Path
 from typing import Any
 
 import simplefix
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import cpu_idle_states_limited
 
 from core.events import ExecReport
 from core.instruments import Instrument
@@ -607,6 +616,31 @@ async def round_trip_bench(
 
 
 # ------------------------------------------------------------------------ main
+# Round trips run twice: with CPU idle states limited (a PM QoS request held, as on a
+# latency-tuned host) and with the machine's default idle states. On this VM waking an
+# idle vCPU costs ~40 us per hop, which a quiet machine adds to every round trip of
+# either engine; the JSON keeps both so no figure stands without its condition.
+HOST_CONDITIONS = ["idle_states_limited", "idle_states_default"]
+
+
+def round_trip_goals(ours: dict[str, Any], qf: dict[str, Any]) -> dict[str, bool]:
+    have_qf = "memory_store_no_log" in qf
+    mem = ours["memory_no_log"]
+    return {
+        "c_p50_le_150us": mem["p50_us"] <= 150,
+        "c_p99_le_1ms": mem["p99_us"] <= 1000,
+        "c_batched_p50_le_150us": ours["file_batched_with_log"]["p50_us"] <= 150,
+        "c_no_slower_than_d": have_qf and mem["p50_us"] <= qf["memory_store_no_log"]["p50_us"],
+        "c_p99_no_slower_than_d": (
+            have_qf and mem["p99_us"] <= qf["memory_store_no_log"]["p99_us"]
+        ),
+        "c_file_no_slower_than_d_file": (
+            "file_store_with_log" in qf
+            and ours["file_never_with_log"]["p50_us"] <= qf["file_store_with_log"]["p50_us"]
+        ),
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -645,29 +679,22 @@ def main() -> None:
         f"interleaved in {args.rounds} rounds ...",
         flush=True,
     )
-    ours, qf = asyncio.run(round_trip_bench(args.n, args.warmup, args.rounds))
-
-    best_qf = min((v["p50_us"] for k, v in qf.items() if isinstance(v, dict)), default=None)
-    goals = {
-        "b_at_least_4x_a": all(
-            codec[m]["speedup"] >= 4 for m in ("new_order_single", "execution_report")
-        ),
-        "c_p50_le_150us": ours["memory_no_log"]["p50_us"] <= 150,
-        "c_p99_le_1ms": ours["memory_no_log"]["p99_us"] <= 1000,
-        "c_batched_p50_le_150us": ours["file_batched_with_log"]["p50_us"] <= 150,
-        "c_no_slower_than_d": (
-            best_qf is not None
-            and ours["memory_no_log"]["p50_us"] <= qf["memory_store_no_log"]["p50_us"]
-        ),
-        "c_p99_no_slower_than_d": (
-            best_qf is not None
-            and ours["memory_no_log"]["p99_us"] <= qf["memory_store_no_log"]["p99_us"]
-        ),
-        "c_file_no_slower_than_d_file": (
-            "file_store_with_log" in qf
-            and ours["file_never_with_log"]["p50_us"] <= qf["file_store_with_log"]["p50_us"]
-        ),
-    }
+    conditions: dict[str, Any] = {}
+    for cond in HOST_CONDITIONS:
+        limited = cond == "idle_states_limited"
+        with cpu_idle_states_limited() if limited else contextlib.nullcontext() as not_held:
+            if not_held:
+                print(f"{cond}: skipped, PM QoS request {not_held}", flush=True)
+                conditions[cond] = {"skipped": f"PM QoS request {not_held}"}
+                continue
+            print(f"{cond}: round trips ...", flush=True)
+            ours, qf = asyncio.run(round_trip_bench(args.n, args.warmup, args.rounds))
+        conditions[cond] = {
+            "c_ours_round_trip": ours,
+            "d_quickfix_round_trip": qf,
+            "goals_met": round_trip_goals(ours, qf),
+        }
+    codec_goal = all(codec[m]["speedup"] >= 4 for m in ("new_order_single", "execution_report"))
     result = {
         "machine": {
             "cpus": os.cpu_count(),
@@ -676,10 +703,10 @@ def main() -> None:
             "nice": os.environ.get("FIX_BENCH_NICE", "0"),
             "load_avg_1_5_15_min_at_start": load_at_start,
         },
+        "host_conditions": HOST_CONDITIONS,
         "a_b_codec": codec,
-        "c_ours_round_trip": ours,
-        "d_quickfix_round_trip": qf,
-        "goals_met": goals,
+        "goal_b_at_least_4x_a": codec_goal,
+        "round_trips": conditions,
     }
     print()
     print(
@@ -689,22 +716,29 @@ def main() -> None:
         print(
             f"{name:34} {r['simplefix_us']:12.2f} {r['ours_us']:9.2f} {r['speedup']:7.1f}x {r['ours_with_core_mapping_us']:16.2f}"
         )
-    print()
-    print(
-        f"{'order -> ack round trip':34} {'p50 us':>9} {'p90 us':>9} {'p99 us':>9} {'max us':>9}"
-        f" {'initiator cpu us':>17}"
-    )
-    for name, r in [
-        *(("ours " + k, v) for k, v in ours.items()),
-        *(("quickfix " + k, v) for k, v in qf.items() if isinstance(v, dict)),
-    ]:
+    print(f"goal b_at_least_4x_a: {'met' if codec_goal else 'NOT met'}")
+    for cond, res in conditions.items():
+        if "skipped" in res:
+            continue
+        print()
         print(
-            f"{name:34} {r['p50_us']:9.1f} {r['p90_us']:9.1f} {r['p99_us']:9.1f} {r['max_us']:9.1f}"
-            f" {r['initiator_cpu_us_per_round_trip']:17.1f}"
+            f"{'order -> ack, ' + cond:34} {'p50 us':>9} {'p90 us':>9} {'p99 us':>9} {'max us':>9}"
+            f" {'initiator cpu us':>17}"
         )
-    print()
-    for k, v in goals.items():
-        print(f"goal {k}: {'met' if v else 'NOT met'}")
+        for name, r in [
+            *(("ours " + k, v) for k, v in res["c_ours_round_trip"].items()),
+            *(
+                ("quickfix " + k, v)
+                for k, v in res["d_quickfix_round_trip"].items()
+                if isinstance(v, dict)
+            ),
+        ]:
+            print(
+                f"{name:34} {r['p50_us']:9.1f} {r['p90_us']:9.1f} {r['p99_us']:9.1f} {r['max_us']:9.1f}"
+                f" {r['initiator_cpu_us_per_round_trip']:17.1f}"
+            )
+        for k, v in res["goals_met"].items():
+            print(f"goal {k}: {'met' if v else 'NOT met'}")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
