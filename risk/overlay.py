@@ -249,24 +249,10 @@ class RiskOverlay:
                 symbol,
                 now,
             )
-        if (
-            self._kill.engaged
-            or self._node_state is HALTED
-            or s.state is HALTED
-            or not self._market_open
-            or s.venue_halted
-        ):
-            return self._blocked(s, cid, "new", now)
+        gate = self._gate_problem(s, cid, "new", now)
+        if gate is not None:
+            return gate
         state = self._node_state if self._node_state >= s.state else s.state
-        if cid in self._seen_ids:
-            return self._deny(
-                R.DUPLICATE_CL_ORD_ID,
-                OrderRef(cid, "ClOrdID already used today"),
-                "new",
-                cid,
-                symbol,
-                now,
-            )
         lim = s.limits
         # ---- the order itself: size, price, notional
         if qty <= 0:
@@ -281,46 +267,9 @@ class RiskOverlay:
         size = self._size_problem(lim, qty, "new", cid, symbol, now)
         if size is not None:
             return size
-        book_ns = s.book_ns
-        if book_ns is None or now - book_ns > self.limits.stale_after_ns or not s.mid2:
-            return self._market_data_problem(s, cid, "new", now)
-        if price is not None:
-            if price < s.collar_low or price > s.collar_high:
-                return self._deny_collar(s, price, "new", cid, now)
-            notional_px = price
-        else:
-            depth = s.ask_depth if side is BUY else s.bid_depth
-            if qty > depth:
-                return self._deny(
-                    R.INSUFFICIENT_LIQUIDITY,
-                    LimitBreach("opposite_size_within_collar", depth, qty, "units"),
-                    "new",
-                    cid,
-                    symbol,
-                    now,
-                )
-            notional_px = s.collar_high  # the most a market order may pay inside the collar
-        if qty * notional_px > lim.max_order_notional_tu:
-            return self._deny(
-                R.MAX_ORDER_NOTIONAL,
-                LimitBreach(
-                    "max_order_notional",
-                    lim.max_order_notional,
-                    qty * notional_px * lim.unit_value,
-                    lim.instrument.currency,
-                ),
-                "new",
-                cid,
-                symbol,
-                now,
-            )
-        if side is BUY:
-            if s.min_sell is not None and (price is None or price >= s.min_sell):
-                return self._deny(
-                    R.SELF_CROSS, SelfCross(price, s.min_sell), "new", cid, symbol, now
-                )
-        elif s.max_buy is not None and (price is None or price <= s.max_buy):
-            return self._deny(R.SELF_CROSS, SelfCross(price, s.max_buy), "new", cid, symbol, now)
+        priced = self._price_problem(s, side, qty, price, "new", cid, now)
+        if priced is not None:
+            return priced
         # ---- what it would do to the node's exposure
         exposure = self._exposure_problem(s, side, qty, state, "new", cid, now)
         if exposure is not None:
@@ -350,16 +299,9 @@ class RiskOverlay:
         pov = self._participation_problem(s, qty, "new", cid, now)
         if pov is not None:
             return pov
-        if not (
-            self._order_sec.has_token(now)
-            and self._order_min.has_token(now)
-            and self._cancel_sec.has_token(now)
-            and self._cancel_min.has_token(now)
-        ):
+        if not self._take_order_token(now):
             return self._deny_rate("new", cid, symbol, now)
         # ---- approved: count it at once, as if it could all trade now
-        self._order_sec.take()
-        self._order_min.take()
         order = LiveOrder(cid, s, side, qty, price, ord_type, qty)
         self._orders[cid] = order
         self._seen_ids.add(cid)
@@ -441,24 +383,10 @@ class RiskOverlay:
                 symbol,
                 now,
             )
-        if (
-            self._kill.engaged
-            or self._node_state is HALTED
-            or s.state is HALTED
-            or not self._market_open
-            or s.venue_halted
-        ):
-            return self._blocked(s, cid, "replace", now)
+        gate = self._gate_problem(s, cid, "replace", now)
+        if gate is not None:
+            return gate
         state = self._node_state if self._node_state >= s.state else s.state
-        if cid in self._seen_ids:
-            return self._deny(
-                R.DUPLICATE_CL_ORD_ID,
-                OrderRef(cid, "ClOrdID already used today"),
-                "replace",
-                cid,
-                symbol,
-                now,
-            )
         lim = s.limits
         if qty <= order.cum:
             return self._deny(
@@ -472,34 +400,9 @@ class RiskOverlay:
         size = self._size_problem(lim, qty, "replace", cid, symbol, now)
         if size is not None:
             return size
-        book_ns = s.book_ns
-        if book_ns is None or now - book_ns > self.limits.stale_after_ns or not s.mid2:
-            return self._market_data_problem(s, cid, "replace", now)
-        if price < s.collar_low or price > s.collar_high:
-            return self._deny_collar(s, price, "replace", cid, now)
-        if qty * price > lim.max_order_notional_tu:
-            return self._deny(
-                R.MAX_ORDER_NOTIONAL,
-                LimitBreach(
-                    "max_order_notional",
-                    lim.max_order_notional,
-                    qty * price * lim.unit_value,
-                    lim.instrument.currency,
-                ),
-                "replace",
-                cid,
-                symbol,
-                now,
-            )
-        if order.side is BUY:
-            if s.min_sell is not None and price >= s.min_sell:
-                return self._deny(
-                    R.SELF_CROSS, SelfCross(price, s.min_sell), "replace", cid, symbol, now
-                )
-        elif s.max_buy is not None and price <= s.max_buy:
-            return self._deny(
-                R.SELF_CROSS, SelfCross(price, s.max_buy), "replace", cid, symbol, now
-            )
+        priced = self._price_problem(s, order.side, qty, price, "replace", cid, now)
+        if priced is not None:
+            return priced
         # Only growth of the remainder adds exposure; a smaller or equal one never does.
         growth = (qty - order.cum) - order.exposure
         if growth > 0:
@@ -509,15 +412,8 @@ class RiskOverlay:
             pov = self._participation_problem(s, growth, "replace", cid, now)
             if pov is not None:
                 return pov
-        if not (
-            self._order_sec.has_token(now)
-            and self._order_min.has_token(now)
-            and self._cancel_sec.has_token(now)
-            and self._cancel_min.has_token(now)
-        ):
+        if not self._take_order_token(now):
             return self._deny_rate("replace", cid, symbol, now)
-        self._order_sec.take()
-        self._order_min.take()
         order.pending_id = cid
         order.pending_qty = qty
         order.pending_price = price
@@ -529,6 +425,71 @@ class RiskOverlay:
         return Approved(_CAP, req, now)
 
     # ------------------------------------------------------ shared check steps
+    def _gate_problem(self, s: SymbolRisk, cid: str, kind: str, now: int) -> Denied | None:
+        """May anything but a cancel go out for this symbol now, under a fresh ClOrdID."""
+        if (
+            self._kill.engaged
+            or self._node_state is HALTED
+            or s.state is HALTED
+            or not self._market_open
+            or s.venue_halted
+        ):
+            return self._blocked(s, cid, kind, now)
+        if cid in self._seen_ids:
+            ref = OrderRef(cid, "ClOrdID already used today")
+            return self._deny(R.DUPLICATE_CL_ORD_ID, ref, kind, cid, s.limits.symbol, now)
+        return None
+
+    def _price_problem(  # noqa: PLR0917  (hot path: positional)
+        self, s: SymbolRisk, side: Side, qty: int, price: int | None, kind: str, cid: str, now: int
+    ) -> Denied | None:
+        """Fresh two-sided book, price collar (for a market order: enough opposite size),
+        order notional, and no crossing of our own resting orders (new and replace)."""
+        book_ns = s.book_ns
+        if book_ns is None or now - book_ns > self.limits.stale_after_ns or not s.mid2:
+            return self._market_data_problem(s, cid, kind, now)
+        lim = s.limits
+        if price is not None:
+            if price < s.collar_low or price > s.collar_high:
+                return self._deny_collar(s, price, kind, cid, now)
+            notional_px = price
+        else:
+            depth = s.ask_depth if side is BUY else s.bid_depth
+            if qty > depth:
+                breach = LimitBreach("opposite_size_within_collar", depth, qty, "units")
+                return self._deny(R.INSUFFICIENT_LIQUIDITY, breach, kind, cid, lim.symbol, now)
+            notional_px = s.collar_high  # the most a market order may pay inside the collar
+        if qty * notional_px > lim.max_order_notional_tu:
+            breach = LimitBreach(
+                "max_order_notional",
+                lim.max_order_notional,
+                qty * notional_px * lim.unit_value,
+                lim.instrument.currency,
+            )
+            return self._deny(R.MAX_ORDER_NOTIONAL, breach, kind, cid, lim.symbol, now)
+        if side is BUY:
+            if s.min_sell is not None and (price is None or price >= s.min_sell):
+                cross = SelfCross(price, s.min_sell)
+                return self._deny(R.SELF_CROSS, cross, kind, cid, lim.symbol, now)
+        elif s.max_buy is not None and (price is None or price <= s.max_buy):
+            cross = SelfCross(price, s.max_buy)
+            return self._deny(R.SELF_CROSS, cross, kind, cid, lim.symbol, now)
+        return None
+
+    def _take_order_token(self, now: int) -> bool:
+        """A token from each order-rate bucket, or none taken. The cancel buckets must have
+        room too, so whatever goes out can still be cancelled."""
+        if (
+            self._order_sec.has_token(now)
+            and self._order_min.has_token(now)
+            and self._cancel_sec.has_token(now)
+            and self._cancel_min.has_token(now)
+        ):
+            self._order_sec.take()
+            self._order_min.take()
+            return True
+        return False
+
     def _size_problem(  # noqa: PLR0917  (hot path: positional)
         self, lim: SymbolLimits, qty: int, kind: str, cid: str, symbol: str, now: int
     ) -> Denied | None:
