@@ -14,27 +14,23 @@ from __future__ import annotations
 
 import random
 
-from core.book import L2Book
-from core.events import CancelReject, ExecReport
 from core.instruments import Instrument
 from exchange.engine.book import OrderBook
-from exchange.engine.matching import EngineConfig, MarketDataSink, MatchingEngine
-from exchange.engine.orders import OwnedOrder
-from exchange.engine.tape import TradeTape
+from exchange.engine.matching import EngineConfig, MarketDataSink
 from exchange.flow.generator import FlowStats, ZeroIntelligenceFlow
 from exchange.flow.model import FlowParams, Regime, regime
+from exchange.replay.agent_venue import AgentVenue
 from exchange.replay.latency import LatencyModel
-from exchange.replay.link import AgentLink, AgentRequest, Delivery
+from exchange.replay.link import Delivery
 from gateways.marketdata.lobster import NS_PER_S
 
-AGENT = "agent"
 # 2012-06-21 09:30, the calibration day's open on the replay's time axis, so features
 # that read the time of day see the same clock in replay and synthetic episodes.
 DEFAULT_START_NS = 1_340_271_000 * NS_PER_S
 DEFAULT_LENGTH_NS = 6 * 3600 * NS_PER_S + 1800 * NS_PER_S
 
 
-class SyntheticSimulator:
+class SyntheticSimulator(AgentVenue):
     def __init__(
         self,
         params: FlowParams,
@@ -48,11 +44,10 @@ class SyntheticSimulator:
     ) -> None:
         self.params = params
         self.regime = regime or _calm()
-        self.instrument = instrument or Instrument(params.symbol)
-        if self.instrument.symbol != params.symbol:
-            raise ValueError(f"instrument {self.instrument.symbol} does not match {params.symbol}")
-        self.link = AgentLink(latency)
-        self.engine = MatchingEngine([self.instrument], self._on_report, market_data, engine_config)
+        instrument = instrument or Instrument(params.symbol)
+        if instrument.symbol != params.symbol:
+            raise ValueError(f"instrument {instrument.symbol} does not match {params.symbol}")
+        super().__init__(instrument, latency, engine_config, market_data)
         self._rng = random.Random(seed)
         self._seed = seed
         self.flow = ZeroIntelligenceFlow(
@@ -65,28 +60,8 @@ class SyntheticSimulator:
 
     # ------------------------------------------------------------ views
     @property
-    def symbol(self) -> str:
-        return self.instrument.symbol
-
-    @property
-    def now_ns(self) -> int:
-        return self._now
-
-    @property
-    def end_ns(self) -> int:
-        return self._end
-
-    @property
-    def book(self) -> L2Book:
-        return self.flow.book.l2
-
-    @property
     def order_book(self) -> OrderBook:
         return self.flow.book
-
-    @property
-    def tape(self) -> TradeTape:
-        return self.flow.book.tape
 
     @property
     def stats(self) -> FlowStats:
@@ -95,15 +70,6 @@ class SyntheticSimulator:
     @property
     def done(self) -> bool:
         return self._now >= self._end
-
-    def open_orders(self, session: str = AGENT) -> list[OwnedOrder]:
-        return self.engine.open_orders(session)
-
-    def queue_ahead(self, cl_ord_id: str, session: str = AGENT) -> int:
-        o = self.engine.order(session, cl_ord_id)
-        if o is None or o.price is None:
-            raise KeyError(f"no resting order {cl_ord_id!r} for session {session!r}")
-        return self.order_book.ahead_of(o.side, o.price, o.key)
 
     # ------------------------------------------------------------ episodes
     def reset(
@@ -135,18 +101,7 @@ class SyntheticSimulator:
         self.link.reset(self._seed)
         self._next_event = self.flow.next_event_ns(start)
 
-    # ------------------------------------------------------------ requests
-    def send(self, request: AgentRequest, session: str = AGENT) -> int:
-        return self.link.send(request, session, self._now)
-
-    submit = send
-    cancel = send
-    replace = send
-
     # ------------------------------------------------------------ time
-    def poll(self) -> list[Delivery]:
-        return self.link.poll(self._now)
-
     def advance_to(self, ts_ns: int) -> list[Delivery]:
         if ts_ns < self._now:
             raise ValueError(f"simulated time cannot go back ({ts_ns} < {self._now})")
@@ -169,9 +124,6 @@ class SyntheticSimulator:
                 break
         self._now = ts_ns
         return link.poll(ts_ns)
-
-    def _on_report(self, session: str, report: ExecReport | CancelReject) -> None:
-        self.link.deliver(session, report)
 
 
 def _calm() -> Regime:

@@ -21,25 +21,23 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from core.book import L2Book
 from core.events import CancelReject, ExecReport
 from core.instruments import Instrument
 from exchange.engine.book import OrderBook
-from exchange.engine.matching import EngineConfig, MarketDataSink, MatchingEngine
-from exchange.engine.orders import OwnedOrder
-from exchange.engine.tape import TradeTape
+from exchange.engine.matching import EngineConfig, MarketDataSink
+from exchange.replay.agent_venue import AGENT, AgentVenue
 from exchange.replay.impact import ImpactModel, NoImpact
 from exchange.replay.impact_driver import ImpactDriver
 from exchange.replay.latency import LatencyModel
-from exchange.replay.link import AgentLink, AgentRequest, Delivery
+from exchange.replay.link import Delivery
 from exchange.replay.prepared import PreparedDay, load_day
 from exchange.replay.queue_model import QueueModel
 from exchange.replay.replayer import LobsterReplayer, ReplayStats
 
-AGENT = "agent"
+__all__ = ["AGENT", "ReplaySimulator"]
 
 
-class ReplaySimulator:
+class ReplaySimulator(AgentVenue):
     def __init__(
         self,
         day: PreparedDay,
@@ -52,12 +50,11 @@ class ReplaySimulator:
         market_data: MarketDataSink | None = None,
     ) -> None:
         self.day = day
-        self.instrument = instrument or Instrument(day.symbol, tick_size=day.day.tick_size)
-        if self.instrument.symbol != day.symbol:
-            raise ValueError(f"instrument {self.instrument.symbol} does not match {day.symbol}")
-        self.link = AgentLink(latency)
+        instrument = instrument or Instrument(day.symbol, tick_size=day.day.tick_size)
+        if instrument.symbol != day.symbol:
+            raise ValueError(f"instrument {instrument.symbol} does not match {day.symbol}")
         self.impact: ImpactModel = impact or NoImpact()
-        self.engine = MatchingEngine([self.instrument], self._on_report, market_data, engine_config)
+        super().__init__(instrument, latency, engine_config, market_data)
         self.replayer = LobsterReplayer(day, self.engine, queue_model)
         self.impact_driver = ImpactDriver(self.impact, self.replayer)
         self._now = day.start_ns
@@ -72,33 +69,12 @@ class ReplaySimulator:
 
     # ------------------------------------------------------------ views
     @property
-    def symbol(self) -> str:
-        return self.instrument.symbol
-
-    @property
-    def now_ns(self) -> int:
-        return self._now
-
-    @property
     def start_ns(self) -> int:
         return self._start
 
     @property
-    def end_ns(self) -> int:
-        return self._end
-
-    @property
-    def book(self) -> L2Book:
-        """The L2 view (a real :class:`core.book.L2Book`, kept by the engine)."""
-        return self.replayer.book.l2
-
-    @property
     def order_book(self) -> OrderBook:
         return self.replayer.book
-
-    @property
-    def tape(self) -> TradeTape:
-        return self.replayer.book.tape
 
     @property
     def stats(self) -> ReplayStats:
@@ -113,16 +89,6 @@ class ReplaySimulator:
     def done(self) -> bool:
         """No replayed message is left in the window."""
         return self.replayer.pos >= self._end_index
-
-    def open_orders(self, session: str = AGENT) -> list[OwnedOrder]:
-        return self.engine.open_orders(session)
-
-    def queue_ahead(self, cl_ord_id: str, session: str = AGENT) -> int:
-        """Size queued ahead of a resting agent order (its queue position)."""
-        o = self.engine.order(session, cl_ord_id)
-        if o is None or o.price is None:
-            raise KeyError(f"no resting order {cl_ord_id!r} for session {session!r}")
-        return self.order_book.ahead_of(o.side, o.price, o.key)
 
     def day_bounds(self) -> tuple[int, int]:
         return self.day.start_ns, self.day.end_ns
@@ -153,20 +119,7 @@ class ReplaySimulator:
         self.impact_driver.reset()
         self.link.reset(seed)
 
-    # ------------------------------------------------------------ requests
-    def send(self, request: AgentRequest, session: str = AGENT) -> int:
-        """Send a request now; returns when it reaches the matching engine."""
-        return self.link.send(request, session, self._now)
-
-    submit = send
-    cancel = send
-    replace = send
-
     # ------------------------------------------------------------ time
-    def poll(self) -> list[Delivery]:
-        """Reports that have reached the agent by now."""
-        return self.link.poll(self._now)
-
     @property
     def shifts(self) -> int:
         """How many times the impact model moved the replayed market."""
@@ -204,4 +157,4 @@ class ReplaySimulator:
     # ------------------------------------------------------------ plumbing
     def _on_report(self, session: str, report: ExecReport | CancelReject) -> None:
         self.impact_driver.on_report(report)
-        self.link.deliver(session, report)
+        super()._on_report(session, report)
