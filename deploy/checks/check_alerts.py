@@ -24,6 +24,7 @@ from typing import Any
 
 import promql_names
 import yaml
+from report import report
 
 RULES_DIR = "deploy/prometheus/rules"
 TESTS = "deploy/prometheus/tests/rlexec.rules.test.yml"
@@ -120,11 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root", type=Path, default=Path(__file__).resolve().parents[2])
     args = parser.parse_args(argv)
     problems = check(args.root)
-    for p in problems:
-        print(p)
-    if not problems:
-        print("alert rules: OK")
-    return 1 if problems else 0
+    return report("alert rules", problems)
 
 
 if __name__ == "__main__":

@@ -37,6 +37,7 @@ from urllib.parse import urlsplit
 import dockerfile_reader as df
 import service_configs as sc
 import yaml
+from report import report
 
 REQUIRED_SERVICES = ("redis", "exchange", "daemon", "prometheus", "grafana")
 RLEXEC_SERVICES = ("exchange", "daemon")
@@ -407,11 +408,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--docker-compose", default="docker-compose")
     args = parser.parse_args(argv)
     problems = check(args.root.resolve(), args.docker_compose)
-    for p in problems:
-        print(p)
-    if not problems:
-        print("docker-compose.yml: OK")
-    return 1 if problems else 0
+    return report("docker-compose.yml", problems)
 
 
 if __name__ == "__main__":

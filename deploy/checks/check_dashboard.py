@@ -26,6 +26,7 @@ from typing import Any
 
 import promql_names
 import yaml
+from report import report
 
 DASHBOARDS = "deploy/grafana/dashboards"
 DATASOURCES = "deploy/grafana/provisioning/datasources"
@@ -214,11 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--promtool", default="promtool")
     args = parser.parse_args(argv)
     problems = check(args.root, args.promtool)
-    for p in problems:
-        print(p)
-    if not problems:
-        print("dashboard: OK")
-    return 1 if problems else 0
+    return report("dashboard", problems)
 
 
 if __name__ == "__main__":

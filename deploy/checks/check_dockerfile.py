@@ -23,6 +23,7 @@ import sys
 from pathlib import Path
 
 import dockerfile_reader as df
+from report import report
 
 SECRETS_DIR = "deploy/compose/secrets"
 
@@ -117,11 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root", type=Path, default=Path(__file__).resolve().parents[2])
     args = parser.parse_args(argv)
     problems = check(args.root)
-    for p in problems:
-        print(p)
-    if not problems:
-        print("Dockerfile: OK")
-    return 1 if problems else 0
+    return report("Dockerfile", problems)
 
 
 if __name__ == "__main__":

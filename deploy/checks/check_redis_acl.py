@@ -33,6 +33,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.exceptions import AuthenticationError, NoPermissionError, ResponseError
 from redis.retry import Retry
+from report import report
 
 DAEMON_PASSWORD = "daemon-password-ÿ with spaces $(x) 'q' \"dq\""
 OPS_PASSWORD = "ops-password-0123456789"
@@ -237,11 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--redis-server", default="redis-server")
     args = parser.parse_args(argv)
     problems = check(args.root.resolve(), args.redis_server)
-    for p in problems:
-        print(p)
-    if not problems:
-        print("redis ACL: OK")
-    return 1 if problems else 0
+    return report("redis ACL", problems)
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ from collections import defaultdict
 from pathlib import Path, PurePosixPath
 
 import service_configs as sc
+from report import report
 
 UNITS = {"rlexec.service": "run", "rlexec-exchange.service": "exchange"}
 USER = "rlexec"
@@ -187,11 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     problems = []
     for name, subcommand in UNITS.items():
         problems += check_unit(args.installed_root, name, subcommand)
-    for p in problems:
-        print(p)
-    if not problems:
-        print("systemd units: OK")
-    return 1 if problems else 0
+    return report("systemd units", problems)
 
 
 if __name__ == "__main__":
