@@ -21,6 +21,9 @@ from risk.limits import RiskLimitsConfig
 class NodeSection(Section):
     id: str = Field(default="rlexec-1", min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_-]+$")
     data_dir: Path = Path("var")  # journal, FIX store, kill-switch state
+    # After start: one full GC, then freeze what was loaded (torch, the policy), so a
+    # later full collection does not stop the loop for ~150 ms (core/heap.py).
+    freeze_heap: bool = True
 
 
 class HttpSection(Section):

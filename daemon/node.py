@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import policies
+from core import heap
 from core.book import L2Book
 from core.clock import Clock, ScaledClock, WallClock
 from core.config import config_hash
@@ -256,6 +257,9 @@ class Node:
             log.info("fresh_start", detail="empty journal: nothing to recover")
         self.clear_halt("starting")
         self.halt("reconciling", "waiting for FIX logon to settle live orders")
+        if self.cfg.node.freeze_heap:
+            frozen, ms = heap.freeze_after_start()
+            log.info("heap_frozen", objects=frozen, collect_ms=round(ms, 1))
 
     async def stop(self) -> None:
         """SIGTERM: stop deciding, cancel what rests, flush, log out — within a bound."""
@@ -292,6 +296,8 @@ class Node:
         await self.loop_monitor.stop()
         await self.http.stop()
         self.journal.close()
+        if self.cfg.node.freeze_heap:
+            heap.thaw()
         log.info("node_stopped")
 
     # ================================================================ safety

@@ -37,6 +37,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from core import heap
 from core.clock import WallClock
 from core.config import ConfigError, config_hash
 from core.errors import BookError
@@ -337,8 +338,11 @@ async def run(
             fix_port=fix.port if fix is not None else None,
             health_url=f"http://{md.host}:{md_port}/healthz",
         )
+        frozen, gc_ms = heap.freeze_after_start()  # the loaded day: ~100 ms per full GC
         log.info(
             "exchange_ready",
+            heap_frozen=frozen,
+            freeze_ms=round(gc_ms, 1),
             config_sha256=config_hash(config)[:16],
             marketdata_url=info.marketdata_url,
             fix_port=info.fix_port,
@@ -376,6 +380,7 @@ async def run(
         await ex.publisher.close()
         await runner.cleanup()
         ex.audit.close()
+        heap.thaw()
         log.info("exchange_stopped", rc=rc, audit_records=ex.audit.records_written)
     return rc
 

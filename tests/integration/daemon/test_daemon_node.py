@@ -282,3 +282,30 @@ async def test_reset_kill_needs_a_fresh_signature_from_the_configured_key(
             await node.reset_kill("checked", good)
     finally:
         await node.stop()
+
+
+async def test_startup_objects_are_frozen_out_of_the_collector_until_stop(
+    tmp_path: Path, venue: ScriptedVenue
+) -> None:
+    import gc
+
+    node = await started(node_config(tmp_path, venue))
+    try:
+        # torch and the policy are loaded by now: far more than a handful of objects
+        assert gc.get_freeze_count() > 10_000
+    finally:
+        await node.stop()
+    assert gc.get_freeze_count() == 0
+
+
+async def test_freeze_heap_false_leaves_the_collector_alone(
+    tmp_path: Path, venue: ScriptedVenue
+) -> None:
+    import gc
+
+    before = gc.get_freeze_count()
+    node = await started(node_config(tmp_path, venue, RLEXEC__NODE__FREEZE_HEAP="false"))
+    try:
+        assert gc.get_freeze_count() == before
+    finally:
+        await node.stop()
