@@ -37,6 +37,7 @@ from core.orders import ChildOrder
 from core.parent import ParentOrder, ParentState
 from core.requests import StatusRequest
 from core.types import ExecType, OrdStatus, Side
+from daemon.busy_poll import BusyPoll
 from daemon.config import DaemonConfig
 from daemon.control.commands import LoadPolicy, SubmitParent
 from daemon.control.handler import CommandHandler
@@ -182,6 +183,7 @@ class Node:
             stale_after_s=cfg.marketdata.stale_after_s,
         )
         self.loop_monitor = LoopMonitor(on_sample=self.metrics.loop_lag.set)
+        self.busy_poll = BusyPoll()
         self.http = HttpServer(
             build_app(self.metrics, self.readiness), cfg.http.host, cfg.http.port
         )
@@ -246,6 +248,8 @@ class Node:
             self.halt("recovery", f"{len(report.problems)} journal records could not be re-applied")
         self.http_port = await self.http.start()
         self.loop_monitor.start()
+        if self.cfg.node.busy_poll:
+            self.busy_poll.start()
         self.md.start()
         await self.router.start()
         if self.control is not None:
@@ -274,11 +278,15 @@ class Node:
         for runner in list(self.runners.values()):
             await runner.stop()
         if self.cfg.execution.cancel_on_shutdown and self.router.ready:
-            self._safe(self.engine.cancel_children)
             deadline = time.monotonic() + bound / 2
-            while time.monotonic() < deadline and any(
-                o.tif.rests for o in self.engine.tracker.live()
-            ):
+            while True:
+                # Each round cancels what the venue has acknowledged by now: an order
+                # still in flight when shutdown began is cancelled once its ack lands.
+                self._safe(self.engine.cancel_children)
+                if time.monotonic() >= deadline or not any(
+                    o.tif.rests for o in self.engine.tracker.live()
+                ):
+                    break
                 await asyncio.sleep(0.02)
             left = [o.cl_ord_id for o in self.engine.tracker.live() if o.tif.rests]
             if left:
@@ -294,6 +302,7 @@ class Node:
             await asyncio.wait_for(self.router.stop("rlexec shutting down"), bound / 2)
         await self.md.stop()
         await self.loop_monitor.stop()
+        await self.busy_poll.stop()
         await self.http.stop()
         self.journal.close()
         if self.cfg.node.freeze_heap:

@@ -36,6 +36,8 @@ class VenueOrder:
 @dataclass
 class ScriptedVenue:
     lose_next_orders: int = 0  # the next N NewOrderSingles never "arrive"
+    hold_acks: bool = False  # orders rest, but their acks wait for release_acks()
+    held: list[ExecReport] = field(default_factory=list)
     orders: dict[str, VenueOrder] = field(default_factory=dict)
     requests: list[Any] = field(default_factory=list)
     status_requests: list[str] = field(default_factory=list)
@@ -116,7 +118,11 @@ class ScriptedVenue:
                 return  # lost on the way: the venue never saw it
             o = VenueOrder(req, cl_ord_id=req.cl_ord_id)
             self.orders[req.cl_ord_id] = o
-            self._send(self._report(o, ExecType.NEW))
+            ack = self._report(o, ExecType.NEW)
+            if self.hold_acks:
+                self.held.append(ack)
+            else:
+                self._send(ack)
         elif isinstance(req, CancelRequest):
             o = self._find(req.orig_cl_ord_id)
             if o is None or o.status.is_terminal:
@@ -163,6 +169,12 @@ class ScriptedVenue:
                 )
             else:
                 self._send(self._report(o, ExecType.ORDER_STATUS, cl_ord_id=req.cl_ord_id))
+
+    def release_acks(self) -> None:
+        self.hold_acks = False
+        held, self.held = self.held, []
+        for ack in held:
+            self._send(ack)
 
     def _find(self, cl_ord_id: str) -> VenueOrder | None:
         o = self.orders.get(cl_ord_id)

@@ -262,8 +262,11 @@ async def test_reset_kill_needs_a_fresh_signature_from_the_configured_key(
     from daemon.control.commands import signed_action
     from risk.command_auth import CommandRefused, signed
 
-    key = secrets.token_bytes(32)
-    (tmp_path / "key").write_bytes(key)
+    # As deploy/ generates it: hex text, the file ending in a newline the node strips.
+    # (Random raw bytes would fail now and then: a leading or trailing whitespace byte
+    # is stripped too, and the test would sign with a key the node never loaded.)
+    key = secrets.token_hex(32).encode()
+    (tmp_path / "key").write_bytes(key + b"\n")
     node = await started(
         node_config(tmp_path, venue, RLEXEC__CONTROL__HMAC_KEY_FILE=str(tmp_path / "key"))
     )
@@ -309,3 +312,37 @@ async def test_freeze_heap_false_leaves_the_collector_alone(
         assert gc.get_freeze_count() == before
     finally:
         await node.stop()
+
+
+async def test_with_busy_poll_the_node_trades_and_stops_cleanly(
+    tmp_path: Path, venue: ScriptedVenue
+) -> None:
+    node = await started(node_config(tmp_path, venue, RLEXEC__NODE__BUSY_POLL="true"))
+    try:
+        assert node.busy_poll.running
+        node.engine.on_market_trade(SYMBOL, 100_000, node.clock.now_ns())
+        await node.submit_parent("P1", twap())
+        await eventually(venue.live, what="a live child at the venue")
+        assert node.busy_poll.spins > 0
+    finally:
+        await node.stop()
+    assert not node.busy_poll.running
+
+
+async def test_shutdown_cancels_an_order_that_was_still_in_flight_when_it_began(
+    tmp_path: Path, venue: ScriptedVenue
+) -> None:
+    import asyncio
+
+    node = await started(node_config(tmp_path, venue))
+    node.engine.on_market_trade(SYMBOL, 100_000, node.clock.now_ns())
+    venue.hold_acks = True
+    await node.submit_parent("P1", twap())
+    await eventually(venue.live, what="an order resting at the venue, its ack held back")
+    (child,) = node.engine.tracker.live()
+    assert child.status is OrdStatus.PENDING_NEW
+    stopping = asyncio.create_task(node.stop())
+    await eventually(lambda: node._stopping, what="shutdown under way")
+    venue.release_acks()  # the ack lands after the shutdown's first round of cancels
+    await stopping
+    assert not venue.live(), "an order was left working at the venue after shutdown"
