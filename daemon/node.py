@@ -454,6 +454,7 @@ class Node:
             return
         if update is None or update.duplicate:
             return
+        self._cancel_if_orphaned(update.order)
         if r.exec_type is ExecType.NEW:
             self.metrics.orders_acked.labels(r.symbol).inc()
         elif r.exec_type is ExecType.REJECTED:
@@ -589,6 +590,25 @@ class Node:
             ours=order.cum_qty,
         )
         self._safe(lambda: self.engine.on_exec_report(r))
+        current = self.engine.tracker.orders.get(r.cl_ord_id)
+        if current is not None:
+            self._cancel_if_orphaned(current)
+
+    def _cancel_if_orphaned(self, order: ChildOrder) -> None:
+        """A child that became cancellable only after its parent ended (a cancel, the end
+        time or the last fill raced its ack) must not rest: no runner is left to do it."""
+        if not order.is_live or order.status.is_pending or not order.tif.rests:
+            return
+        parent = self.engine.parents.get(order.parent_id)
+        if parent is None or not parent.state.is_terminal:
+            return
+        log.warning(
+            "orphan_child_cancelled",
+            cl_ord_id=order.cl_ord_id,
+            parent_id=order.parent_id,
+            parent_state=parent.state.value,
+        )
+        self._cancel_parent_children(order.parent_id)
 
     def _check_uncertain(self) -> None:
         """A request without an answer within ack_timeout: ask the venue (never while

@@ -346,3 +346,20 @@ async def test_shutdown_cancels_an_order_that_was_still_in_flight_when_it_began(
     venue.release_acks()  # the ack lands after the shutdown's first round of cancels
     await stopping
     assert not venue.live(), "an order was left working at the venue after shutdown"
+
+
+async def test_a_child_acked_after_its_parent_was_cancelled_is_cancelled_on_the_ack(
+    tmp_path: Path, venue: ScriptedVenue
+) -> None:
+    node = await started(node_config(tmp_path, venue))
+    try:
+        node.engine.on_market_trade(SYMBOL, 100_000, node.clock.now_ns())
+        venue.hold_acks = True
+        await node.submit_parent("P1", twap())
+        await eventually(venue.live, what="an order resting at the venue, its ack held back")
+        await node.cancel_parent("P1")  # the child is still pending new: nothing to cancel yet
+        await eventually(lambda: node.runners["P1"].done, what="the parent's runner done")
+        venue.release_acks()
+        await eventually(lambda: not venue.live(), what="the late-acked child cancelled")
+    finally:
+        await node.stop()
