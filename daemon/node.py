@@ -279,13 +279,16 @@ class Node:
             await runner.stop()
         if self.cfg.execution.cancel_on_shutdown and self.router.ready:
             deadline = time.monotonic() + bound / 2
+            next_round = 0.0
             while True:
-                # Each round cancels what the venue has acknowledged by now: an order
-                # still in flight when shutdown began is cancelled once its ack lands.
-                self._safe(self.engine.cancel_children)
-                if time.monotonic() >= deadline or not any(
-                    o.tif.rests for o in self.engine.tracker.live()
-                ):
+                now = time.monotonic()
+                if now >= next_round:
+                    # Each round cancels what the venue has acknowledged by now: an order
+                    # still in flight when shutdown began is cancelled once its ack lands.
+                    # Rounds are spaced so a venue refusing a cancel is not flooded.
+                    self._safe(self.engine.cancel_children)
+                    next_round = now + 0.2
+                if now >= deadline or not any(o.tif.rests for o in self.engine.tracker.live()):
                     break
                 await asyncio.sleep(0.02)
             left = [o.cl_ord_id for o in self.engine.tracker.live() if o.tif.rests]
