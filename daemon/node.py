@@ -436,10 +436,31 @@ class Node:
             self.halt("fix_down", f"FIX session lost: {why}")
 
     def _on_venue_message(self, msg: VenueMessage) -> None:
+        """Every venue answer, through one guard: a bug while applying one leaves our
+        order state unknown, so trading halts until a restart instead of going on."""
+        try:
+            self._apply_venue_message(msg)
+        except Exception as exc:
+            log.critical(
+                "venue_message_failed",
+                message=type(msg).__name__,
+                cl_ord_id=getattr(msg, "cl_ord_id", ""),
+                error=repr(exc),
+                exc_info=True,
+            )
+            self.halt("internal_error", f"applying a {type(msg).__name__} failed: {exc!r}")
+
+    def _apply_venue_message(self, msg: VenueMessage) -> None:
         if isinstance(msg, ExecReport):
             self._on_report(msg)
         elif isinstance(msg, CancelReject):
             self._safe(lambda: self.engine.on_cancel_reject(msg))
+            if msg.is_replace:
+                # a refused replace leaves the order working as it was: if its parent
+                # ended meanwhile, it would rest with no runner left to cancel it
+                order = self.engine.tracker.orders.get(msg.orig_cl_ord_id)
+                if order is not None:
+                    self._cancel_if_orphaned(order)
         else:
             log.error("business_reject", ref_seq_num=msg.ref_seq_num, text=msg.text)
             self.halt("reconciling", f"venue refused a message: {msg.text}")
@@ -558,7 +579,9 @@ class Node:
         except Exception:
             log.warning("status_for_forgotten_order", cl_ord_id=r.cl_ord_id)
             return
-        if kind == "replace":
+        # The venue's own Replaced may have landed between the question and this answer:
+        # the successor then exists under the queried id, and the answer is its status.
+        if kind == "replace" and order.cl_ord_id != r.cl_ord_id:
             if unknown:
                 # the replace never reached the venue: the original still stands as it was
                 self._safe(

@@ -127,6 +127,8 @@ class ParentRunner:
         """Wait for a usable book, then fix the arrival mid: the benchmark of this parent."""
         node = self.node
         while True:
+            if self.parent.state.is_terminal:
+                return  # cancelled (cancel_parent) before it could start
             book = node.md.book(self.parent.symbol)
             if book is not None and book.mid is not None and node.may_trade(self.parent.symbol):
                 node.start_parent(self.parent, book.mid)

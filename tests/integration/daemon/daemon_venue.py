@@ -38,6 +38,10 @@ class ScriptedVenue:
     lose_next_orders: int = 0  # the next N NewOrderSingles never "arrive"
     hold_acks: bool = False  # orders rest, but their acks wait for release_acks()
     held: list[ExecReport] = field(default_factory=list)
+    hold_replaces: bool = False  # replace requests wait, unanswered, for answer_replaces()
+    held_replaces: list[ReplaceRequest] = field(default_factory=list)
+    hold_status: bool = False  # status requests wait, unanswered, for answer_status()
+    held_status: list[StatusRequest] = field(default_factory=list)
     orders: dict[str, VenueOrder] = field(default_factory=dict)
     requests: list[Any] = field(default_factory=list)
     status_requests: list[str] = field(default_factory=list)
@@ -137,38 +141,66 @@ class ScriptedVenue:
                 )
             )
         elif isinstance(req, ReplaceRequest):
-            o = self._find(req.orig_cl_ord_id)
-            if o is None or o.status.is_terminal:
-                self._send(
-                    CancelReject(req.cl_ord_id, req.orig_cl_ord_id, True, "unknown order", 1)
-                )
+            if self.hold_replaces:
+                self.held_replaces.append(req)
                 return
-            old = o.cl_ord_id
-            o.req = NewOrderRequest(req.cl_ord_id, req.symbol, req.side, req.qty, req.price)
-            o.cl_ord_id = req.cl_ord_id
-            self.orders[req.cl_ord_id] = o
-            self._send(self._report(o, ExecType.REPLACED, orig_cl_ord_id=old))
+            self._replace(req)
         elif isinstance(req, StatusRequest):
             self.status_requests.append(req.cl_ord_id)
-            o = self._find(req.cl_ord_id)
-            if o is None:
-                self._send(
-                    ExecReport(
-                        req.cl_ord_id,
-                        f"V{next(self._exec_ids)}",
-                        ExecType.ORDER_STATUS,
-                        OrdStatus.REJECTED,
-                        req.symbol,
-                        req.side,
-                        0,
-                        0,
-                        0,
-                        1,
-                        text="unknown_order: never seen",
-                    )
+            if self.hold_status:
+                self.held_status.append(req)
+                return
+            self._status(req)
+
+    def _status(self, req: StatusRequest) -> None:
+        o = self._find(req.cl_ord_id)
+        if o is None:
+            self._send(
+                ExecReport(
+                    req.cl_ord_id,
+                    f"V{next(self._exec_ids)}",
+                    ExecType.ORDER_STATUS,
+                    OrdStatus.REJECTED,
+                    req.symbol,
+                    req.side,
+                    0,
+                    0,
+                    0,
+                    1,
+                    text="unknown_order: never seen",
                 )
+            )
+        else:
+            self._send(self._report(o, ExecType.ORDER_STATUS, cl_ord_id=req.cl_ord_id))
+
+    def _replace(self, req: ReplaceRequest) -> None:
+        o = self._find(req.orig_cl_ord_id)
+        if o is None or o.status.is_terminal:
+            self._send(CancelReject(req.cl_ord_id, req.orig_cl_ord_id, True, "unknown order", 1))
+            return
+        old = o.cl_ord_id
+        o.req = NewOrderRequest(req.cl_ord_id, req.symbol, req.side, req.qty, req.price)
+        o.cl_ord_id = req.cl_ord_id
+        self.orders[req.cl_ord_id] = o
+        self._send(self._report(o, ExecType.REPLACED, orig_cl_ord_id=old))
+
+    def answer_replaces(self, *, reject: str = "") -> None:
+        """Answer the held replace requests: apply them, or refuse each with ``reject``
+        as the text (the order then keeps working as it was)."""
+        self.hold_replaces = False
+        held, self.held_replaces = self.held_replaces, []
+        for req in held:
+            if reject:
+                self._send(CancelReject(req.cl_ord_id, req.orig_cl_ord_id, True, reject, 1))
             else:
-                self._send(self._report(o, ExecType.ORDER_STATUS, cl_ord_id=req.cl_ord_id))
+                self._replace(req)
+
+    def answer_status(self) -> None:
+        """Answer the held status requests with the orders as they stand now."""
+        self.hold_status = False
+        held, self.held_status = self.held_status, []
+        for req in held:
+            self._status(req)
 
     def release_acks(self) -> None:
         self.hold_acks = False
