@@ -300,6 +300,20 @@ class ExecutionEngine:
                     return update
                 if self._on_fill is not None:
                     self._on_fill(parent, update)
+        if update.cum_mismatch and not update.duplicate:
+            # The venue has filled a different quantity than the fills we hold (one was
+            # lost, e.g. in an unreadable report): position and parent are now wrong.
+            order = update.order
+            log.critical(
+                "cum_qty_mismatch",
+                cl_ord_id=order.cl_ord_id,
+                venue_cum_qty=report.cum_qty,
+                our_cum_qty=order.cum_qty,
+            )
+            self.engage_kill(
+                f"venue CumQty {report.cum_qty} for {order.cl_ord_id} differs from our "
+                f"{order.cum_qty}: a fill is missing"
+            )
         return update
 
     def on_cancel_reject(self, rej: CancelReject) -> ChildOrder | None:

@@ -132,3 +132,34 @@ def test_parent_driver_decides_like_the_daemon_will(tmp_path: Path) -> None:
         now += 1_000 * MS
         router.advance_to(now)
     assert ex.parents["P"].filled_qty == 1_000
+
+
+def test_a_venue_cum_qty_we_cannot_account_for_engages_the_kill_switch(tmp_path: Path) -> None:
+    from core.events import ExecReport
+    from core.types import ExecType
+
+    router, ex, sim, clock = setup(tmp_path, 0)
+    bid = sim.book.best_bid
+    assert bid is not None
+    ex.apply("P", [DesiredOrder(Side.BUY, bid - 5, 100, OrdType.LIMIT, TimeInForce.DAY)])
+    router.advance_to(clock.now_ns())
+    (child,) = ex.live_children("P")
+    assert child.status is OrdStatus.NEW and child.cum_qty == 0
+    # a status answer: the venue has filled 30 that no report of ours carried
+    ex.on_exec_report(
+        ExecReport(
+            child.cl_ord_id,
+            "",
+            ExecType.ORDER_STATUS,
+            OrdStatus.PARTIALLY_FILLED,
+            child.symbol,
+            Side.BUY,
+            100,
+            30,
+            70,
+            clock.now_ns(),
+            price=bid - 5,
+        )
+    )
+    assert ex.risk.kill_switch.engaged
+    assert "fill is missing" in ex.risk.kill_switch.status.detail
