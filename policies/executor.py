@@ -28,7 +28,14 @@ from core.log import get_logger
 from core.order_tracker import OrderTracker, OrderUpdate, UnknownOrder
 from core.orders import ChildOrder
 from core.parent import ParentOrder, ParentState
-from core.reconciler import DesiredOrder, NewOrder, reconcile, resting_view
+from core.reconciler import (
+    DesiredOrder,
+    NewOrder,
+    ReconcilePlan,
+    ReplaceOrder,
+    reconcile,
+    resting_view,
+)
 from core.requests import CancelRequest, NewOrderRequest, OrderRequest, ReplaceRequest
 from core.types import ExecType, Side
 from risk.approval import Approved
@@ -114,6 +121,7 @@ class ExecutionEngine:
             desired = ()
         desired = self._cap_to_remaining(parent, desired)
         plan = reconcile(desired, self.tracker.live(parent_id))
+        self._trim_plan(parent, plan)
         decision.deferred = len(plan.deferred)
         now = self.clock.now_ns()
         for c in plan.cancels:
@@ -185,6 +193,43 @@ class ExecutionEngine:
                 )
         return out
 
+    def _trim_plan(self, parent: ParentOrder, plan: ReconcilePlan) -> None:
+        """Cut what ``plan`` adds so filled + everything that could still fill <= parent.
+
+        An order the plan cancels or replaces may fill in full before that request
+        reaches the venue, so it still counts at its remainder (a replace at the larger
+        of its old and new remainder, as risk counts it). Only growth of a replace and
+        new orders are trimmed; cancels and shrinking replaces always go out.
+        """
+        budget = parent.remaining_qty - sum(
+            _could_fill(o) for o in self.tracker.live(parent.parent_id)
+        )
+        lot = self.instruments[parent.symbol].lot_size
+        for i, r in enumerate(plan.replaces):
+            order = self.tracker.get(r.cl_ord_id)
+            base = _could_fill(order)
+            growth = r.leaves - base
+            if growth <= 0:
+                continue
+            allowed = min(growth, max(0, budget))
+            allowed -= allowed % lot
+            budget -= allowed
+            if allowed < growth:
+                leaves = base + allowed
+                plan.replaces[i] = ReplaceOrder(
+                    r.cl_ord_id, r.price, order.cum_qty + leaves, leaves
+                )
+        news: list[NewOrder] = []
+        for n in plan.news:
+            qty = min(n.qty, max(0, budget))
+            qty -= qty % lot
+            budget -= qty
+            if qty > 0:
+                news.append(
+                    n if qty == n.qty else NewOrder(n.side, n.price, qty, n.ord_type, n.tif)
+                )
+        plan.news = news
+
     def _send_new(
         self, parent: ParentOrder, order: NewOrder | DesiredOrder, now: int, decision: Decision
     ) -> None:
@@ -254,9 +299,13 @@ class ExecutionEngine:
         decision = Decision()
         parent = self.parents[parent_id]
         capped = self._cap_to_remaining(parent, [desired])
+        plan = ReconcilePlan(
+            news=[NewOrder(d.side, d.price, d.qty, d.ord_type, d.tif) for d in capped]
+        )
+        self._trim_plan(parent, plan)
         now = self.clock.now_ns()
-        for d in capped:
-            self._send_new(parent, d, now, decision)
+        for n in plan.news:
+            self._send_new(parent, n, now, decision)
         return decision
 
     # ------------------------------------------------------------ venue events
@@ -343,3 +392,11 @@ class ExecutionEngine:
 
     def open_parents(self) -> Iterable[ParentOrder]:
         return (p for p in self.parents.values() if not p.state.is_terminal)
+
+
+def _could_fill(order: ChildOrder) -> int:
+    """Worst case still to fill: the remainder, or a larger one an in-flight replace asks."""
+    leaves = order.leaves_qty
+    if order.pending_replace is not None:
+        leaves = max(leaves, order.pending_replace.qty - order.cum_qty)
+    return max(0, leaves)
