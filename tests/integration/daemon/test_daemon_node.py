@@ -63,6 +63,13 @@ def twap(qty: int = 600, seconds: float = 30) -> SubmitParent:
     return SubmitParent(symbol=SYMBOL, side="buy", qty=qty, duration_s=seconds, algo="twap")
 
 
+async def working_twap(node: Node, venue: ScriptedVenue, parent_id: str = "P1") -> None:
+    """A TWAP parent whose first child rests at the venue (its ack may be held back)."""
+    node.engine.on_market_trade(SYMBOL, 100_000, node.clock.now_ns())
+    await node.submit_parent(parent_id, twap())
+    await eventually(venue.live, what="a child resting at the venue")
+
+
 def new_orders(venue: ScriptedVenue) -> list[NewOrderRequest]:
     return [r for r in venue.requests if isinstance(r, NewOrderRequest)]
 
@@ -96,9 +103,7 @@ async def test_stale_market_data_halts_the_symbol_and_cancels_its_resting_orders
 ) -> None:
     node = await started(node_config(tmp_path, venue))
     try:
-        node.engine.on_market_trade(SYMBOL, 100_000, node.clock.now_ns())
-        await node.submit_parent("P1", twap())
-        await eventually(venue.live, what="a resting child")
+        await working_twap(node, venue)
         venue.silence_market_data()
         await eventually(lambda: f"md:{SYMBOL}" in node.halts, what="a market-data halt")
         await eventually(lambda: not venue.live(), what="resting children cancelled")
@@ -116,9 +121,7 @@ async def test_losing_fix_halts_and_the_next_logon_settles_live_orders_before_tr
 ) -> None:
     node = await started(node_config(tmp_path, venue))
     try:
-        node.engine.on_market_trade(SYMBOL, 100_000, node.clock.now_ns())
-        await node.submit_parent("P1", twap())
-        await eventually(venue.live, what="a resting child")
+        await working_twap(node, venue)
         resting = venue.live()[0].cl_ord_id
         for session in venue.acceptor.sessions.values():
             session.disconnect("test: venue drops the connection")
@@ -136,9 +139,7 @@ async def test_kill_cancels_every_child_and_blocks_new_orders(
 ) -> None:
     node = await started(node_config(tmp_path, venue))
     try:
-        node.engine.on_market_trade(SYMBOL, 100_000, node.clock.now_ns())
-        await node.submit_parent("P1", twap())
-        await eventually(venue.live, what="a resting child")
+        await working_twap(node, venue)
         reply = await node.kill("test")
         assert reply["engaged"] and reply["cancels_sent"] >= 1
         await eventually(lambda: not venue.live(), what="everything cancelled")
@@ -192,9 +193,7 @@ async def test_a_journal_that_fails_halts_trading_but_cancels_still_go_out(
 ) -> None:
     node = await started(node_config(tmp_path, venue))
     try:
-        node.engine.on_market_trade(SYMBOL, 100_000, node.clock.now_ns())
-        await node.submit_parent("P1", twap())
-        await eventually(venue.live, what="a resting child")
+        await working_twap(node, venue)
         node.journal._db.execute("PRAGMA query_only = ON")  # the disk "fails"
         await eventually(lambda: "journal" in node.halts, what="a journal halt")
         await eventually(lambda: not venue.live(), what="resting children cancelled anyway")
@@ -320,9 +319,7 @@ async def test_with_busy_poll_the_node_trades_and_stops_cleanly(
     node = await started(node_config(tmp_path, venue, RLEXEC__NODE__BUSY_POLL="true"))
     try:
         assert node.busy_poll.running
-        node.engine.on_market_trade(SYMBOL, 100_000, node.clock.now_ns())
-        await node.submit_parent("P1", twap())
-        await eventually(venue.live, what="a live child at the venue")
+        await working_twap(node, venue)
         assert node.busy_poll.spins > 0
     finally:
         await node.stop()
@@ -335,10 +332,8 @@ async def test_shutdown_cancels_an_order_that_was_still_in_flight_when_it_began(
     import asyncio
 
     node = await started(node_config(tmp_path, venue))
-    node.engine.on_market_trade(SYMBOL, 100_000, node.clock.now_ns())
     venue.hold_acks = True
-    await node.submit_parent("P1", twap())
-    await eventually(venue.live, what="an order resting at the venue, its ack held back")
+    await working_twap(node, venue)
     (child,) = node.engine.tracker.live()
     assert child.status is OrdStatus.PENDING_NEW
     stopping = asyncio.create_task(node.stop())
@@ -353,10 +348,8 @@ async def test_a_child_acked_after_its_parent_was_cancelled_is_cancelled_on_the_
 ) -> None:
     node = await started(node_config(tmp_path, venue))
     try:
-        node.engine.on_market_trade(SYMBOL, 100_000, node.clock.now_ns())
         venue.hold_acks = True
-        await node.submit_parent("P1", twap())
-        await eventually(venue.live, what="an order resting at the venue, its ack held back")
+        await working_twap(node, venue)
         await node.cancel_parent("P1")  # the child is still pending new: nothing to cancel yet
         await eventually(lambda: node.runners["P1"].done, what="the parent's runner done")
         venue.release_acks()

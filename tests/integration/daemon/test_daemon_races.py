@@ -12,7 +12,13 @@ from core.types import OrdStatus, Side
 from daemon.node import Node
 from daemon.recovery import replay_journal
 from tests.integration.daemon.daemon_venue import SYMBOL, ScriptedVenue, eventually
-from tests.integration.daemon.test_daemon_node import node_config, started, twap, venue
+from tests.integration.daemon.test_daemon_node import (
+    node_config,
+    started,
+    twap,
+    venue,
+    working_twap,
+)
 
 __all__ = ["venue"]  # the fixture
 
@@ -28,9 +34,7 @@ async def test_a_replace_rejected_after_its_parent_was_cancelled_does_not_leave_
     # the venue answers well within the ack timeout: no status request settles it instead
     node = await started(node_config(tmp_path, venue, RLEXEC__EXECUTION__ACK_TIMEOUT_S="60"))
     try:
-        node.engine.on_market_trade(SYMBOL, 100_000, node.clock.now_ns())
-        await node.submit_parent("P1", twap())
-        await eventually(venue.live, what="a resting child")
+        await working_twap(node, venue)
         venue.hold_replaces = True
         _move_bid_up(venue)
         await eventually(lambda: venue.held_replaces, what="a replace in flight")
@@ -54,9 +58,7 @@ async def test_a_replace_answered_while_its_status_was_being_asked_is_applied_on
     # node asks its status; the venue then applies the replace and answers the status.
     node = await started(node_config(tmp_path, venue))
     try:
-        node.engine.on_market_trade(SYMBOL, 100_000, node.clock.now_ns())
-        await node.submit_parent("P1", twap())
-        await eventually(venue.live, what="a resting child")
+        await working_twap(node, venue)
         venue.hold_replaces = venue.hold_status = True
         _move_bid_up(venue)
         await eventually(lambda: venue.held_replaces, what="a replace in flight")
@@ -106,9 +108,7 @@ async def test_a_bug_while_applying_a_venue_report_halts_trading_and_cancels_wha
 ) -> None:
     node = await started(node_config(tmp_path, venue))
     try:
-        node.engine.on_market_trade(SYMBOL, 100_000, node.clock.now_ns())
-        await node.submit_parent("P1", twap())
-        await eventually(venue.live, what="a resting child")
+        await working_twap(node, venue)
         (child,) = venue.live()
         real = node.engine.on_exec_report
         calls = {"n": 0}

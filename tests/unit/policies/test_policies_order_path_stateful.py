@@ -17,6 +17,7 @@ could still fill) must stay within the parent quantity.
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -428,25 +429,7 @@ class OrderPathMachine(RuleBasedStateMachine):
         if not v.sent_reports:
             return
         r = data.draw(st.sampled_from(v.sent_reports))
-        rep = ExecReport(
-            cl_ord_id=r.cl_ord_id,
-            exec_id=r.exec_id,
-            exec_type=r.exec_type,
-            ord_status=r.ord_status,
-            symbol=r.symbol,
-            side=r.side,
-            order_qty=r.order_qty,
-            cum_qty=r.cum_qty,
-            leaves_qty=r.leaves_qty,
-            ts_ns=r.ts_ns,
-            price=r.price,
-            last_qty=r.last_qty,
-            last_px=r.last_px,
-            orig_cl_ord_id=r.orig_cl_ord_id,
-            venue_order_id=r.venue_order_id,
-            poss_dup=poss_dup,
-        )
-        self.engine.on_exec_report(rep)
+        self.engine.on_exec_report(dataclasses.replace(r, poss_dup=poss_dup))
 
     @precondition(lambda m: bool(m.venue.chains))
     @rule(data=st.data())
