@@ -116,6 +116,15 @@ class ChildOrder:
         return not self.status.is_terminal
 
     @property
+    def worst_case_leaves(self) -> int:
+        """What could still fill: the remainder, or the larger one an in-flight replace
+        asks for (the venue may apply either)."""
+        leaves = self.leaves_qty
+        if self.pending_replace is not None:
+            leaves = max(leaves, self.pending_replace.qty - self.cum_qty)
+        return max(0, leaves)
+
+    @property
     def avg_px(self) -> float:
         """Average fill price in ticks (a report figure, never used to price an order)."""
         return self.notional / self.cum_qty if self.cum_qty else 0.0

@@ -202,12 +202,12 @@ class ExecutionEngine:
         new orders are trimmed; cancels and shrinking replaces always go out.
         """
         budget = parent.remaining_qty - sum(
-            _could_fill(o) for o in self.tracker.live(parent.parent_id)
+            o.worst_case_leaves for o in self.tracker.live(parent.parent_id)
         )
         lot = self.instruments[parent.symbol].lot_size
         for i, r in enumerate(plan.replaces):
             order = self.tracker.get(r.cl_ord_id)
-            base = _could_fill(order)
+            base = order.worst_case_leaves
             growth = r.leaves - base
             if growth <= 0:
                 continue
@@ -392,11 +392,3 @@ class ExecutionEngine:
 
     def open_parents(self) -> Iterable[ParentOrder]:
         return (p for p in self.parents.values() if not p.state.is_terminal)
-
-
-def _could_fill(order: ChildOrder) -> int:
-    """Worst case still to fill: the remainder, or a larger one an in-flight replace asks."""
-    leaves = order.leaves_qty
-    if order.pending_replace is not None:
-        leaves = max(leaves, order.pending_replace.qty - order.cum_qty)
-    return max(0, leaves)
