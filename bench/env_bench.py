@@ -7,7 +7,11 @@ Figures (goals from issue 8):
   shipped AMZN training hours; the median of ``--repeats`` runs (each run's figures are
   in the JSON), because one run on a shared machine swings by a quarter;
 - env steps per second vectorised: 8 environments in one process (per core), and
-  16 environments over 2 worker processes (the training set-up, whole machine);
+  16 environments over 2 worker processes (the training set-up, whole machine),
+  stepped by a PPO learner (untrained network, sampling as in training) two ways in
+  the same run: lockstep (``VecEnv.step`` for all 16, the workers wait for the
+  slowest) and pipelined (``VecEnv.rollout``, what training uses); and, for the
+  ceiling, two independent single-environment processes, one per core;
 - policy inference latency at batch 1, p50/p99 (goal p99 <= 50 us): the served path
   (``LearnedPolicy.choose``: torch forward in ``inference_mode`` on one thread, the NaN
   guard and the arg-max), the bare torch forward, and a numpy forward of the same
@@ -19,10 +23,12 @@ Run: python bench/env_bench.py [--steps 20000] [--repeats 3]
 from __future__ import annotations
 
 import argparse
+import multiprocessing as mp
 import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -38,6 +44,7 @@ from policies.env import ExecutionEnv
 from policies.features import FEATURE_NAMES, FeatureSpec, Normaliser
 from policies.learned import LearnedPolicy
 from policies.network import NumpyForward, PolicyNet
+from policies.ppo import PPO, PPOConfig
 from policies.vector_env import SyncVecEnv, WorkerVecEnv
 
 ARTIFACT = Path(__file__).resolve().parents[1] / "policies/artifacts/ppo_amzn"
@@ -69,14 +76,9 @@ def single_env(steps: int) -> tuple[float, float]:
     return done_steps / t_steps, done_steps / total
 
 
-def vector_env(steps: int, envs: int, workers: int) -> float:
+def vector_env_in_process(steps: int, envs: int) -> float:
     split = default_split(unseen_folders=[])
-    factories = [lambda: ExecutionEnv(split.train)] * envs
-    vec = (
-        SyncVecEnv(factories, seed=0)
-        if workers <= 1
-        else WorkerVecEnv(factories, seed=0, workers=workers)
-    )
+    vec = SyncVecEnv([lambda: ExecutionEnv(split.train)] * envs, seed=0)
     rng = np.random.default_rng(0)
     vec.reset()
     n_iter = max(1, steps // envs)
@@ -86,6 +88,46 @@ def vector_env(steps: int, envs: int, workers: int) -> float:
     dt = time.perf_counter() - t0
     vec.close()
     return n_iter * envs / dt
+
+
+def learner_collect(steps: int, envs: int, workers: int, pipelined: bool) -> float:
+    """Env steps/s of a PPO learner collecting ``steps`` steps over ``workers``."""
+    torch.set_num_threads(1)
+    split = default_split(unseen_folders=[])
+    factories = [lambda: ExecutionEnv(split.train)] * envs
+    vec = WorkerVecEnv(factories, seed=0, workers=workers)
+    torch.manual_seed(0)
+    n_steps = max(1, steps // envs)
+    ppo = PPO(len(FEATURE_NAMES), ActionSpec().n, PPOConfig(n_steps=n_steps), torch.device("cpu"))
+    rng = torch.Generator().manual_seed(0)
+    obs = vec.reset()
+    t0 = time.perf_counter()
+    if pipelined:
+        ppo.collect(vec, obs, rng)
+    else:
+        for _ in range(n_steps):
+            a, _, _ = ppo.act(obs, rng)
+            obs = vec.step(a)[0]
+    dt = time.perf_counter() - t0
+    vec.close()
+    return n_steps * envs / dt
+
+
+def _one_env_process(steps: int, q: Any) -> None:
+    q.put(single_env(steps)[1])
+
+
+def independent_processes(steps: int, n: int) -> float:
+    """The ceiling for ``n`` cores: ``n`` single-env processes, no coordination."""
+    ctx = mp.get_context("fork")
+    q = ctx.Queue()
+    procs = [ctx.Process(target=_one_env_process, args=(steps, q)) for _ in range(n)]
+    for p in procs:
+        p.start()
+    rates = [q.get() for _ in procs]
+    for p in procs:
+        p.join()
+    return float(sum(rates))
 
 
 def inference(n: int) -> dict[str, dict[str, float]]:
@@ -124,12 +166,17 @@ def main() -> None:
     ap.add_argument("--inferences", type=int, default=20_000)
     args = ap.parse_args()
     configure(level="ERROR")
-    vec_workers = vector_env(args.steps, 16, 2)  # before pinning: uses both cores
+    # before pinning: these use both cores; lockstep and pipelined alternate
+    lockstep, pipelined = [], []
+    for _ in range(2):
+        lockstep.append(learner_collect(args.steps, 16, 2, pipelined=False))
+        pipelined.append(learner_collect(args.steps, 16, 2, pipelined=True))
+    ceiling = independent_processes(args.steps // 2, 2)
     pinned = pin_one_core()
     runs = [single_env(args.steps) for _ in range(max(1, args.repeats))]
     step_only = statistics.median(r[0] for r in runs)
     with_resets = statistics.median(r[1] for r in runs)
-    vec_sync = vector_env(args.steps, 8, 1)
+    vec_sync = vector_env_in_process(args.steps, 8)
     inf = inference(args.inferences)
     rows = [
         {
@@ -151,8 +198,20 @@ def main() -> None:
             "met": vec_sync >= 10_000,
         },
         {
-            "figure": "env steps/s, 16 envs over 2 workers (2 cores)",
-            "value": round(vec_workers),
+            "figure": "env steps/s, 16 envs over 2 workers, PPO learner, lockstep (2 cores)",
+            "value": round(statistics.median(lockstep)),
+            "goal": "",
+            "met": "",
+        },
+        {
+            "figure": "env steps/s, 16 envs over 2 workers, PPO learner, pipelined (training)",
+            "value": round(statistics.median(pipelined)),
+            "goal": "",
+            "met": "",
+        },
+        {
+            "figure": "env steps/s, 2 independent 1-env processes (the 2-core ceiling)",
+            "value": round(ceiling),
             "goal": "",
             "met": "",
         },
@@ -174,6 +233,13 @@ def main() -> None:
         rows,
         {
             "single_env_runs": [{"steps_only": round(a), "incl_resets": round(b)} for a, b in runs],
+            "learner_runs": {
+                "lockstep": [round(x) for x in lockstep],
+                "pipelined": [round(x) for x in pipelined],
+                "pipelined_over_lockstep": round(
+                    statistics.median(pipelined) / statistics.median(lockstep), 2
+                ),
+            },
             "pinning": pinned,
             "torch": torch.__version__,
             "artifact": str(ARTIFACT)

@@ -58,28 +58,42 @@ class DQN:
         return self.q
 
     def epsilon(self) -> float:
+        return self._epsilon_at(self.env_steps)
+
+    def _epsilon_at(self, env_steps: int) -> float:
         c = self.cfg
-        f = min(1.0, self.env_steps / max(1, c.eps_decay_steps))
+        f = min(1.0, env_steps / max(1, c.eps_decay_steps))
         return c.eps_start + f * (c.eps_end - c.eps_start)
 
     def collect(
         self, env: VecEnv, obs: np.ndarray, rng: np.random.Generator
     ) -> tuple[np.ndarray, list[dict[str, Any]]]:
-        episodes: list[dict[str, Any]] = []
-        n = env.num_envs
-        for _ in range(self.cfg.n_steps):
+        n, t = env.num_envs, self.cfg.n_steps
+        # every step's exploration draws up front, in the order a lockstep loop draws them
+        explore = np.empty((t, n), bool)
+        random_action = np.empty((t, n), np.int64)
+        for k in range(t):
+            explore[k] = rng.random(n) < self._epsilon_at(self.env_steps + k * n)
+            random_action[k] = rng.integers(self.n_actions, size=n)
+
+        cols = np.arange(n)
+
+        def decide(step: np.ndarray, rows: np.ndarray, o: np.ndarray) -> np.ndarray:
             with torch.no_grad():
-                greedy = self.q(torch.as_tensor(obs, device=self.device)).argmax(-1).cpu().numpy()
-            explore = rng.random(n) < self.epsilon()
-            a = np.where(explore, rng.integers(self.n_actions, size=n), greedy)
-            nxt, rew, done, infos = env.step(a)
+                x = torch.tensor(o, device=self.device)  # aligned copy, as in PPO._act
+                greedy = self.q(x).argmax(-1).cpu().numpy()
+            chosen: np.ndarray = np.where(explore[step, cols], random_action[step, cols], greedy)
+            return chosen
+
+        ro = env.rollout(obs, t, decide)
+        for k in range(t):
             # on a reset the returned observation starts the next episode; the
             # transition's own next state only matters through done=1 (no bootstrap)
-            self._store(obs, a, rew * self.cfg.reward_scale, nxt, done)
-            obs = nxt
+            self._store(
+                ro.obs[k], ro.act[k], ro.rew[k] * self.cfg.reward_scale, ro.obs[k + 1], ro.done[k]
+            )
             self.env_steps += n
-            episodes += [i["episode"] for i in infos if "episode" in i]
-        return obs, episodes
+        return ro.obs[t], ro.episodes
 
     def _store(
         self, obs: np.ndarray, a: np.ndarray, r: np.ndarray, nxt: np.ndarray, d: np.ndarray
