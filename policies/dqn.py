@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from policies.network import PolicyNet
+from policies.network import PolicyNet, batch_tensor
 from policies.vector_env import VecEnv
 
 
@@ -80,8 +80,7 @@ class DQN:
 
         def decide(step: np.ndarray, rows: np.ndarray, o: np.ndarray) -> np.ndarray:
             with torch.no_grad():
-                x = torch.tensor(o, device=self.device)  # aligned copy, as in PPO._act
-                greedy = self.q(x).argmax(-1).cpu().numpy()
+                greedy = self.q(batch_tensor(o, self.device)).argmax(-1).cpu().numpy()
             chosen: np.ndarray = np.where(explore[step, cols], random_action[step, cols], greedy)
             return chosen
 

@@ -22,6 +22,16 @@ from torch import nn
 F32 = npt.NDArray[np.float32]
 
 
+def batch_tensor(obs: np.ndarray, device: torch.device) -> torch.Tensor:
+    """A batch of observations as a tensor, always copied into torch's aligned memory.
+
+    The BLAS's rounding can depend on where the input starts in memory, and rollouts
+    hand in views at any offset; a copy makes the forward pass depend on the values
+    only, which keeps pipelined and lockstep rollouts identical bit for bit.
+    """
+    return torch.tensor(obs, device=device)
+
+
 class PolicyNet(nn.Module):
     def __init__(self, n_in: int, n_out: int, hidden: Sequence[int] = (64, 64)) -> None:
         super().__init__()

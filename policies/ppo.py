@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from policies.network import PolicyNet, ValueNet
+from policies.network import PolicyNet, ValueNet, batch_tensor
 from policies.vector_env import VecEnv
 
 
@@ -76,9 +76,7 @@ class PPO:
 
     def _act(self, obs: np.ndarray, u: torch.Tensor) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         with torch.inference_mode():  # no autograd bookkeeping: ~13 % off a tiny forward
-            # a copy, in torch's aligned memory: the BLAS's rounding can depend on the
-            # input's alignment, and a rollout hands in views at any offset
-            x = torch.tensor(obs, device=self.device)
+            x = batch_tensor(obs, self.device)
             logp_all = torch.log_softmax(self.pi(x), dim=-1)
             # inverse-CDF sampling from uniforms drawn from our own generator:
             # reproducible across runs, and whatever order the workers answer in
@@ -121,7 +119,7 @@ class PPO:
         }
         obs = ro.obs[t]
         with torch.no_grad():
-            last_v = self.vf(torch.as_tensor(obs, device=self.device)).cpu().numpy()
+            last_v = self.vf(batch_tensor(obs, self.device)).cpu().numpy()
         adv = np.zeros((t, n), np.float32)
         gae = np.zeros(n, np.float32)
         for k in reversed(range(t)):

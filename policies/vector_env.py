@@ -153,8 +153,6 @@ def _worker(conn: Connection, factories: list[EnvFactory], seed: int) -> None:
             cmd, arg = conn.recv()
             if cmd == "reset":
                 conn.send(vec.reset())
-            elif cmd == "step":
-                conn.send(vec.step(arg))
             elif cmd == "step_part":
                 lo, hi, actions = arg
                 conn.send(vec.step_part(lo, hi, actions))
@@ -189,7 +187,7 @@ class WorkerVecEnv:
         self.num_envs = len(factories)
         self._conns: list[Connection] = []
         self._procs: list[Any] = []
-        self._sizes: list[int] = []
+        self._shares: list[slice] = []  # each worker's environments
         chunks = np.array_split(np.arange(len(factories)), workers)
         for chunk in chunks:
             parent, child = ctx.Pipe()
@@ -199,7 +197,7 @@ class WorkerVecEnv:
             child.close()
             self._conns.append(parent)
             self._procs.append(p)
-            self._sizes.append(len(fs))
+            self._shares.append(slice(int(chunk[0]), int(chunk[0]) + len(fs)))
 
     def reset(self) -> np.ndarray:
         for c in self._conns:
@@ -207,10 +205,8 @@ class WorkerVecEnv:
         return np.concatenate([c.recv() for c in self._conns])
 
     def step(self, actions: np.ndarray) -> StepOut:
-        start = 0
-        for c, n in zip(self._conns, self._sizes, strict=True):
-            c.send(("step", actions[start : start + n]))
-            start += n
+        for c, share in zip(self._conns, self._shares, strict=True):
+            c.send(("step_part", (0, share.stop - share.start, actions[share])))
         parts = [c.recv() for c in self._conns]
         obs = np.concatenate([p[0] for p in parts])
         rew = np.concatenate([p[1] for p in parts])
@@ -224,12 +220,11 @@ class WorkerVecEnv:
         infos = _infos(n_steps, self.num_envs)
         # streams: (worker, the environments it steps, their range inside the worker)
         streams: list[tuple[Connection, slice, int, int]] = []
-        start = 0
-        for c, n in zip(self._conns, self._sizes, strict=True):
+        for c, share in zip(self._conns, self._shares, strict=True):
+            n = share.stop - share.start
             for part in np.array_split(np.arange(n), min(self.parts, n)):
                 lo, hi = int(part[0]), int(part[-1]) + 1
-                streams.append((c, slice(start + lo, start + hi), lo, hi))
-            start += n
+                streams.append((c, slice(share.start + lo, share.start + hi), lo, hi))
         step_of = [0] * len(streams)
         queued: dict[Connection, deque[int]] = {c: deque() for c in self._conns}
         row_step = np.zeros(self.num_envs, np.int64)  # the step each row's obs is at
