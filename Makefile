@@ -10,8 +10,11 @@ STAMP := $(VENV)/.installed-stamp
 TORCH_SPEC ?= torch==2.13.0
 TORCH_PIP_ARGS ?=
 PYTEST_ARGS ?=
+# install (default): the Debian packages some tests use, when root or password-less sudo
+# allows; skip: the Python-only run (tests needing them are skipped, with a summary line).
+SYSTEM_PACKAGES ?= install
 
-.PHONY: demo test lint typecheck contracts unit bench install clean
+.PHONY: demo test system-packages lint typecheck contracts unit bench install clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,6 +31,9 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/rlexec demo
 
+system-packages:
+	RLEXEC_SYSTEM_PACKAGES=$(SYSTEM_PACKAGES) scripts/install_system_packages.sh
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -41,7 +47,7 @@ contracts: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/python -m pytest -n auto --dist loadfile $(PYTEST_ARGS)
 
-test: lint typecheck contracts unit
+test: system-packages lint typecheck contracts unit
 
 bench: $(STAMP)
 	for b in bench/*_bench.py; do $(BIN)/python $$b || exit 1; done

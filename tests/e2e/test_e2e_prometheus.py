@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
 import subprocess
 import time
 import urllib.parse
@@ -14,15 +13,13 @@ import orjson
 import pytest
 
 from daemon.stack import Stack, StackSettings, free_port
+from tests import system_packages
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.system_package("prometheus")]
 
 
 def prometheus_binary() -> str:
-    path = shutil.which("prometheus") or "/usr/bin/prometheus"
-    if not Path(path).exists():
-        raise AssertionError("prometheus not found: install the Debian package 'prometheus'")
-    return path
+    return system_packages.require("prometheus")["prometheus"]
 
 
 def query(port: int, expr: str) -> list[dict[str, object]]:

@@ -6,6 +6,8 @@ import asyncio
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from core.clock import WallClock
 from daemon.control.client import send_command
 from daemon.control.handler import CommandHandler
@@ -105,6 +107,7 @@ async def serve_one_command(
         await asyncio.wait_for(task, 10)
 
 
+@pytest.mark.system_package("redis-server >= 7")
 async def test_an_acl_user_with_its_password_is_served(tmp_path: Path) -> None:
     server = start_redis(tmp_path, extra=ACL)
     try:
@@ -118,6 +121,7 @@ async def test_an_acl_user_with_its_password_is_served(tmp_path: Path) -> None:
         server.stop()
 
 
+@pytest.mark.system_package("redis-server >= 7")
 async def test_a_wrong_password_never_gets_in_and_the_plane_says_redis_is_down(
     tmp_path: Path,
 ) -> None:
@@ -140,6 +144,7 @@ async def test_a_wrong_password_never_gets_in_and_the_plane_says_redis_is_down(
         server.stop()
 
 
+@pytest.mark.system_package("redis-server >= 7", "openssl")
 async def test_commands_travel_over_tls(tmp_path: Path) -> None:
     certs = make_certs(tmp_path)
     tls_port = free_port()

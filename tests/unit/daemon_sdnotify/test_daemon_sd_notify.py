@@ -8,7 +8,6 @@ same fields, so the wire format is checked against systemd rather than against i
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import tempfile
@@ -29,6 +28,7 @@ from daemon.sd_notify import (
     socket_address,
     watchdog_timeout_s,
 )
+from tests import system_packages
 
 
 class Receiver:
@@ -194,8 +194,7 @@ def test_full_receive_queue_raises_instead_of_blocking_the_loop() -> None:
 
 
 def _systemd_notify_bytes(rx: Receiver, address: str, args: list[str]) -> bytes:
-    exe = shutil.which("systemd-notify")
-    assert exe, "systemd-notify not found: install the Debian package 'systemd'"
+    exe = system_packages.require("systemd-notify")["systemd-notify"]
     env = {**os.environ, NOTIFY_SOCKET: address}
     subprocess.run([exe, "--no-block", *args], env=env, check=True, timeout=10)
     return rx.recv()

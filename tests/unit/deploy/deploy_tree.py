@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
+from tests import system_packages
+
 REPO = Path(__file__).resolve().parents[3]
 SCRIPT = REPO / "scripts" / "check_deploy.sh"
 CHECKS_DIR = REPO / "deploy" / "checks"
@@ -41,6 +43,33 @@ class CheckResult:
         return self.returncode == 0
 
 
+# What each check of scripts/check_deploy.sh runs, as (the script's variable naming the
+# tool, the requirement in tests/system_packages.py). Keep in step with the script's table.
+CHECK_TOOLS: dict[str, tuple[tuple[str, str], ...]] = {
+    "prometheus": (("PROMTOOL", "promtool"),),
+    "dashboard": (("PROMTOOL", "promtool"),),
+    "systemd": (("SYSTEMD_ANALYZE", "systemd-analyze"), ("SYSTEMD_SYSUSERS", "systemd-sysusers")),
+    "compose": (("DOCKER_COMPOSE", "docker-compose"),),
+    "redis": (("REDIS_SERVER", "redis-server >= 7"),),
+    "shell": (("SHELLCHECK", "shellcheck"),),
+}
+
+
+def _tools_for(checks: tuple[str, ...], env: dict[str, str]) -> dict[str, str]:
+    """The system programs the checks need, found (or the test skipped, saying what to install).
+
+    A variable the test sets itself (to prove a missing tool fails) is left as it is.
+    """
+    wanted = {
+        var: label
+        for check in checks
+        for var, label in CHECK_TOOLS.get(check, ())
+        if var not in env
+    }
+    found = system_packages.require(*wanted.values())
+    return {var: found[label] for var, label in wanted.items()}
+
+
 def run_check(
     *checks: str, root: Path | None = None, env: dict[str, str] | None = None
 ) -> CheckResult:
@@ -48,6 +77,7 @@ def run_check(
     full_env["PYTHON"] = sys.executable
     if root is not None:
         full_env["RLEXEC_DEPLOY_ROOT"] = str(root)
+    full_env.update(_tools_for(checks, env or {}))
     full_env.update(env or {})
     res = subprocess.run(
         ["bash", str(SCRIPT), *checks],
