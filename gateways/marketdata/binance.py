@@ -8,8 +8,10 @@ raw single-stream messages parse too. The book is rebuilt the way Binance docume
   ``lastUpdateId`` L, drop diffs with ``u <= L``, the first applied one has
   ``U <= L + 1 <= u``, and every later one starts at the previous ``u + 1``
   (:class:`~gateways.marketdata.sequencing.RangeRule`);
-- futures: diffs also carry ``pu``, the previous diff's ``u``; the first applied one
-  straddles L and every later one must have ``pu`` equal to the last applied ``u``
+- futures: diffs also carry ``pu``, the previous diff's ``u``, and ids skip; drop
+  diffs with ``u < L`` (a diff ending exactly at L is applied), the first applied one
+  has ``U <= L <= u`` (or chains onto L by its ``pu``), and every later one must have
+  ``pu`` equal to the last applied ``u``
   (:class:`~gateways.marketdata.sequencing.PrevIdRule`).
 
 A gap means the book is rebuilt from a fresh REST snapshot (``/api/v3/depth``,
