@@ -47,6 +47,7 @@ from core.instruments import Instrument
 from core.log import configure, get_logger
 from exchange.config import ExchangeConfig, load_config, time_of_day_ns
 from exchange.engine import EngineConfig, MatchingEngine, STPMode
+from exchange.health import SymbolHealth, metrics_registry, status, symbol_health
 from exchange.paper.upstream import PaperUpstream
 from exchange.paper.venue import PaperVenue
 from exchange.replay.api import MarketSimulator
@@ -174,6 +175,8 @@ class Exchange:
             self.audit, cancel_on_disconnect=config.fix.cancel_on_disconnect
         )
         self.paper: PaperVenue | None = None
+        self.upstream: PaperUpstream | None = None
+        self.metrics = metrics_registry(self.symbol_health)
         self.venue: OrderVenue | None = None
         self._engines: dict[str, MatchingEngine] = {}
         self.md_republished = 0
@@ -256,6 +259,7 @@ class Exchange:
             clock=self.clock,
             wait=self.pacer.wait if paper_cfg.upstream == "recording" else None,
         )
+        self.upstream = upstream
         return upstream.run
 
     def halted(self) -> list[str]:
@@ -263,9 +267,28 @@ class Exchange:
             {s for e in set(self._engines.values()) for s, b in e.books.items() if b.halted}
         )
 
+    def symbol_health(self) -> list[SymbolHealth]:
+        books = self.upstream.books if self.upstream is not None else None
+        return symbol_health(
+            self.instruments,
+            self.halted(),
+            books.feeds if books is not None else None,
+            books.now_ns if books is not None else 0,
+        )
+
+    async def metrics_page(self, _request: web.Request) -> web.Response:
+        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+        return web.Response(
+            body=generate_latest(self.metrics), headers={"Content-Type": CONTENT_TYPE_LATEST}
+        )
+
     async def health(self, _request: web.Request) -> web.Response:
+        symbols = self.symbol_health()
+        state, problems = status(symbols)
         body = {
-            "status": "ok",
+            "status": state,
+            "problems": problems,
             "source": self.source_state,
             "venue_time_ns": self.venue_time(),
             "marketdata": {
@@ -281,6 +304,7 @@ class Exchange:
             },
             "audit_records": self.audit.records_written,
             "halted": self.halted(),
+            "symbols": {s.symbol: s.as_dict() for s in symbols},
         }
         return web.json_response(body, dumps=lambda o: orjson.dumps(o).decode())
 
@@ -309,6 +333,7 @@ async def run(
     app = web.Application()
     ex.publisher.attach(app, md.path)
     app.router.add_get("/healthz", ex.health)
+    app.router.add_get("/metrics", ex.metrics_page)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     fix: FixOrderEntry | None = None
     source_task: asyncio.Task[Any] | None = None

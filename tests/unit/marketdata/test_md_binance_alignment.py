@@ -148,7 +148,9 @@ def _feed(books: VenueBooks, cap: Capture, lo: int, hi: int) -> None:
 
 @pytest.mark.parametrize("order", ["snapshot_after_diffs", "snapshot_first"])
 @pytest.mark.parametrize(("market", "where"), CASES)
-def test_every_snapshot_placement_joins_the_diff_stream(market: str, where: str, order: str) -> None:
+def test_every_snapshot_placement_joins_the_diff_stream(
+    market: str, where: str, order: str
+) -> None:
     cap = _capture(market)
     update_id, holds = _placement(cap, where)
     books = VenueBooks(cap.adapter())
