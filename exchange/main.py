@@ -31,7 +31,6 @@ import sys
 import time
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -93,24 +92,20 @@ def _load_replays(
     engine_config: Callable[[str], EngineConfig],
     md_sink: Callable[[BookDelta | TradePrint], None],
 ) -> dict[str, MarketSimulator]:
-    from exchange.data import lobster_message_file
     from exchange.replay import ReplaySimulator, default_impact, load_day
     from gateways.marketdata.lobster import LobsterFormatError
 
     sims: dict[str, MarketSimulator] = {}
     for day_cfg in config.source.lobster:
-        ins = instruments[day_cfg.ticker]
+        ins = instruments[day_cfg.symbol]
         try:
-            path = day_cfg.message_file or lobster_message_file(
-                day_cfg.ticker, day_cfg.date, day_cfg.levels
-            )
-            day = load_day(Path(path), ins.tick_size)
+            day = load_day(day_cfg.message_path(), ins.tick_size)
         except (LobsterFormatError, FileNotFoundError, OSError) as exc:
-            raise DataError(f"source.lobster {day_cfg.ticker}: {exc}") from None
+            raise DataError(f"source.lobster {day_cfg.symbol}: {exc}") from None
         sim = ReplaySimulator(
             day,
             instrument=ins,
-            impact=default_impact(config.source.impact, day_cfg.ticker),
+            impact=default_impact(config.source.impact, day_cfg.symbol),
             engine_config=engine_config(ins.symbol),
             market_data=md_sink,
         )
