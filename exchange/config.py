@@ -43,7 +43,7 @@ from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from core.config import InstrumentSection, LoggingSection, Section, load
 from gateways.fix.settings import AcceptorSettings, SessionSettings
-from gateways.marketdata.lobster import LobsterFileName, message_file_in
+from gateways.marketdata.lobster import LobsterFileName, message_file_in, orderbook_path_for
 
 # Tickers with a LOBSTER day shipped in data/lobster, and the level count to replay.
 SHIPPED_LOBSTER = {"AMZN": 5, "AAPL": 1}
@@ -386,6 +386,28 @@ class ExchangeConfig(Section):
                     f"source.paper.symbols: {', '.join(unknown)} not among the instruments"
                 )
         return self
+
+
+def data_problems(cfg: ExchangeConfig) -> list[str]:
+    """What the exchange would fail to find at start, checked without loading it: every
+    replayed day's message and orderbook file, every recording file. One line each,
+    naming the key."""
+    problems = []
+    if cfg.source.kind == "lobster":
+        for n, day in enumerate(cfg.source.lobster):
+            try:
+                path = day.message_path()
+            except FileNotFoundError as exc:
+                problems.append(f"source.lobster.{n} ({day.symbol}): {exc}")
+                continue
+            for f in (path, orderbook_path_for(path)):
+                if not f.is_file():
+                    problems.append(f"source.lobster.{n} ({day.symbol}): no file {f}")
+    elif cfg.source.paper is not None and cfg.source.kind == "paper":
+        for n, f in enumerate(cfg.source.paper.files):
+            if cfg.source.paper.upstream == "recording" and not f.is_file():
+                problems.append(f"source.paper.files.{n}: no file {f}")
+    return problems
 
 
 def load_config(

@@ -11,14 +11,30 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from gateways.marketdata.lobster import LobsterFormatError, message_file_in
+
+__all__ = [
+    "ENV_VAR",
+    "SHIPPED_DATA",
+    "LobsterFormatError",
+    "data_dir",
+    "lobster_dir",
+    "lobster_message_file",
+    "lobster_message_files",
+    "message_file_in",
+]
+
 ENV_VAR = "RLEXEC_DATA_DIR"
+# The data shipped with the repository, whatever RLEXEC_DATA_DIR says: what the
+# committed policy was trained and evaluated on.
+SHIPPED_DATA = Path(__file__).resolve().parent.parent / "data"
 
 
 def data_dir() -> Path:
     override = os.environ.get(ENV_VAR)
     if override:
         return Path(override).expanduser().resolve()
-    return Path(__file__).resolve().parent.parent / "data"
+    return SHIPPED_DATA
 
 
 def lobster_dir() -> Path:

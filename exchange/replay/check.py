@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from core.instruments import Instrument
 from core.helptext import DefaultsHelpFormatter
+from core.instruments import Instrument
 from exchange.engine.depth import EngineL2Book
 from exchange.engine.matching import MatchingEngine
 from exchange.engine.sinks import CollectingMarketData, CollectingReports
