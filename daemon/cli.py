@@ -104,6 +104,21 @@ def _checked_command(cmd: str, kv: dict[str, object], key: bytes | None) -> None
         raise _UsageError(exc.message) from None
 
 
+CTL_HELP = """Send one control command over Redis and print the daemon's reply.
+
+commands:
+  submit_parent symbol=AMZN side=sell qty=40000 duration_s=1800 [algo=twap]
+  cancel_parent parent_id=P        pause [parent_id=P]        resume [parent_id=P]
+  kill reason=...                  status
+  reset_kill reason=...            (signed: --key-file)
+  load_policy path=... sha256=...  (signed: --key-file)
+
+A command or argument the daemon would refuse is refused here, before connecting.
+Exit status: 0 the daemon applied it, 1 it refused it, 2 bad command, arguments or
+config, 3 Redis unreachable or refusing us, or no reply within --timeout.
+"""
+
+
 def _ctl(args: argparse.Namespace) -> int:
     import asyncio
     import os
@@ -190,7 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rlexec",
         description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=DefaultsHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -199,8 +214,10 @@ def build_parser() -> argparse.ArgumentParser:
     check = _subparser(
         cfg_sub,
         "check",
-        "validate a daemon or exchange config file (and RLEXEC__ env overrides) without "
-        "starting anything; for the exchange, also that its data files exist",
+        "validate a daemon or exchange config file without starting anything",
+        description="Validate a daemon or exchange config file, with the RLEXEC__ environment\n"
+        "overrides, without starting anything; for the exchange, also that its data files\n"
+        "exist. Exit status: 0 valid, 2 not (one line per problem, naming the key).",
     )
     check.add_argument("file", help="the TOML file")
     check.add_argument(
@@ -231,13 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
         sub,
         "ctl",
         "send one control command over Redis and print the reply",
-        description="Send one control command over Redis and print the daemon's reply. "
-        "Commands: submit_parent symbol=AMZN side=sell qty=40000 duration_s=1800 | "
-        "cancel_parent parent_id=P | pause [parent_id=P] | resume [parent_id=P] | "
-        "kill reason=... | reset_kill (signed) | load_policy path=... sha256=... (signed) | "
-        "status. A command or argument the daemon would refuse is refused before "
-        "connecting. Exit status: 0 the daemon applied it, 1 it refused it, 2 bad command "
-        "or config, 3 Redis unreachable or no reply in time.",
+        description=CTL_HELP,
     )
     ctl.add_argument("cmd", metavar="COMMAND", help="the command (see above)")
     ctl.add_argument("args", nargs="*", metavar="KEY=VALUE", help="its arguments (default: none)")
