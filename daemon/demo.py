@@ -23,9 +23,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from core.helptext import DefaultsHelpFormatter
+from core.helptext import DefaultsHelpFormatter, positive_float, positive_int
 from daemon.stack import Stack, StackError, StackSettings
-from exchange.config import SHIPPED_LOBSTER
+from exchange.config import SHIPPED_LOBSTER, time_of_day_ns
 
 DONE = ("completed", "canceled", "expired")
 
@@ -43,10 +43,14 @@ def _parser() -> argparse.ArgumentParser:
         help="the shipped LOBSTER day to trade",
     )
     p.add_argument("--side", choices=["buy", "sell"], default="sell", help="parent side")
-    p.add_argument("--qty", type=int, default=2_000, help="parent quantity, shares")
-    p.add_argument("--minutes", type=float, default=10.0, help="parent horizon (market time)")
-    p.add_argument("--speed", type=float, default=30.0, help="replay speed, x real time")
-    p.add_argument("--start", default="14:15:00", help="replay start (exchange local time)")
+    p.add_argument("--qty", type=positive_int, default=2_000, help="parent quantity, shares")
+    p.add_argument(
+        "--minutes", type=positive_float, default=10.0, help="parent horizon (market time)"
+    )
+    p.add_argument("--speed", type=positive_float, default=30.0, help="replay speed, x real time")
+    p.add_argument(
+        "--start", type=_replay_start, default="14:15:00", help="replay start (exchange local time)"
+    )
     p.add_argument(
         "--workdir",
         type=Path,
@@ -60,6 +64,17 @@ def _parser() -> argparse.ArgumentParser:
         help="skip the in-process comparison (default: run it)",
     )
     return p
+
+
+def _replay_start(text: str) -> str:
+    """HH:MM[:SS] within the shipped day's trading hours (before 16:00)."""
+    try:
+        at = time_of_day_ns(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if not time_of_day_ns("09:30") <= at < time_of_day_ns("16:00"):
+        raise argparse.ArgumentTypeError(f"{text} is outside the trading day (09:30-16:00)")
+    return text
 
 
 def shown_filled(filled: int, qty: int, state: str) -> int:

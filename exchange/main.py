@@ -44,7 +44,7 @@ from core.events import BookDelta, TradePrint
 from core.ids import base36
 from core.instruments import Instrument
 from core.log import configure, get_logger
-from exchange.config import ExchangeConfig, load_config, time_of_day_ns
+from exchange.config import ExchangeConfig, data_problems, load_config, time_of_day_ns
 from exchange.engine import EngineConfig, MatchingEngine, STPMode
 from exchange.health import SymbolHealth, metrics_registry, status, symbol_health
 from exchange.paper.upstream import PaperUpstream
@@ -415,6 +415,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         config = load_config(args.config)
+        problems = data_problems(config)  # a missing data file: say so before "ready"
+        if problems:
+            raise ConfigError(args.config or "(embedded defaults)", problems)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2

@@ -320,7 +320,7 @@ def _named_ac(params: BaselineParams, risk_aversion: float) -> Policy:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from core.helptext import DefaultsHelpFormatter
+    from core.helptext import DefaultsHelpFormatter, positive_int
 
     ap = argparse.ArgumentParser(
         prog="rlexec evaluate",
@@ -334,7 +334,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument(
         "--sha256", default=None, help="expected artifact digest; default: any (refuse others)"
     )
-    ap.add_argument("--episodes", type=int, default=200, help="episodes per data group")
+    ap.add_argument("--episodes", type=positive_int, default=200, help="episodes per data group")
     ap.add_argument("--seed", type=int, default=20240601, help="seed of the episode sequence")
     ap.add_argument(
         "--split", choices=("val", "test"), default="test", help="which split to evaluate"
@@ -384,7 +384,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="run only these baselines (names as in the table; default: all)",
     )
     ap.add_argument(
-        "--workers", type=int, default=2, help="processes running data groups in parallel"
+        "--workers", type=positive_int, default=2, help="processes running data groups in parallel"
     )
     ap.add_argument(
         "--no-progress", action="store_true", help="no progress bar on stderr (default: shown)"

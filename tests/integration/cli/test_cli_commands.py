@@ -205,3 +205,15 @@ def test_the_demo_bar_never_shows_the_whole_quantity_while_the_parent_works() ->
     assert demo.shown_filled(1500, 2000, "working") == 1500
     assert demo.shown_filled(2000, 2000, "completed") == 2000
     assert demo.shown_filled(1800, 2000, "expired") == 1800
+
+
+def test_the_exchange_names_a_missing_data_file_before_it_reports_ready(tmp_path: Path) -> None:
+    cfg = tmp_path / "paper.toml"
+    missing = tmp_path / "capture.gz"
+    cfg.write_text(
+        '[[instruments]]\nsymbol = "BTCUSDT"\n[source]\nkind = "paper"\n'
+        f'[source.paper]\nupstream = "recording"\nfiles = ["{missing}"]\n'
+    )
+    proc = rlexec("exchange", "--config", str(cfg))
+    assert proc.stdout == ""  # never announced itself ready
+    assert one_line_error(proc, 2) == f"  source.paper.files.0: no file {missing}"
