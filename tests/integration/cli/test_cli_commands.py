@@ -217,3 +217,17 @@ def test_the_exchange_names_a_missing_data_file_before_it_reports_ready(tmp_path
     proc = rlexec("exchange", "--config", str(cfg))
     assert proc.stdout == ""  # never announced itself ready
     assert one_line_error(proc, 2) == f"  source.paper.files.0: no file {missing}"
+
+
+def test_a_day_declared_with_the_wrong_levels_is_a_config_error_naming_both(
+    tmp_path: Path,
+) -> None:
+    folder = renamed_day(tmp_path / "data", "MSFT")
+    cfg = tmp_path / "x.toml"
+    cfg.write_text(f'[[source.lobster]]\nfolder = "{folder}"\nlevels = 5\n')
+    proc = rlexec("exchange", "--config", str(cfg))
+    assert proc.stdout == ""
+    assert one_line_error(proc, 2) == (
+        "  source.lobster.0: Value error, levels = 5 but "
+        "MSFT_2012-06-21_34200000_57600000_message_1.csv.gz is levels 1"
+    )
