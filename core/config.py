@@ -110,9 +110,21 @@ def validate(
             detail = ""
             if err["type"] not in ("missing", "extra_forbidden") and not isinstance(got, dict):
                 detail = f" (got {got!r})"
-            where = f" [from env {origin[key]}]" if origin and key in origin else ""
+            where = _env_origin(key, origin or {})
             problems.append(f"{key}: {msg}{detail}{where}")
         raise ConfigError(source, problems) from None
+
+
+def _env_origin(key: str, origin: Mapping[str, str]) -> str:
+    """`` [from env NAME]`` when the environment set ``key``, a section above it (an
+    array or table given whole) or keys below it (an unknown section that only the
+    environment created); empty when the value came from the file or a default."""
+    names = sorted(
+        name
+        for dotted, name in origin.items()
+        if dotted == key or key.startswith(dotted + ".") or dotted.startswith(key + ".")
+    )
+    return f" [from env {', '.join(names)}]" if names else ""
 
 
 def load(

@@ -5,12 +5,17 @@ afternoon hours) at accelerated speed, and the daemon with the committed policy;
 submits a parent order through the Redis control plane as a user would; shows its
 progress; prints the result next to the same order replayed in process under TWAP
 (and under the policy) on the same window; stops everything it started.
+
+Without --workdir the logs, configs and journal go to a temporary folder that is
+removed after a clean run and kept, and named, when anything fails. Exit status: 0 the
+parent finished and every process stopped cleanly, 1 something failed, 2 bad arguments.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import shutil
 import sys
 import tempfile
 import time
@@ -18,20 +23,64 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from core.helptext import DefaultsHelpFormatter, positive_float, positive_int
 from daemon.stack import Stack, StackError, StackSettings
+from exchange.config import SHIPPED_LOBSTER, time_of_day_ns
+
+DONE = ("completed", "canceled", "expired")
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="rlexec demo", description=__doc__)
-    p.add_argument("--symbol", default="AMZN")
-    p.add_argument("--side", choices=["buy", "sell"], default="sell")
-    p.add_argument("--qty", type=int, default=2_000)
-    p.add_argument("--minutes", type=float, default=10.0, help="parent horizon (market time)")
-    p.add_argument("--speed", type=float, default=30.0, help="replay speed, x real time")
-    p.add_argument("--start", default="14:15:00", help="replay start (exchange local time)")
-    p.add_argument("--workdir", type=Path, default=None, help="keep logs and journal here")
-    p.add_argument("--no-backtest", action="store_true", help="skip the in-process comparison")
+    p = argparse.ArgumentParser(
+        prog="rlexec demo",
+        description=__doc__,
+        formatter_class=DefaultsHelpFormatter,
+    )
+    p.add_argument(
+        "--symbol",
+        default="AMZN",
+        choices=sorted(SHIPPED_LOBSTER),
+        help="the shipped LOBSTER day to trade",
+    )
+    p.add_argument("--side", choices=["buy", "sell"], default="sell", help="parent side")
+    p.add_argument("--qty", type=positive_int, default=2_000, help="parent quantity, shares")
+    p.add_argument(
+        "--minutes", type=positive_float, default=10.0, help="parent horizon (market time)"
+    )
+    p.add_argument("--speed", type=positive_float, default=30.0, help="replay speed, x real time")
+    p.add_argument(
+        "--start", type=_replay_start, default="14:15:00", help="replay start (exchange local time)"
+    )
+    p.add_argument(
+        "--workdir",
+        type=Path,
+        default=None,
+        help="keep logs, configs and the journal here (default: a temporary folder, "
+        "removed after a clean run, kept and named when something fails)",
+    )
+    p.add_argument(
+        "--no-backtest",
+        action="store_true",
+        help="skip the in-process comparison (default: run it)",
+    )
     return p
+
+
+def _replay_start(text: str) -> str:
+    """HH:MM[:SS] within the shipped day's trading hours (before 16:00)."""
+    try:
+        at = time_of_day_ns(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if not time_of_day_ns("09:30") <= at < time_of_day_ns("16:00"):
+        raise argparse.ArgumentTypeError(f"{text} is outside the trading day (09:30-16:00)")
+    return text
+
+
+def shown_filled(filled: int, qty: int, state: str) -> int:
+    """What the progress bar shows: never the whole quantity while the parent is still
+    working (its last fill is in, but it is not done until the daemon says so)."""
+    return filled if state in DONE else min(filled, max(0, qty - 1))
 
 
 def _px(ticks: float) -> str:
@@ -68,14 +117,14 @@ async def _work(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
             views = [p for p in status["result"]["parents"] if p["parent_id"] == "DEMO-1"]
             if views:
                 view = views[0]
-                bar.update(view["filled"] - bar.n)
+                bar.update(shown_filled(view["filled"], args.qty, view["state"]) - bar.n)
                 bar.set_postfix(
                     IS_bps=f"{view['shortfall_bps']:.2f}", state=view["state"], refresh=False
                 )
-                if view["state"] in ("completed", "canceled", "expired"):
+                if view["state"] in DONE:
                     break
             await asyncio.sleep(0.2)
-    if not view or view["state"] not in ("completed", "canceled", "expired"):
+    if not view or view["state"] not in DONE:
         raise StackError(
             f"the parent did not finish within {wall_budget:.0f} s of wall time: {view}"
         )
@@ -99,7 +148,7 @@ def _backtest(view: dict[str, Any], args: argparse.Namespace) -> dict[str, float
     day_s = 86_400
     lo = (start_ns // 1_000_000_000) % day_s - 120
     hi = min(16 * 3600, (end_ns // 1_000_000_000) % day_s + 360)
-    folder = lobster_dir() / f"{args.symbol}_2012-06-21_5"
+    folder = lobster_dir() / f"{args.symbol}_2012-06-21_{SHIPPED_LOBSTER[args.symbol]}"
     source = load_source(folder, [(lo, hi)])
     env = ExecutionEnv(
         [source],
@@ -119,21 +168,34 @@ def _backtest(view: dict[str, Any], args: argparse.Namespace) -> dict[str, float
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    tmp = None
-    if args.workdir is None:
-        tmp = tempfile.TemporaryDirectory(prefix="rlexec-demo-")
-        workdir = Path(tmp.name)
-    else:
-        workdir = args.workdir
+    scratch = args.workdir is None
+    workdir = Path(tempfile.mkdtemp(prefix="rlexec-demo-")) if scratch else args.workdir
     print(
         f"rlexec demo: redis-server + exchange (LOBSTER {args.symbol} from {args.start}, "
         f"{args.speed:g}x) + daemon (committed policy); logs in {workdir}",
         file=sys.stderr,
     )
+    rc = _demo(args, workdir)
+    if rc != 0:
+        print(
+            f"rlexec demo: failed; logs, configs and the journal are kept in {workdir}",
+            file=sys.stderr,
+        )
+    elif scratch:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return rc
+
+
+def _demo(args: argparse.Namespace, workdir: Path) -> int:
     stack = Stack(
-        StackSettings(workdir, symbol=args.symbol, replay_start=args.start, speed=args.speed)
+        StackSettings(
+            workdir,
+            symbol=args.symbol,
+            levels=SHIPPED_LOBSTER[args.symbol],
+            replay_start=args.start,
+            speed=args.speed,
+        )
     )
-    rc = 0
     view: dict[str, Any] = {}
     try:
         stack.start()
@@ -145,18 +207,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         view = asyncio.run(_work(stack, args))
     except StackError as exc:
         print(f"rlexec demo: {exc}", file=sys.stderr)
-        rc = 1
+        return 1
     except KeyboardInterrupt:
-        rc = 130
+        return 130
     finally:
         codes = stack.close()
-    if rc:
-        return rc
+    rc = 0
     bad = {k: v for k, v in codes.items() if v not in (0, -15)}
     if codes.get("daemon") != 0:
-        print(
-            f"rlexec demo: daemon exited with {codes.get('daemon')}; see {workdir}", file=sys.stderr
-        )
+        print(f"rlexec demo: daemon exited with {codes.get('daemon')}", file=sys.stderr)
         rc = 1
     comparison: dict[str, float] = {}
     if not args.no_backtest:
@@ -179,8 +238,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"  {name:<15} {bps:+.2f} bps  [same window, same order, replayed in process]")
     if bad:
         print(f"  (processes exited with {bad})")
-    if tmp is not None:
-        tmp.cleanup()
     return rc
 
 

@@ -90,11 +90,19 @@ class _Proc:
                 if isinstance(obj, dict):
                     self.lines.append(obj)
                     self._ready.set()
+        self._ready.set()  # stdout closed: the process is gone, stop waiting for it
 
     def wait_line(self, timeout: float) -> dict[str, Any]:
         if not self._ready.wait(timeout):
             raise StackError(
                 f"{self.name} did not report ready within {timeout:.0f} s; see {self.log}"
+            )
+        if not self.lines:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.popen.wait(5)
+            raise StackError(
+                f"{self.name} exited with {self.popen.returncode} before reporting ready; "
+                f"see {self.log}"
             )
         return self.lines[0]
 

@@ -39,13 +39,15 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from core.config import InstrumentSection, LoggingSection, Section, load
 from gateways.fix.settings import AcceptorSettings, SessionSettings
+from gateways.marketdata.lobster import LobsterFileName, message_file_in, orderbook_path_for
 
 # Tickers with a LOBSTER day shipped in data/lobster, and the level count to replay.
 SHIPPED_LOBSTER = {"AMZN": 5, "AAPL": 1}
+DEFAULT_LOBSTER_DATE = "2012-06-21"
 
 _TIME = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2})(\.\d{1,9})?)?$")
 NS_PER_S = 1_000_000_000
@@ -65,16 +67,26 @@ def time_of_day_ns(text: str) -> int:
 
 # ------------------------------------------------------------------- sources
 class LobsterReplaySection(Section):
-    """One LOBSTER day to replay for one symbol (the ticker must be an instrument)."""
+    """One LOBSTER day to replay for one symbol (the ticker must be an instrument).
 
-    ticker: str = "AMZN"
-    date: str = Field(default="2012-06-21", pattern=r"^\d{4}-\d{2}-\d{2}$")
-    levels: int = Field(default=5, ge=1, le=50)
-    # The message file; None: the shipped one for ticker/date/levels under data/lobster
-    # (or $RLEXEC_DATA_DIR/lobster).
+    Name the data with ``folder`` (a LOBSTER folder holding one message/orderbook
+    pair, any ticker) or ``message_file``; ``ticker``, ``date`` and ``levels`` then
+    come from the file name, and when given they must agree with it (a level-10 file
+    declared as ``levels = 5`` is an error, not a silent mix-up). Without either, the
+    day ``<ticker>_<date>_<levels>`` is looked up under the data root (``data/lobster``
+    or ``$RLEXEC_DATA_DIR/lobster``); ``levels`` may then be left out when the root
+    holds one level count for that ticker and day.
+    """
+
+    ticker: str | None = None
+    date: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}-\d{2}$")
+    levels: int | None = Field(default=None, ge=1, le=50)
+    folder: Path | None = None
     message_file: Path | None = None
     start: str = "09:30:00"  # time of day (exchange local) the replay window starts
     end: str = "16:00:00"
+    _file: Path | None = PrivateAttr(default=None)
+    _name: LobsterFileName | None = PrivateAttr(default=None)
 
     @field_validator("start", "end")
     @classmethod
@@ -86,11 +98,60 @@ class LobsterReplaySection(Section):
     def _window(self) -> LobsterReplaySection:
         if time_of_day_ns(self.end) <= time_of_day_ns(self.start):
             raise ValueError(f"end {self.end} must be after start {self.start}")
+        if self.folder is not None and self.message_file is not None:
+            raise ValueError("give folder or message_file, not both")
+        if self.folder is not None:
+            self._file = message_file_in(self.folder)
+        elif self.message_file is not None:
+            self._file = self.message_file
+        elif self.ticker is None:
+            raise ValueError("name the day: folder = ..., message_file = ... or ticker = ...")
+        if self._file is not None:
+            self._name = self._check_name(LobsterFileName.parse(self._file))
         return self
+
+    def _check_name(self, name: LobsterFileName) -> LobsterFileName:
+        if name.kind != "message":
+            raise ValueError(f"{self._file} is an {name.kind} file; name the message file")
+        declared = (
+            ("ticker", self.ticker, name.ticker),
+            ("date", self.date, name.date.isoformat()),
+            ("levels", self.levels, name.levels),
+        )
+        for key, mine, theirs in declared:
+            if mine is not None and mine != theirs:
+                raise ValueError(
+                    f"{key} = {mine!r} but {Path(str(self._file)).name} is {key} {theirs!r}"
+                )
+        return name
+
+    @property
+    def symbol(self) -> str:
+        """The symbol served: ``ticker``, or the one the file name says."""
+        if self._name is not None:
+            return self._name.ticker
+        assert self.ticker is not None  # checked by the validator
+        return self.ticker
+
+    @property
+    def day(self) -> str:
+        if self._name is not None:
+            return self._name.date.isoformat()
+        return self.date or DEFAULT_LOBSTER_DATE
+
+    def message_path(self) -> Path:
+        """The message file to replay (looked up under the data root when not named);
+        raises ``FileNotFoundError`` naming where it looked."""
+        if self._file is not None:
+            return self._file
+        from exchange.data import lobster_message_file
+
+        levels = self.levels or SHIPPED_LOBSTER.get(self.symbol)
+        return lobster_message_file(self.symbol, self.day, levels)
 
 
 def _default_replays() -> tuple[LobsterReplaySection, ...]:
-    return (LobsterReplaySection(), LobsterReplaySection(ticker="AAPL", levels=1))
+    return tuple(LobsterReplaySection(ticker=t, levels=n) for t, n in SHIPPED_LOBSTER.items())
 
 
 class SyntheticSection(Section):
@@ -167,7 +228,7 @@ class SourceSection(Section):
             raise ValueError("synthetic: a symbol is listed twice")
         if self.kind == "lobster" and not self.lobster:
             raise ValueError("kind 'lobster' needs at least one [[source.lobster]] day")
-        tickers = [d.ticker for d in self.lobster]
+        tickers = [d.symbol for d in self.lobster]
         dupes = sorted({t for t in tickers if tickers.count(t) > 1})
         if self.kind == "lobster" and dupes:
             raise ValueError(f"lobster: ticker(s) replayed twice: {', '.join(dupes)}")
@@ -235,6 +296,22 @@ class EngineSection(Section):
     stp: Literal["cancel_newest", "cancel_oldest"] = "cancel_newest"
 
 
+def _source_symbols(source: dict[str, Any]) -> list[str]:
+    """The symbols a raw [source] section replays or simulates (empty when a day or flow
+    does not validate: its own error is reported where it belongs)."""
+    from pydantic import ValidationError
+
+    kind = source.get("kind", "lobster")
+    entries = source.get(kind, [])
+    model = LobsterReplaySection if kind == "lobster" else SyntheticSection
+    if not isinstance(entries, list | tuple):
+        return []
+    try:
+        return [model.model_validate(e).symbol for e in entries]
+    except (ValidationError, TypeError):
+        return []
+
+
 def _default_instruments() -> tuple[InstrumentSection, ...]:
     # The daemon's default instruments, so both run together with no config at all.
     return (InstrumentSection(symbol="AMZN"), InstrumentSection(symbol="AAPL"))
@@ -252,26 +329,33 @@ class ExchangeConfig(Section):
 
     @model_validator(mode="before")
     @classmethod
-    def _default_replays_follow_instruments(cls, data: Any) -> Any:
-        """Without [[source.lobster]], replay the shipped day of every listed instrument
-        that has one (so listing only AMZN does not trip over the AAPL default)."""
+    def _defaults_follow_each_other(cls, data: Any) -> Any:
+        """Listing instruments without [[source.lobster]] replays their days (the shipped
+        ones, or ``<ticker>_2012-06-21_*`` under the data root), and listing days without
+        [[instruments]] lists their symbols: the shipped AMZN/AAPL defaults never leak
+        into a config that names other data."""
         if not isinstance(data, dict):
             return data
         source = data.get("source", {})
-        if not isinstance(source, dict) or "lobster" in source:
+        if not isinstance(source, dict):
             return data
         listed = data.get("instruments")
-        if not isinstance(listed, list | tuple):
-            return data
-        symbols = [
-            i.get("symbol") if isinstance(i, dict) else getattr(i, "symbol", None) for i in listed
-        ]
-        days = [
-            {"ticker": s, "levels": SHIPPED_LOBSTER[s]} for s in symbols if s in SHIPPED_LOBSTER
-        ]
-        if not days:
-            return data
-        return {**data, "source": {**source, "lobster": days}}
+        if isinstance(listed, list | tuple) and "lobster" not in source:
+            days: list[dict[str, Any]] = []
+            for item in listed:
+                symbol = item.get("symbol") if isinstance(item, dict) else None
+                if isinstance(symbol, str) and all(d["ticker"] != symbol for d in days):
+                    day: dict[str, Any] = {"ticker": symbol}
+                    if symbol in SHIPPED_LOBSTER:
+                        day["levels"] = SHIPPED_LOBSTER[symbol]
+                    days.append(day)
+            if days:
+                data = {**data, "source": {**source, "lobster": days}}
+        elif listed is None and source.get("kind", "lobster") in ("lobster", "synthetic"):
+            symbols = _source_symbols(source)
+            if symbols:
+                data = {**data, "instruments": [{"symbol": s} for s in symbols]}
+        return data
 
     @model_validator(mode="after")
     def _symbols(self) -> ExchangeConfig:
@@ -283,9 +367,9 @@ class ExchangeConfig(Section):
             raise ValueError(f"instruments: symbol(s) listed twice: {', '.join(dupes)}")
         if self.source.kind == "lobster":
             for day in self.source.lobster:
-                if day.ticker not in symbols:
+                if day.symbol not in symbols:
                     raise ValueError(
-                        f"source.lobster: ticker {day.ticker} is not among the instruments "
+                        f"source.lobster: ticker {day.symbol} is not among the instruments "
                         f"({', '.join(symbols)})"
                     )
         elif self.source.kind == "synthetic":
@@ -302,6 +386,28 @@ class ExchangeConfig(Section):
                     f"source.paper.symbols: {', '.join(unknown)} not among the instruments"
                 )
         return self
+
+
+def data_problems(cfg: ExchangeConfig) -> list[str]:
+    """What the exchange would fail to find at start, checked without loading it: every
+    replayed day's message and orderbook file, every recording file. One line each,
+    naming the key."""
+    problems = []
+    if cfg.source.kind == "lobster":
+        for n, day in enumerate(cfg.source.lobster):
+            try:
+                path = day.message_path()
+            except FileNotFoundError as exc:
+                problems.append(f"source.lobster.{n} ({day.symbol}): {exc}")
+                continue
+            for f in (path, orderbook_path_for(path)):
+                if not f.is_file():
+                    problems.append(f"source.lobster.{n} ({day.symbol}): no file {f}")
+    elif cfg.source.paper is not None and cfg.source.kind == "paper":
+        for n, f in enumerate(cfg.source.paper.files):
+            if cfg.source.paper.upstream == "recording" and not f.is_file():
+                problems.append(f"source.paper.files.{n}: no file {f}")
+    return problems
 
 
 def load_config(

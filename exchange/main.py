@@ -31,7 +31,6 @@ import sys
 import time
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -45,8 +44,9 @@ from core.events import BookDelta, TradePrint
 from core.ids import base36
 from core.instruments import Instrument
 from core.log import configure, get_logger
-from exchange.config import ExchangeConfig, load_config, time_of_day_ns
+from exchange.config import ExchangeConfig, data_problems, load_config, time_of_day_ns
 from exchange.engine import EngineConfig, MatchingEngine, STPMode
+from exchange.health import SymbolHealth, metrics_registry, status, symbol_health
 from exchange.paper.upstream import PaperUpstream
 from exchange.paper.venue import PaperVenue
 from exchange.replay.api import MarketSimulator
@@ -92,24 +92,20 @@ def _load_replays(
     engine_config: Callable[[str], EngineConfig],
     md_sink: Callable[[BookDelta | TradePrint], None],
 ) -> dict[str, MarketSimulator]:
-    from exchange.data import lobster_message_file
     from exchange.replay import ReplaySimulator, default_impact, load_day
     from gateways.marketdata.lobster import LobsterFormatError
 
     sims: dict[str, MarketSimulator] = {}
     for day_cfg in config.source.lobster:
-        ins = instruments[day_cfg.ticker]
+        ins = instruments[day_cfg.symbol]
         try:
-            path = day_cfg.message_file or lobster_message_file(
-                day_cfg.ticker, day_cfg.date, day_cfg.levels
-            )
-            day = load_day(Path(path), ins.tick_size)
+            day = load_day(day_cfg.message_path(), ins.tick_size)
         except (LobsterFormatError, FileNotFoundError, OSError) as exc:
-            raise DataError(f"source.lobster {day_cfg.ticker}: {exc}") from None
+            raise DataError(f"source.lobster {day_cfg.symbol}: {exc}") from None
         sim = ReplaySimulator(
             day,
             instrument=ins,
-            impact=default_impact(config.source.impact, day_cfg.ticker),
+            impact=default_impact(config.source.impact, day_cfg.symbol),
             engine_config=engine_config(ins.symbol),
             market_data=md_sink,
         )
@@ -174,6 +170,8 @@ class Exchange:
             self.audit, cancel_on_disconnect=config.fix.cancel_on_disconnect
         )
         self.paper: PaperVenue | None = None
+        self.upstream: PaperUpstream | None = None
+        self.metrics = metrics_registry(self.symbol_health)
         self.venue: OrderVenue | None = None
         self._engines: dict[str, MatchingEngine] = {}
         self.md_republished = 0
@@ -256,6 +254,7 @@ class Exchange:
             clock=self.clock,
             wait=self.pacer.wait if paper_cfg.upstream == "recording" else None,
         )
+        self.upstream = upstream
         return upstream.run
 
     def halted(self) -> list[str]:
@@ -263,9 +262,28 @@ class Exchange:
             {s for e in set(self._engines.values()) for s, b in e.books.items() if b.halted}
         )
 
+    def symbol_health(self) -> list[SymbolHealth]:
+        books = self.upstream.books if self.upstream is not None else None
+        return symbol_health(
+            self.instruments,
+            self.halted(),
+            books.feeds if books is not None else None,
+            books.now_ns if books is not None else 0,
+        )
+
+    async def metrics_page(self, _request: web.Request) -> web.Response:
+        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+        return web.Response(
+            body=generate_latest(self.metrics), headers={"Content-Type": CONTENT_TYPE_LATEST}
+        )
+
     async def health(self, _request: web.Request) -> web.Response:
+        symbols = self.symbol_health()
+        state, problems = status(symbols)
         body = {
-            "status": "ok",
+            "status": state,
+            "problems": problems,
             "source": self.source_state,
             "venue_time_ns": self.venue_time(),
             "marketdata": {
@@ -281,6 +299,7 @@ class Exchange:
             },
             "audit_records": self.audit.records_written,
             "halted": self.halted(),
+            "symbols": {s.symbol: s.as_dict() for s in symbols},
         }
         return web.json_response(body, dumps=lambda o: orjson.dumps(o).decode())
 
@@ -309,6 +328,7 @@ async def run(
     app = web.Application()
     ex.publisher.attach(app, md.path)
     app.router.add_get("/healthz", ex.health)
+    app.router.add_get("/metrics", ex.metrics_page)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     fix: FixOrderEntry | None = None
     source_task: asyncio.Task[Any] | None = None
@@ -395,6 +415,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         config = load_config(args.config)
+        problems = data_problems(config)  # a missing data file: say so before "ready"
+        if problems:
+            raise ConfigError(args.config or "(embedded defaults)", problems)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2

@@ -10,6 +10,10 @@ day and across tickers (see docs/policies.md):
 
 Everything estimated for features or baselines (normalisation, volume profile,
 Almgren-Chriss parameters) reads the training windows only.
+
+The default folders are the repository's shipped ones (what the committed policy was
+trained and tested on), never moved by ``RLEXEC_DATA_DIR``: other data is named
+explicitly. A folder or window that cannot be used raises :class:`DataError` naming it.
 """
 
 from __future__ import annotations
@@ -24,12 +28,18 @@ from typing import Any
 import numpy as np
 
 from core.instruments import Instrument
+from exchange.data import SHIPPED_DATA, LobsterFormatError, message_file_in
 from exchange.flow.model import FlowParams
 from exchange.replay.prepared import PreparedDay, load_day
 from policies.estimation import NS_PER_S, MarketArrays
 
 OPEN_S = 34_200  # 09:30
 CLOSE_S = 57_600  # 16:00
+
+
+class DataError(ValueError):
+    """Market data a split cannot use (missing or unreadable folder, a bad window, no
+    trades inside the windows); the message names the folder or window."""
 
 
 def hhmm(text: str) -> int:
@@ -41,7 +51,7 @@ def hhmm(text: str) -> int:
             return int(h) * 3600 + int(m) * 60
         return round(float(t) * 3600)
     except ValueError as exc:
-        raise ValueError(f"bad time of day {text!r}; use HH:MM") from exc
+        raise DataError(f"bad time of day {text!r}; use HH:MM") from exc
 
 
 def parse_windows(text: str) -> list[tuple[int, int]]:
@@ -53,26 +63,22 @@ def parse_windows(text: str) -> list[tuple[int, int]]:
         try:
             a, b = part.split("-")
         except ValueError as exc:
-            raise ValueError(f"bad window {part!r}; use HH:MM-HH:MM") from exc
+            raise DataError(f"bad window {part!r}; use HH:MM-HH:MM") from exc
         lo, hi = hhmm(a), hhmm(b)
         if not OPEN_S - 3600 <= lo < hi <= CLOSE_S + 3600:
-            raise ValueError(f"window {part!r} is empty or outside the trading day")
+            raise DataError(f"window {part!r} is empty or outside the trading day")
         out.append((lo, hi))
     if not out:
-        raise ValueError(f"no windows in {text!r}")
+        raise DataError(f"no windows in {text!r}")
     return out
 
 
 def message_file(folder: str | Path) -> Path:
-    p = Path(folder)
-    if p.is_file():
-        return p
-    files = sorted(p.glob("*_message_*.csv*"))
-    if not files:
-        raise FileNotFoundError(f"no LOBSTER message file (*_message_*.csv[.gz]) in {p}")
-    if len(files) > 1:
-        raise ValueError(f"{p} holds {len(files)} message files; point at one ticker/day folder")
-    return files[0]
+    """The message file of a ticker/day folder (or the file itself)."""
+    try:
+        return message_file_in(folder)
+    except LobsterFormatError as exc:
+        raise DataError(str(exc)) from None
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -168,14 +174,18 @@ AnySource = Source | SyntheticSource
 
 def load_source(folder: str | Path, windows: list[tuple[int, int]], tick: str = "0.01") -> Source:
     path = message_file(folder)
-    day = load_day(path, Decimal(tick))
+    try:
+        day = load_day(path, Decimal(tick))
+    except LobsterFormatError as exc:
+        raise DataError(str(exc)) from None
     inst = Instrument(day.symbol, tick_size=Decimal(tick))
     arrays = [market_arrays(day, lo, hi) for lo, hi in windows]
     secs = sum(a.seconds for a in arrays if a is not None)
     vol = sum(int(a.trade_qty.sum()) for a in arrays if a is not None)
     rate = vol / secs if secs > 0 else 0.0
     if rate <= 0:
-        raise ValueError(f"{path.name}: no trades inside windows {windows}")
+        shown = ",".join(f"{_fmt(a)}-{_fmt(b)}" for a, b in windows)
+        raise DataError(f"{path}: no trades inside the window(s) {shown}")
     return Source(day, tuple(windows), inst, rate, _sha256(day.day.message_path))
 
 
@@ -236,10 +246,13 @@ DEFAULT_VAL = "13:00-14:15"
 DEFAULT_TEST = "14:15-16:00"
 
 
-def repo_data() -> Path:
-    from exchange.data import lobster_dir
+DEFAULT_TRAIN_FOLDER = "AMZN_2012-06-21_5"
+DEFAULT_UNSEEN_FOLDER = "AAPL_2012-06-21_1"
 
-    return lobster_dir()
+
+def repo_data() -> Path:
+    """The shipped LOBSTER folders (RLEXEC_DATA_DIR does not move the defaults)."""
+    return SHIPPED_DATA / "lobster"
 
 
 def default_split(
@@ -249,15 +262,17 @@ def default_split(
     train: str = DEFAULT_TRAIN,
     val: str = DEFAULT_VAL,
     test: str = DEFAULT_TEST,
+    unseen: str | None = None,
     synthetic: list[str] | None = None,
 ) -> DataSplit:
-    """Hours of the training tickers for train/val/test, whole days of unseen tickers for
-    test; ``synthetic`` regimes (e.g. ["calm", "volatile"]) join the training set."""
+    """Hours of the training tickers for train/val/test; unseen tickers for test, over
+    the ``unseen`` windows (None: the whole day); ``synthetic`` regimes (e.g. ["calm",
+    "volatile"]) join the training set."""
     root = repo_data()
-    tf = train_folders or [str(root / "AMZN_2012-06-21_5")]
-    uf = unseen_folders if unseen_folders is not None else [str(root / "AAPL_2012-06-21_1")]
+    tf = train_folders or [str(root / DEFAULT_TRAIN_FOLDER)]
+    uf = unseen_folders if unseen_folders is not None else [str(root / DEFAULT_UNSEEN_FOLDER)]
     tr, va, te = parse_windows(train), parse_windows(val), parse_windows(test)
-    full = [(OPEN_S, CLOSE_S)]
+    unseen_windows = parse_windows(unseen) if unseen is not None else [(OPEN_S, CLOSE_S)]
     train_sources: list[AnySource] = [load_source(f, tr) for f in tf]
     for name in synthetic or []:
         first = train_sources[0]
@@ -265,5 +280,5 @@ def default_split(
     return DataSplit(
         train=train_sources,
         val=[load_source(f, va) for f in tf],
-        test=[load_source(f, te) for f in tf] + [load_source(f, full) for f in uf],
+        test=[load_source(f, te) for f in tf] + [load_source(f, unseen_windows) for f in uf],
     )

@@ -23,7 +23,7 @@ import json
 import math
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,7 +38,19 @@ from policies.baselines import (
     TwapSchedule,
     VwapSchedule,
 )
-from policies.data import AnySource, DataSplit, default_split, training_arrays
+from policies.data import (
+    DEFAULT_TEST,
+    DEFAULT_TRAIN,
+    DEFAULT_TRAIN_FOLDER,
+    DEFAULT_UNSEEN_FOLDER,
+    DEFAULT_VAL,
+    AnySource,
+    DataError,
+    DataSplit,
+    Source,
+    default_split,
+    training_arrays,
+)
 from policies.env import EnvConfig, ExecutionEnv, episode_seeds
 from policies.estimation import (
     AlmgrenChrissParams,
@@ -118,7 +130,10 @@ def run_group(
     normaliser: Normaliser,
     config: EnvConfig | None = None,
     progress: bool = False,
+    on_episode: Callable[[], None] | None = None,
 ) -> dict[str, np.ndarray]:
+    """Every policy over the same seeded episodes of ``sources``; ``on_episode`` is
+    called after each episode (progress), ``progress`` shows a bar of its own."""
     env = ExecutionEnv(sources, feature_spec=fspec, normaliser=normaliser, config=config)
     seeds = episode_seeds(seed, episodes)
     out: dict[str, np.ndarray] = {}
@@ -135,6 +150,8 @@ def run_group(
             vals.append(run_episode(env, pol, seed=s).is_bps)
             if bar is not None:
                 bar.update(1)
+            if on_episode is not None:
+                on_episode()
         out[pol.name] = np.asarray(vals)
     if bar is not None:
         bar.close()
@@ -187,6 +204,17 @@ def format_table(group: str, summary: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def data_groups(sources: Sequence[AnySource]) -> dict[str, list[AnySource]]:
+    """Sources grouped by ticker, day, level *and* windows: the same folder over two
+    windows (held-out hours, and the whole day as an unseen ticker) is two groups.
+    Keyed ``"<TICKER>_<DATE>_<LEVELS> <windows>"``, as the report prints them."""
+    groups: dict[str, list[AnySource]] = {}
+    for src in sources:
+        windows = ",".join(src.describe()["windows"])
+        groups.setdefault(f"{src.name} {windows}", []).append(src)
+    return groups
+
+
 def evaluate(
     learned: Policy | None,
     split: DataSplit,
@@ -204,18 +232,16 @@ def evaluate(
     only: list[str] | None = None,
 ) -> dict[str, Any]:
     """Per data group of the chosen split: every policy over the same seeded episodes
-    (groups run in parallel worker processes when ``workers`` > 1)."""
+    (groups run in parallel worker processes when ``workers`` > 1). ``progress`` shows
+    one bar over every episode of every group on stderr."""
     policies: list[Policy] = ([learned] if learned is not None else []) + baseline_policies(params)
     if extra is not None:
         policies += extra
     if only is not None:
         policies = [p for p in policies if p is learned or p.name in only]
-    groups: dict[str, list[AnySource]] = {}
-    for src in getattr(split, which):
-        groups.setdefault(src.name, []).append(src)
-    jobs = list(groups.items())
+    jobs = list(data_groups(getattr(split, which)).items())
 
-    def one(k: int) -> dict[str, np.ndarray]:
+    def one(k: int, tick: Callable[[], None] | None = None) -> dict[str, np.ndarray]:
         return run_group(
             jobs[k][1],
             policies,
@@ -224,18 +250,31 @@ def evaluate(
             fspec=fspec,
             normaliser=normaliser,
             config=config,
-            progress=progress and workers <= 1,
+            on_episode=tick,
         )
 
-    if workers > 1 and len(jobs) > 1:
-        results_list = _in_workers(one, len(jobs), workers)
-    else:
-        results_list = [one(k) for k in range(len(jobs))]
-    out: dict[str, Any] = {}
-    for (name, sources), results in zip(jobs, results_list, strict=True):
-        windows = ",".join(d for s in sources for d in s.describe()["windows"])
-        out[f"{name} {windows}"] = summarise(results, learned.name if learned else None)
-    return out
+    from tqdm import tqdm
+
+    with tqdm(
+        total=episodes * len(policies) * len(jobs),
+        desc=f"evaluating {len(jobs)} groups x {len(policies)} policies",
+        unit="episode",
+        file=sys.stderr,
+        disable=not progress,
+        dynamic_ncols=True,
+    ) as bar:
+        if workers > 1 and len(jobs) > 1:
+            results_list = _in_workers(one, len(jobs), workers, bar)
+        else:
+
+            def tick() -> None:
+                bar.update(1)
+
+            results_list = [one(k, tick) for k in range(len(jobs))]
+    return {
+        group: summarise(results, learned.name if learned else None)
+        for (group, _), results in zip(jobs, results_list, strict=True)
+    }
 
 
 _JOB: list[Any] = []  # the job a forked worker inherits (set just before the fork)
@@ -245,17 +284,31 @@ def _run_job(k: int) -> dict[str, np.ndarray]:
     from core.log import configure
 
     configure(level="ERROR")
-    return _JOB[0](k)  # type: ignore[no-any-return]
+    fn, done = _JOB
+
+    def tick() -> None:
+        with done.get_lock():
+            done.value += 1
+
+    return fn(k, tick)  # type: ignore[no-any-return]
 
 
-def _in_workers(fn: Any, n: int, workers: int) -> list[dict[str, np.ndarray]]:
-    """One data group per forked worker (the closure is inherited, not pickled)."""
+def _in_workers(fn: Any, n: int, workers: int, bar: Any) -> list[dict[str, np.ndarray]]:
+    """One data group per forked worker (the closure is inherited, not pickled); the
+    workers count finished episodes in shared memory and this process moves the bar."""
     import multiprocessing as mp
 
-    _JOB[:] = [fn]
+    ctx = mp.get_context("fork")
+    done = ctx.Value("q", 0)
+    _JOB[:] = [fn, done]
     try:
-        with mp.get_context("fork").Pool(min(workers, n)) as pool:
-            return pool.map(_run_job, range(n))
+        with ctx.Pool(min(workers, n)) as pool:
+            pending = pool.map_async(_run_job, range(n))
+            while not pending.ready():
+                pending.wait(0.25)
+                bar.update(done.value - bar.n)
+            bar.update(done.value - bar.n)
+            return pending.get()
     finally:
         _JOB.clear()
 
@@ -266,51 +319,108 @@ def _named_ac(params: BaselineParams, risk_aversion: float) -> Policy:
     return tactic
 
 
-def main(argv: list[str] | None = None) -> int:
-    from core.log import configure
+def build_parser() -> argparse.ArgumentParser:
+    from core.helptext import DefaultsHelpFormatter, positive_int
 
-    ap = argparse.ArgumentParser(prog="rlexec evaluate", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(
+        prog="rlexec evaluate",
+        description=__doc__.split("\n\n")[0]
+        + " Exit status: 0 done, 2 unusable artifact, data or arguments.",
+        formatter_class=DefaultsHelpFormatter,
+    )
     ap.add_argument(
         "--artifact", default="policies/artifacts/ppo_amzn", help="policy artifact directory"
     )
     ap.add_argument(
-        "--sha256", default=None, help="expected artifact digest (refuse anything else)"
+        "--sha256", default=None, help="expected artifact digest; default: any (refuse others)"
     )
-    ap.add_argument("--episodes", type=int, default=200, help="episodes per data group")
-    ap.add_argument("--seed", type=int, default=20240601)
-    ap.add_argument("--split", choices=("val", "test"), default="test")
-    ap.add_argument("--train-data", nargs="*", default=None, help="ticker/day folders trained on")
+    ap.add_argument("--episodes", type=positive_int, default=200, help="episodes per data group")
+    ap.add_argument("--seed", type=int, default=20240601, help="seed of the episode sequence")
     ap.add_argument(
-        "--unseen-data", nargs="*", default=None, help="ticker/day folders never trained on"
+        "--split", choices=("val", "test"), default="test", help="which split to evaluate"
     )
-    ap.add_argument("--train-hours", default=None)
-    ap.add_argument("--val-hours", default=None)
-    ap.add_argument("--test-hours", default=None)
-    ap.add_argument("--out", default=None, help="write the JSON result here")
+    ap.add_argument(
+        "--train-data",
+        nargs="*",
+        default=None,
+        help="ticker/day folders trained on (default: the shipped "
+        f"{DEFAULT_TRAIN_FOLDER}; RLEXEC_DATA_DIR does not move it)",
+    )
+    ap.add_argument(
+        "--unseen-data",
+        nargs="*",
+        default=None,
+        help=f"ticker/day folders never trained on (default: the shipped {DEFAULT_UNSEEN_FOLDER})",
+    )
+    ap.add_argument(
+        "--train-hours",
+        default=None,
+        help="training hours (default: the artifact's, else 09:30-13:00)",
+    )
+    ap.add_argument(
+        "--val-hours",
+        default=None,
+        help="validation hours (default: the artifact's, else 13:00-14:15)",
+    )
+    ap.add_argument(
+        "--test-hours",
+        default=None,
+        help="held-out hours, of the unseen folders too when given (default: the artifact's, "
+        "else 14:15-16:00, and the whole day of unseen folders)",
+    )
+    ap.add_argument("--out", default=None, help="write the JSON result here (default: nowhere)")
     ap.add_argument(
         "--ac-risk-aversion",
         type=float,
         nargs="*",
         default=None,
-        help="also run Almgren-Chriss at these risk aversions (sensitivity of the calibration)",
+        help="also run Almgren-Chriss at these risk aversions (sensitivity of the "
+        "calibration; default: none)",
     )
     ap.add_argument(
-        "--only", nargs="*", default=None, help="run only these baselines (names as in the table)"
+        "--only",
+        nargs="*",
+        default=None,
+        help="run only these baselines (names as in the table; default: all)",
     )
-    args = ap.parse_args(argv)
+    ap.add_argument(
+        "--workers", type=positive_int, default=2, help="processes running data groups in parallel"
+    )
+    ap.add_argument(
+        "--no-progress", action="store_true", help="no progress bar on stderr (default: shown)"
+    )
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    from core.log import configure
+    from policies.artifact import ArtifactError
+
+    args = build_parser().parse_args(argv)
     configure(level="ERROR")
+    try:
+        return _run(args)
+    except (ArtifactError, DataError) as exc:
+        print(f"rlexec evaluate: {exc}", file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
     from policies.learned import load_policy
 
+    print("rlexec evaluate: loading the artifact and the data ...", file=sys.stderr)
     policy = load_policy(args.artifact, args.sha256)
     man = policy.artifact.manifest
     hours = man.get("data", {}).get("hours", {})
     split = default_split(
         args.train_data,
         args.unseen_data,
-        train=args.train_hours or hours.get("train", "09:30-13:00"),
-        val=args.val_hours or hours.get("val", "13:00-14:15"),
-        test=args.test_hours or hours.get("test", "14:15-16:00"),
+        train=args.train_hours or hours.get("train", DEFAULT_TRAIN),
+        val=args.val_hours or hours.get("val", DEFAULT_VAL),
+        test=args.test_hours or hours.get("test", DEFAULT_TEST),
+        unseen=args.test_hours,
     )
+    _say_data(split, man, args.split)
     fspec = policy.artifact.feature_spec
     params = (
         BaselineParams.from_json(man["baselines"])
@@ -329,7 +439,8 @@ def main(argv: list[str] | None = None) -> int:
         normaliser=policy.artifact.normaliser,
         which=args.split,
         config=cfg,
-        progress=sys.stderr.isatty(),
+        progress=not args.no_progress,
+        workers=args.workers,
         extra=[_named_ac(params, lam) for lam in args.ac_risk_aversion or []],
         only=None
         if args.only is None
@@ -355,6 +466,23 @@ def main(argv: list[str] | None = None) -> int:
             + "\n"
         )
     return 0
+
+
+def _say_data(split: DataSplit, manifest: dict[str, Any], which: str) -> None:
+    """Name the data on stderr before the long run, and say when the training data is
+    not what the artifact was trained on (the baselines were estimated there)."""
+    for src in getattr(split, which):
+        if isinstance(src, Source):
+            windows = ",".join(src.describe()["windows"])
+            print(f"data: {src.name} {windows} ({src.day.day.message_path})", file=sys.stderr)
+    trained = {d.get("sha256") for d in manifest.get("data", {}).get("train", [])}
+    for src in split.train:
+        if isinstance(src, Source) and trained and src.sha256 not in trained:
+            print(
+                f"note: {src.day.day.message_path} is not the data this artifact was trained "
+                "on (sha256 differs from its manifest)",
+                file=sys.stderr,
+            )
 
 
 if __name__ == "__main__":

@@ -50,12 +50,18 @@ from policies.vector_env import SyncVecEnv, VecEnv, WorkerVecEnv
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from core.helptext import DefaultsHelpFormatter
+
     ap = argparse.ArgumentParser(
-        prog="rlexec train", description="Train an execution policy (PPO or DQN)."
+        prog="rlexec train",
+        description="Train an execution policy (PPO or DQN) and write its artifact.",
+        formatter_class=DefaultsHelpFormatter,
     )
-    ap.add_argument("--algo", choices=("ppo", "dqn"), default="ppo")
-    ap.add_argument("--seed", type=int, default=7)
-    ap.add_argument("--iterations", type=int, default=200)
+    ap.add_argument("--algo", choices=("ppo", "dqn"), default="ppo", help="learning algorithm")
+    ap.add_argument(
+        "--seed", type=int, default=7, help="seed of everything (the run is reproducible)"
+    )
+    ap.add_argument("--iterations", type=int, default=200, help="training iterations")
     ap.add_argument("--envs", type=int, default=16, help="parallel environments")
     ap.add_argument(
         "--workers", type=int, default=2, help="worker processes stepping them (1 = in process)"
@@ -69,12 +75,18 @@ def build_parser() -> argparse.ArgumentParser:
         default=30.0,
         help="safety stop (the run is then not reproducible)",
     )
-    ap.add_argument("--eval-every", type=int, default=20)
-    ap.add_argument("--val-episodes", type=int, default=128)
+    ap.add_argument(
+        "--eval-every", type=int, default=20, help="iterations between validation checkpoints"
+    )
+    ap.add_argument(
+        "--val-episodes", type=int, default=128, help="validation episodes per checkpoint"
+    )
     ap.add_argument(
         "--test-episodes", type=int, default=200, help="final test evaluation into the manifest"
     )
-    ap.add_argument("--norm-episodes", type=int, default=48)
+    ap.add_argument(
+        "--norm-episodes", type=int, default=48, help="episodes fitting the feature normalisation"
+    )
     ap.add_argument(
         "--calibrate-episodes",
         type=int,
@@ -82,22 +94,28 @@ def build_parser() -> argparse.ArgumentParser:
         help="AC risk-aversion calibration (train split)",
     )
     ap.add_argument(
-        "--train-data", nargs="*", default=None, help="LOBSTER ticker/day folders to train on"
+        "--train-data",
+        nargs="*",
+        default=None,
+        help="LOBSTER ticker/day folders to train on (default: the shipped AMZN_2012-06-21_5)",
     )
     ap.add_argument(
-        "--unseen-data", nargs="*", default=None, help="ticker/day folders for the test only"
+        "--unseen-data",
+        nargs="*",
+        default=None,
+        help="ticker/day folders for the test only (default: the shipped AAPL_2012-06-21_1)",
     )
     ap.add_argument(
         "--synthetic",
         nargs="*",
         default=[],
-        help="synthetic regimes to mix into training (calm volatile trending thin); off by "
-        "default because the shipped flow parameters were calibrated on whole days, test "
+        help="synthetic regimes to mix into training (calm volatile trending thin); default: "
+        "none, because the shipped flow parameters were calibrated on whole days, test "
         "hours included",
     )
-    ap.add_argument("--train-hours", default=DEFAULT_TRAIN)
-    ap.add_argument("--val-hours", default=DEFAULT_VAL)
-    ap.add_argument("--test-hours", default=DEFAULT_TEST)
+    ap.add_argument("--train-hours", default=DEFAULT_TRAIN, help="training hours")
+    ap.add_argument("--val-hours", default=DEFAULT_VAL, help="validation hours (model selection)")
+    ap.add_argument("--test-hours", default=DEFAULT_TEST, help="held-out test hours")
     ap.add_argument(
         "--decision-interval", type=float, default=5.0, help="seconds between decisions"
     )
@@ -108,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--run-dir", default=None, help="metrics and checkpoints (default var/runs/<artifact name>)"
     )
     ap.add_argument("--device", default="auto", help="auto, cpu or cuda")
-    ap.add_argument("--no-progress", action="store_true")
+    ap.add_argument("--no-progress", action="store_true", help="no progress bar (default: shown)")
     ap.add_argument(
         "--absolute-reward",
         action="store_true",

@@ -11,6 +11,7 @@ import secrets
 import time
 import uuid
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import orjson
 import redis.asyncio as aioredis
@@ -20,6 +21,15 @@ from daemon.control.commands import SIGNED_COMMANDS, envelope
 
 class ControlTimeout(TimeoutError):
     pass
+
+
+def public_url(url: str) -> str:
+    """``url`` without the credentials it may carry, for messages and logs."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=f"***@{host}"))
 
 
 async def send_command(
@@ -41,7 +51,14 @@ async def send_command(
         body = envelope(cid, cmd, args, key=key, ts_ns=time.time_ns(), nonce=secrets.token_hex(16))
     else:
         body = envelope(cid, cmd, args)
-    client = aioredis.Redis.from_url(url, username=username, password=password, **(tls or {}))
+    client = aioredis.Redis.from_url(
+        url,
+        username=username,
+        password=password,
+        # a blackholed host must not hang the command past its own timeout
+        socket_connect_timeout=timeout_s,
+        **(tls or {}),
+    )
     try:
         last = await client.xrevrange(reply_stream, count=1)
         last_id: Any = last[0][0] if last else "0-0"

@@ -62,7 +62,12 @@ class PaperUpstream:
     async def run(self) -> None:
         if self.cfg.upstream == "recording":
             log.info("paper_recording_start", files=[str(f) for f in self.cfg.files])
-            self.lines_replayed = await replay_recording(self.cfg.files, self.books, wait=self.wait)
+            try:
+                self.lines_replayed = await replay_recording(
+                    self.cfg.files, self.books, wait=self.wait
+                )
+            finally:
+                self.books.summarise_errors()
             log.info("paper_recording_end", lines=self.lines_replayed, stats=str(self.books.stats))
             return
         self.feed = LiveVenueFeed(
@@ -76,3 +81,4 @@ class PaperUpstream:
             await self.feed.run()
         finally:
             await self.feed.stop()
+            self.books.summarise_errors()

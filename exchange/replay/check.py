@@ -5,24 +5,28 @@ equal row ``i`` of the orderbook file", for every row. This module records our t
 levels while replaying message by message through the same fast loop the simulator
 uses, then compares whole arrays at once.
 
-Run ``python -m exchange.replay.check [MESSAGE_FILE ...]`` to check files by hand
-(all shipped files by default).
+Run ``python -m exchange.replay.check [PATH ...]`` to check files or LOBSTER folders
+by hand (all shipped days by default).
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
+from core.helptext import DefaultsHelpFormatter
 from core.instruments import Instrument
 from exchange.engine.depth import EngineL2Book
 from exchange.engine.matching import MatchingEngine
 from exchange.engine.sinks import CollectingMarketData, CollectingReports
 from exchange.replay.prepared import PreparedDay, load_day
 from exchange.replay.replayer import LobsterReplayer
+from gateways.marketdata.lobster import LobsterFormatError, find_message_files, message_file_in
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,20 +91,58 @@ def mismatched_rows(day: PreparedDay, top: TopLevels, start: int = 0) -> npt.NDA
     return np.flatnonzero(bad) + start
 
 
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m exchange.replay.check",
+        description="Replay LOBSTER days and compare the book with the orderbook file after "
+        "every message. Exit status: 0 every row matches, 1 some rows differ, 2 a file "
+        "could not be read.",
+        formatter_class=DefaultsHelpFormatter,
+    )
+    parser.add_argument(
+        "paths",
+        nargs="*",
+        metavar="PATH",
+        help="LOBSTER message files, or folders (every day in or below each) "
+        "(default: every shipped day)",
+    )
+    return parser
+
+
+def _message_files(path: Path) -> list[Path]:
+    """A message file as given; a folder: every LOBSTER day in or below it."""
+    if path.is_dir():
+        found = find_message_files(path)
+        if found:
+            return found
+    return [message_file_in(path)]
+
+
 def main(argv: list[str] | None = None) -> int:
     from exchange.data import lobster_message_files
 
-    paths = (argv if argv is not None else sys.argv[1:]) or [
-        str(p) for p in lobster_message_files()
-    ]
-    failed = 0
+    args = build_parser().parse_args(argv)
+    paths = args.paths or [str(p) for p in lobster_message_files()]
+    failed = unreadable = 0
     for path in paths:
-        day = load_day(path)
-        bad = mismatched_rows(day, record_top_levels(day))
-        status = "ok" if bad.size == 0 else f"{bad.size} rows differ, first at row {bad[0]}"
-        print(f"{day.day.name}: {len(day)} rows, {status}")
-        failed += int(bad.size > 0)
-    return 1 if failed else 0
+        try:
+            files = _message_files(Path(path))
+        except LobsterFormatError as exc:
+            print(exc, file=sys.stderr)
+            unreadable += 1
+            continue
+        for file in files:
+            try:
+                day = load_day(file)
+            except LobsterFormatError as exc:
+                print(exc, file=sys.stderr)
+                unreadable += 1
+                continue
+            bad = mismatched_rows(day, record_top_levels(day))
+            status = "ok" if bad.size == 0 else f"{bad.size} rows differ, first at row {bad[0]}"
+            print(f"{day.day.name}: {len(day)} rows, {status}")
+            failed += int(bad.size > 0)
+    return 2 if unreadable else 1 if failed else 0
 
 
 if __name__ == "__main__":

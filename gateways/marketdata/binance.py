@@ -8,8 +8,10 @@ raw single-stream messages parse too. The book is rebuilt the way Binance docume
   ``lastUpdateId`` L, drop diffs with ``u <= L``, the first applied one has
   ``U <= L + 1 <= u``, and every later one starts at the previous ``u + 1``
   (:class:`~gateways.marketdata.sequencing.RangeRule`);
-- futures: diffs also carry ``pu``, the previous diff's ``u``; the first applied one
-  straddles L and every later one must have ``pu`` equal to the last applied ``u``
+- futures: diffs also carry ``pu``, the previous diff's ``u``, and ids skip; drop
+  diffs with ``u < L`` (a diff ending exactly at L is applied), the first applied one
+  has ``U <= L <= u`` (or chains onto L by its ``pu``), and every later one must have
+  ``pu`` equal to the last applied ``u``
   (:class:`~gateways.marketdata.sequencing.PrevIdRule`).
 
 A gap means the book is rebuilt from a fresh REST snapshot (``/api/v3/depth``,
@@ -137,9 +139,23 @@ class BinanceAdapter:
         except (KeyError, TypeError, ValueError, PrecisionError) as exc:
             if isinstance(exc, VenueFormatError):
                 raise
-            what = data.get("e") or ("snapshot" if "lastUpdateId" in data else "message")
+            what = data.get("e") or (
+                "snapshot"
+                if "lastUpdateId" in data
+                else "bookTicker"
+                if "B" in data and "u" in data
+                else "message"
+            )
             detail = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
-            raise VenueFormatError(f"Binance {what}: {detail}") from None
+            raise VenueFormatError(f"Binance {what}: {detail}", self._ours(data)) from None
+
+    def _ours(self, data: dict[str, Any]) -> str | None:
+        """Our symbol for the one a message names (a snapshot line: the only one)."""
+        venue = data.get("s", data.get("symbol"))
+        grid = self._grids.get(venue) if isinstance(venue, str) else None
+        if grid is None and "lastUpdateId" in data and len(self._grids) == 1:
+            grid = next(iter(self._grids.values()))
+        return None if grid is None else grid.symbol
 
     def _parse_data(self, data: dict[str, Any], recv_ns: int) -> Sequence[VenueEvent]:
         kind = data.get("e")
@@ -206,15 +222,17 @@ class BinanceAdapter:
         try:
             data = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
-            raise VenueFormatError(f"snapshot for {symbol} is not JSON: {exc}") from None
+            raise VenueFormatError(f"snapshot for {symbol} is not JSON: {exc}", symbol) from None
         if not isinstance(data, dict) or "lastUpdateId" not in data:
-            raise VenueFormatError(f"snapshot for {symbol} has no lastUpdateId: {body[:120]!r}")
+            raise VenueFormatError(
+                f"snapshot for {symbol} has no lastUpdateId: {body[:120]!r}", symbol
+            )
         try:
             return self._snapshot(data, symbol, recv_ns)
         except (KeyError, TypeError, ValueError, PrecisionError) as exc:
             if isinstance(exc, VenueFormatError):
                 raise
-            raise VenueFormatError(f"snapshot for {symbol}: {exc}") from None
+            raise VenueFormatError(f"snapshot for {symbol}: {exc}", symbol) from None
 
     def _symbol_for_snapshot(self, venue_symbol: object) -> str:
         if isinstance(venue_symbol, str):

@@ -45,6 +45,7 @@ from core.log import get_logger
 from core.types import Side
 from gateways.marketdata import protocol as proto
 from gateways.marketdata.book_builder import BookBuilder, Outcome
+from gateways.marketdata.error_tally import ErrorTally
 from gateways.marketdata.reconnect import Backoff, Watchdog
 
 log = get_logger("gateways.marketdata.client")
@@ -126,6 +127,8 @@ class MarketDataClient:
         self.status: dict[str, BookStatus] = dict.fromkeys(self.symbols, BookStatus.DISCONNECTED)
         self._last_trade_seq: dict[str, int] = dict.fromkeys(self.symbols, 0)
         self.stats = ClientStats()
+        # unreadable messages: the first of each kind logged, repeats counted
+        self.errors = ErrorTally(log, "md_bad_message")
         self.frame_rx_ns = 0
         self._ws: aiohttp.ClientWebSocketResponse[bool] | None = None
         self._resubscribe: set[str] = set()
@@ -153,6 +156,7 @@ class MarketDataClient:
     async def stop(self) -> None:
         self._stopping = True
         self._changed.set()
+        self.errors.summarise(url=self.url)
         ws = self._ws
         if ws is not None:
             with contextlib.suppress(Exception):
@@ -296,9 +300,9 @@ class MarketDataClient:
             msg = orjson.loads(data)
         except orjson.JSONDecodeError as exc:
             self.stats.bad_messages += 1
-            log.error(
-                "md_bad_frame",
-                error=str(exc),
+            self.errors.record(
+                f"unreadable frame: {exc}",
+                self.stats.last_update_ns,
                 head=bytes(data[:80]) if isinstance(data, bytes) else data[:80],
             )
             return
@@ -330,7 +334,7 @@ class MarketDataClient:
         except (KeyError, TypeError, ValueError) as exc:
             self.stats.bad_messages += 1
             symbol = m.get("symbol") if isinstance(m, dict) else None
-            log.error("md_bad_message", error=repr(exc), symbol=symbol)
+            self.errors.record(repr(exc), self.stats.last_update_ns, symbol=symbol)
             if isinstance(symbol, str) and symbol in self.builders:
                 self._lost(symbol, f"unreadable message: {exc!r}")
 

@@ -20,6 +20,7 @@ orderbook file from then on.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import gzip
 import io
@@ -291,7 +292,10 @@ def read_orderbook(
     path: str | Path, levels: int, *, tick_size: Decimal = Decimal("0.01")
 ) -> LobsterOrderbook:
     p = Path(path)
-    m = _load_matrix(p, 4 * levels)
+    try:
+        m = _load_matrix(p, 4 * levels)
+    except LobsterFormatError as exc:
+        raise _level_mismatch(p, levels) or exc from None
     cols = [_int_column(p, m[:, j], f"level {j // 4 + 1}", j + 1) for j in range(4 * levels)]
     raw = np.stack(cols, axis=1)
     ask_raw, ask_sz = raw[:, 0::4], raw[:, 1::4]
@@ -327,6 +331,23 @@ def read_orderbook(
         bid_px=np.ascontiguousarray(bid_px),
         bid_sz=np.ascontiguousarray(np.where(bid_empty, 0, bid_sz)),
     )
+
+
+def _level_mismatch(path: Path, levels: int) -> LobsterFormatError | None:
+    """An orderbook file whose every row has 4 x K columns, K != ``levels``: a level-K
+    file named (or declared) as level ``levels``. Says so instead of "line 1: wrong
+    column count"."""
+    with contextlib.suppress(LobsterFormatError):
+        first = _read_text(path).split("\n", 1)[0]
+        columns = first.count(",") + 1
+        if columns % 4 == 0 and columns != 4 * levels:
+            return LobsterFormatError(
+                path,
+                None,
+                f"holds {columns // 4} levels ({columns} columns a row) but is declared "
+                f"as level {levels}",
+            )
+    return None
 
 
 def day_start_ns(date: dt.date) -> int:
@@ -391,3 +412,30 @@ def find_message_files(root: str | Path) -> list[Path]:
             continue
         out.append(p)
     return out
+
+
+def message_file_in(path: str | Path) -> Path:
+    """The LOBSTER message file ``path`` names: itself, or the one in a folder.
+
+    A folder must hold exactly one message file (a LOBSTER download unpacks to one
+    ticker/day/level per folder); anything else is a :class:`LobsterFormatError`
+    saying what was found.
+    """
+    p = Path(path)
+    if p.is_file():
+        return p
+    if not p.exists():
+        raise LobsterFormatError(p, None, "no such file or folder")
+    if not p.is_dir():
+        raise LobsterFormatError(p, None, "not a file or folder")
+    files = [f for f in sorted(p.glob("*_message_*.csv*")) if _NAME.match(f.name)]
+    if not files:
+        raise LobsterFormatError(
+            p, None, "no LOBSTER message file (TICKER_DATE_START_END_message_L.csv[.gz]) here"
+        )
+    if len(files) > 1:
+        names = ", ".join(f.name for f in files[:4]) + (", ..." if len(files) > 4 else "")
+        raise LobsterFormatError(
+            p, None, f"{len(files)} message files here ({names}); name one of them"
+        )
+    return files[0]

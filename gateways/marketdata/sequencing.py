@@ -13,7 +13,8 @@ Two rules cover the feeds we read:
   one. rlexec's own feed and LOBSTER replay (``first == last == seq``, contiguous)
   and Binance spot diff depth (``U``/``u``) follow it.
 - :class:`PrevIdRule`: each delta names the final id of the delta before it (Binance
-  futures ``pu``); after a snapshot the first delta must straddle the snapshot's id.
+  futures ``pu``); after a snapshot the first delta must reach the snapshot's id
+  (``U <= L <= u``, ``u == L`` included) or chain onto it.
 """
 
 from __future__ import annotations
@@ -52,20 +53,34 @@ class RangeRule:
 class PrevIdRule:
     """Deltas name their predecessor's final id (``prev``); Binance USD-M / COIN-M futures.
 
-    After a snapshot with id ``L`` the first delta must reach past ``L`` and start no
-    later than ``L + 1`` (Binance documents ``first <= L <= last``; a delta starting
-    exactly at ``L + 1`` is contiguous too); from then on ``prev`` must equal the last
-    applied id.
-    A delta without ``prev`` cannot be placed and counts as a gap.
+    Binance's procedure for futures, after a snapshot with ``lastUpdateId`` ``L``: drop
+    a diff only when ``u < L``; the first diff applied has ``U <= L <= u``; from then
+    on each diff's ``pu`` equals the previous diff's ``u``. Futures update ids skip
+    (consecutive diffs are linked by ``pu``, not by ``u + 1``), so unlike spot there
+    is no ``L + 1`` to look for, and a diff *ending* exactly at ``L`` is the first one to apply: dropping it
+    would make the next one (``pu == L``) look like a gap, and the book would never
+    build. Two more placements are contiguous and accepted: a first diff whose ``pu``
+    is ``L`` (it chains straight onto the snapshot), and one with ``pu < L < U`` (no
+    update of this symbol lies between ``pu`` and ``U``, so the book at ``L`` is the
+    book at ``pu``). A delta without ``prev`` cannot be chained and, once the book
+    has moved past its snapshot, counts as a gap.
     """
 
     name = "prev-id"
 
     def check(self, last_seq: int, fresh: bool, first: int, last: int, prev: int | None) -> Verdict:
+        if fresh:
+            if last < last_seq:
+                return Verdict.STALE
+            if first <= last_seq:
+                return Verdict.APPLY
+            if prev is None:
+                return Verdict.APPLY if first == last_seq + 1 else Verdict.GAP
+            # pu == L chains onto the snapshot; pu < L < U: L sits in a hole of this
+            # symbol's ids; pu > L: a diff after the snapshot was missed.
+            return Verdict.APPLY if prev <= last_seq else Verdict.GAP
         if last <= last_seq:
             return Verdict.STALE
-        if fresh:
-            return Verdict.APPLY if first <= last_seq + 1 else Verdict.GAP
         return Verdict.APPLY if prev == last_seq else Verdict.GAP
 
 

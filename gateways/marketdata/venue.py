@@ -23,7 +23,13 @@ Change = tuple[Side, int, int]
 
 
 class VenueFormatError(ValueError):
-    """A venue message we cannot read; says which field and why."""
+    """A venue message we cannot read; says which field and why, and for which of our
+    symbols when the message named one (so a symbol that never gets a book can say
+    why)."""
+
+    def __init__(self, message: str, symbol: str | None = None) -> None:
+        super().__init__(message)
+        self.symbol = symbol
 
 
 @dataclass(frozen=True, slots=True)

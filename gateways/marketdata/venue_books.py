@@ -8,6 +8,12 @@ transport knows whom to resync. Applied changes go to ``on_book`` with the level
 changes (or ``None`` after a snapshot, meaning "take the whole book"), which is what a
 republisher needs.
 
+Per symbol it also keeps what a health endpoint needs (:class:`SymbolFeed`): whether
+the book is in sync, since when and why not, whether it ever was, and how many
+messages naming the symbol could not be read. Unreadable messages are logged through
+an :class:`~gateways.marketdata.error_tally.ErrorTally`: the first of each kind in
+full, repeats as a count (a wrong tick size fails every message the same way).
+
 Integrity check: when the venue also sends a top-of-book ticker stamped with an update
 id (Binance ``bookTicker``), and our book sits at exactly that id, the best levels must
 agree. A disagreement means the rebuilt book is wrong, so it is dropped and resynced
@@ -23,6 +29,7 @@ from core.book import L2Book
 from core.events import BookSnapshot, TradePrint
 from core.log import get_logger
 from gateways.marketdata.book_builder import BookBuilder, Outcome
+from gateways.marketdata.error_tally import ErrorTally
 from gateways.marketdata.venue import (
     Change,
     SequencedDelta,
@@ -55,6 +62,18 @@ class VenueBookStats:
     ticker_mismatches: int = 0
 
 
+@dataclass(slots=True)
+class SymbolFeed:
+    """One symbol's feed health, in the feed's own time (``recv_ns``)."""
+
+    synced: bool = False
+    since_ns: int = 0  # when ``synced`` last changed (0: since the start)
+    reason: str = "waiting for the first snapshot"
+    ever_synced: bool = False
+    bad_messages: int = 0
+    last_error: str = ""
+
+
 class VenueBooks:
     def __init__(
         self,
@@ -75,6 +94,14 @@ class VenueBooks:
         self.needs_snapshot: set[str] = set(self.builders)
         self._pending_ticker: dict[str, TopOfBook] = {}
         self.stats = VenueBookStats()
+        self.feeds = {s: SymbolFeed() for s in self.builders}
+        self.errors = ErrorTally(log, "venue_bad_message")
+        self._now_ns = 0
+
+    @property
+    def now_ns(self) -> int:
+        """Receive time of the last message fed (the feed's own clock)."""
+        return self._now_ns
 
     def book(self, symbol: str) -> L2Book | None:
         """The symbol's book while it is in sync, else None."""
@@ -86,11 +113,11 @@ class VenueBooks:
         """One raw feed message. A message that cannot be read is logged and counted;
         if it was a book delta its absence shows up as a sequence gap."""
         self.stats.messages += 1
+        self._now_ns = recv_ns
         try:
             events = self.adapter.parse(raw, recv_ns)
         except VenueFormatError as exc:
-            self.stats.bad_messages += 1
-            log.error("venue_bad_message", venue=self.adapter.name, error=str(exc))
+            self.bad_message(exc, recv_ns)
             return
         for event in events:
             if isinstance(event, SequencedDelta):
@@ -110,6 +137,19 @@ class VenueBooks:
                 else:
                     log.info("venue_notice", venue=self.adapter.name, message=event.message)
 
+    def bad_message(self, exc: VenueFormatError, recv_ns: int) -> None:
+        """Count (and log once per kind) a message that could not be read."""
+        self.stats.bad_messages += 1
+        feed = self.feeds.get(exc.symbol) if exc.symbol is not None else None
+        if feed is not None:
+            feed.bad_messages += 1
+            feed.last_error = str(exc)
+        self.errors.record(str(exc), recv_ns, venue=self.adapter.name, symbol=exc.symbol)
+
+    def summarise_errors(self) -> None:
+        """Log the counts of repeated errors (when the feed ends or stops)."""
+        self.errors.summarise(venue=self.adapter.name)
+
     def apply_snapshot(self, snapshot: BookSnapshot) -> bool:
         """Apply a snapshot (and the deltas buffered behind it); True when in sync."""
         builder = self.builders.get(snapshot.symbol)
@@ -127,6 +167,7 @@ class VenueBooks:
             self.stats.rejected += 1
         else:
             self.stats.gaps += 1  # snapshot older than the deltas buffered behind it
+        self.feeds[snapshot.symbol].reason = f"snapshot unusable: {builder.last_error}"
         log.warning(
             "venue_snapshot_unusable",
             venue=self.adapter.name,
@@ -212,5 +253,10 @@ class VenueBooks:
         self._sync(symbol, False, why)
 
     def _sync(self, symbol: str, synced: bool, why: str) -> None:
+        feed = self.feeds[symbol]
+        feed.synced = synced
+        feed.since_ns = self._now_ns
+        feed.reason = "" if synced else why
+        feed.ever_synced = feed.ever_synced or synced
         if self.on_sync is not None:
             self.on_sync(symbol, synced, why)

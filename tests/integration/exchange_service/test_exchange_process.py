@@ -29,6 +29,7 @@ from gateways.fix import (
     SessionSettings,
 )
 from gateways.marketdata.client import BookStatus, MarketDataClient
+from tests.unit.marketdata.lobster_folders import renamed_day
 
 REPO = Path(__file__).resolve().parents[3]
 AMZN = Instrument("AMZN")
@@ -357,3 +358,25 @@ async def test_a_taken_port_is_a_clear_error(tmp_path: Path) -> None:
         out, err = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode == 2 and out == b""
     assert f"FIX cannot listen on 127.0.0.1:{port}".encode() in err
+
+
+# The replay above, of a LOBSTER folder for a ticker nothing ships (or defaults to).
+ANY_TICKER = LOBSTER.replace('ticker = "AMZN"\nlevels = 5', 'folder = "{FOLDER}"')
+
+
+async def test_any_lobster_folder_is_served_under_its_own_ticker(
+    start_exchange: Any, tmp_path: Path
+) -> None:
+    folder = renamed_day(tmp_path / "data", "MSFT")
+    ex = await start_exchange(ANY_TICKER.replace("{FOLDER}", str(folder)))
+    client = MarketDataClient(ex.md_url, ["MSFT", "AMZN"], clock=WallClock())
+    client.start()
+    try:
+        health = await ex.wait_source("finished")
+        assert list(health["marketdata"]["seq"]) == ["MSFT"] and health["status"] == "ok"
+        await asyncio.wait_for(client.wait_synced(["MSFT"]), 10)
+        book = client.book("MSFT")
+        assert book is not None and book.best_bid is not None and book.best_ask is not None
+        await _until(lambda: client.status["AMZN"] is BookStatus.UNAVAILABLE, what="AMZN")
+    finally:
+        await client.stop()

@@ -10,6 +10,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import aiohttp
+
 from core.clock import WallClock
 from core.events import ExecReport
 from core.instruments import Instrument
@@ -93,6 +95,7 @@ async def test_paper_trading_against_a_recorded_binance_capture(start_exchange: 
     try:
         health = await ex.wait_source("finished", timeout=60)
         assert health["halted"] == []  # the upstream book is known
+        assert (health["status"], health["problems"]) == ("ok", [])
         await asyncio.wait_for(client.wait_synced(), 10)
         seq = health["marketdata"]["seq"]["BTCUSDT"]
         await _until(lambda: client.builders["BTCUSDT"].last_seq == seq, what="caught up")
@@ -203,3 +206,33 @@ async def test_an_exchange_paper_trades_off_another_exchanges_feed(start_exchang
             await init.stop()
         await a.stop()
         await b.stop()
+
+
+async def test_a_symbol_whose_upstream_book_never_builds_is_unhealthy_and_logged_once(
+    start_exchange: Any,
+) -> None:
+    """A tick size of 0.1 where Binance spot quotes in 0.01: no depth update is readable,
+    the book never builds and the symbol stays halted for the whole recording."""
+    ex = await start_exchange(PAPER_RECORDING.replace('tick_size = "0.01"', 'tick_size = "0.1"'))
+    health = await ex.wait_source("finished", timeout=60)
+    assert health["status"] == "degraded" and health["halted"] == ["BTCUSDT"]
+    (problem,) = health["problems"]
+    assert problem.startswith("BTCUSDT: halted since the start: the upstream book never built")
+    assert "is not a multiple of 0.1" in problem
+    sym = health["symbols"]["BTCUSDT"]
+    assert sym["halted"] and sym["ever_traded"] is False and sym["bad_messages"] > 30_000
+    async with aiohttp.ClientSession() as s:
+        url = ex.ready["health_url"].replace("/healthz", "/metrics")
+        async with s.get(url) as r:
+            metrics = await r.text()
+    assert 'rlexec_exchange_symbol_halted{symbol="BTCUSDT"} 1.0' in metrics
+    assert 'rlexec_exchange_symbol_never_traded{symbol="BTCUSDT"} 1.0' in metrics
+    assert (
+        f'rlexec_exchange_upstream_bad_messages_total{{symbol="BTCUSDT"}} {sym["bad_messages"]}.0'
+        in metrics
+    )
+    assert await ex.stop() == 0
+    lines = [line for line in ex.stderr().splitlines() if "venue_bad_message" in line]
+    # one line per kind of error (depth, bookTicker, trade, snapshot) and one count each
+    assert 1 <= len(lines) <= 8, lines
+    assert any('"count":' in line and "_repeated" in line for line in lines)

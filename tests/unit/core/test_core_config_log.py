@@ -65,6 +65,30 @@ def test_env_overrides_win_and_errors_name_the_variable(tmp_path: Path) -> None:
         load(DaemonConfig, p, env={"RLEXEC__FIX__PORT": "-1"})
 
 
+def test_an_unknown_section_from_the_environment_says_it_came_from_there(
+    tmp_path: Path,
+) -> None:
+    p = write(tmp_path, "[fix]\nport = 9000\n")
+    env = {"RLEXEC__PACING__SPEED": "5", "RLEXEC__PACING__MODE": "asap"}
+    with pytest.raises(ConfigError) as info:
+        load(DaemonConfig, p, env=env)
+    assert info.value.problems == [
+        "pacing: unknown key (typo? not a setting of this section) "
+        "[from env RLEXEC__PACING__MODE, RLEXEC__PACING__SPEED]"
+    ]
+    # a whole array from the environment: an error inside it names the variable too
+    env = {"RLEXEC__INSTRUMENTS": '[{symbol = "X", tick_size = "-1"}]'}
+    with pytest.raises(
+        ConfigError, match=r"instruments.0.tick_size: .*\[from env RLEXEC__INSTRUMENTS\]"
+    ):
+        load(DaemonConfig, p, env=env)
+    # and a key the file set is not blamed on the environment
+    bad = write(tmp_path, "[pacing]\nspeed = 5\n")
+    with pytest.raises(ConfigError) as info:
+        load(DaemonConfig, bad, env={"RLEXEC__FIX__PORT": "9100"})
+    assert "from env" not in str(info.value)
+
+
 def test_duplicate_instruments_are_refused(tmp_path: Path) -> None:
     p = write(tmp_path, '[[instruments]]\nsymbol = "X"\n[[instruments]]\nsymbol = "X"\n')
     with pytest.raises(ConfigError, match="listed twice: X"):
@@ -97,6 +121,22 @@ def test_cli_config_check(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     bad.write_text("[node]\nid = 'has space'\n")
     assert main(["config", "check", str(bad)]) == 2
     assert "node.id" in capsys.readouterr().err
+
+
+def test_cli_config_check_tells_the_exchange_s_config_from_the_daemon_s(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    exchange = write(tmp_path, '[pacing]\nmode = "asap"\n')
+    assert main(["config", "check", str(exchange)]) == 0
+    assert "OK as the exchange's config" in capsys.readouterr().out
+    assert main(["config", "check", "--kind", "daemon", str(exchange)]) == 2
+    assert "pacing: unknown key" in capsys.readouterr().err
+    both = write(tmp_path, "[pacing]\n[node]\n")
+    assert main(["config", "check", str(both)]) == 2
+    assert "has daemon sections (node) and exchange sections (pacing)" in capsys.readouterr().err
+    missing = write(tmp_path, '[[source.lobster]]\nticker = "MSFT"\n')
+    assert main(["config", "check", str(missing)]) == 2
+    assert "source.lobster.0 (MSFT): no single LOBSTER day for MSFT" in capsys.readouterr().err
 
 
 def test_json_logs_carry_bound_ids_and_redact_secrets() -> None:

@@ -35,7 +35,12 @@ def test_range_rule(last_seq: int, first: int, last: int, verdict: Verdict) -> N
         (100, True, 95, 105, 90, Verdict.APPLY),  # straddles the snapshot id
         (100, True, 101, 105, 99, Verdict.APPLY),  # starts right after it
         (100, True, 102, 105, 101, Verdict.GAP),  # snapshot too old
-        (100, True, 90, 100, 80, Verdict.STALE),
+        (100, True, 90, 99, 80, Verdict.STALE),  # u < L: dropped
+        (100, True, 90, 100, 80, Verdict.APPLY),  # u == L: Binance applies it (futures)
+        (100, True, 130, 140, 100, Verdict.APPLY),  # pu == L: chains onto the snapshot
+        (100, True, 130, 140, 95, Verdict.APPLY),  # pu < L < U: L in a hole of the ids
+        (100, True, 101, 140, None, Verdict.APPLY),  # no pu, contiguous
+        (100, True, 103, 140, None, Verdict.GAP),  # no pu, not contiguous
         (100, False, 101, 110, 100, Verdict.APPLY),  # pu == last u
         (100, False, 103, 110, 102, Verdict.GAP),  # pu != last u
         (100, False, 101, 110, None, Verdict.GAP),  # no pu: cannot place it
