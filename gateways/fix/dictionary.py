@@ -452,6 +452,8 @@ class _Reader:
                     f"{self.source}: field {name} ({number}) has unknown type {kind!r};"
                     f" known: {', '.join(sorted(FORMAT_CHECKS))}"
                 )
+            if kind == "CHAR" and self.version in (FIX40, FIX41):
+                kind = "STRING"  # FIX.4.0/4.1 "char" is free text; one character from 4.2
             values = [v.get("enum") for v in el.findall("value")]
             tag = int(number)
             self.fields[tag] = FieldDef(

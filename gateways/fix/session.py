@@ -131,6 +131,10 @@ class FixSession:
         self.log: MessageLog = log if log is not None else NullLog()
         self.on_event: EventHandler = on_event or (lambda _e: None)
         self.dd = settings.dictionary()
+        if initiator and settings.reset_on_logon and not self.dd.message_has(M.LOGON, 141):
+            raise ValueError(
+                f"reset_on_logon: the {settings.begin_string} Logon has no ResetSeqNumFlag(141)"
+            )
         self._fixt = settings.begin_string == dd.FIXT11
         # The application version we default to and the one the peer announced
         # (FIXT.1.1); a message's own ApplVerID(1128) overrides both.

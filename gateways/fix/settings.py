@@ -101,7 +101,6 @@ class SessionSettings(Section):
             raise ValueError("app_data_dictionary is for FIXT.1.1 sessions; use data_dictionary")
         d = self.dictionary()  # a bad dictionary file is a configuration error
         needs = [
-            (self.reset_on_logon, 141, "reset_on_logon"),
             (self.username is not None, 553, "username"),
             (self.password is not None, 554, "password"),
         ]
