@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -169,3 +170,35 @@ class RawPeer:
 def tag(msg: simplefix.FixMessage, t: int) -> str | None:
     v = msg.get(t)
     return None if v is None else v.decode()
+
+
+@dataclass
+class RawVenue:
+    """A TCP server whose every connection becomes a :class:`RawPeer` (as the venue)."""
+
+    server: asyncio.Server
+    clock: SimClock
+    conns: asyncio.Queue[RawPeer] = field(default_factory=asyncio.Queue)
+    accepted: int = 0
+
+    @classmethod
+    async def start(cls, clock: SimClock, **peer_kw: Any) -> RawVenue:
+        holder: list[RawVenue] = []
+
+        async def on_conn(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            v = holder[0]
+            v.accepted += 1
+            kw = {"sender": "EXCH", "target": "CLIENT", **peer_kw}
+            await v.conns.put(RawPeer(reader, writer, clock, **kw))
+
+        server = await asyncio.start_server(on_conn, "127.0.0.1", 0)
+        v = cls(server, clock)
+        holder.append(v)
+        return v
+
+    @property
+    def port(self) -> int:
+        return int(self.server.sockets[0].getsockname()[1])
+
+    async def next_peer(self) -> RawPeer:
+        return await asyncio.wait_for(self.conns.get(), 2.0)

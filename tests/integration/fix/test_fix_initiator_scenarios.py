@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 
 import pytest
-from fix_peer import T0_NS, RawPeer, tag
+from fix_peer import T0_NS, RawPeer, RawVenue, tag
 
 from core.clock import SimClock
 from gateways.fix import (
@@ -23,36 +22,11 @@ from gateways.fix import (
 )
 
 
-@dataclass
-class RawVenue:
-    server: asyncio.Server
-    clock: SimClock
-    conns: asyncio.Queue[RawPeer] = field(default_factory=asyncio.Queue)
-    accepted: int = 0
-
-    @property
-    def port(self) -> int:
-        return int(self.server.sockets[0].getsockname()[1])
-
-    async def next_peer(self) -> RawPeer:
-        return await asyncio.wait_for(self.conns.get(), 2.0)
-
-
 @pytest.fixture
 async def raw_venue() -> AsyncIterator[RawVenue]:
-    clock = SimClock(T0_NS)
-    holder: list[RawVenue] = []
-
-    async def on_conn(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        v = holder[0]
-        v.accepted += 1
-        await v.conns.put(RawPeer(reader, writer, clock, sender="EXCH", target="CLIENT"))
-
-    server = await asyncio.start_server(on_conn, "127.0.0.1", 0)
-    v = RawVenue(server, clock)
-    holder.append(v)
+    v = await RawVenue.start(SimClock(T0_NS))
     yield v
-    server.close()
+    v.server.close()
 
 
 def make_initiator(
