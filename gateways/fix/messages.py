@@ -21,6 +21,7 @@ one ``bytes %`` format each.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -140,6 +141,9 @@ class FixMessages:
         self._liquidity = tags.LAST_LIQUIDITY_IND in er.tags
         self._mass_status = M.ORDER_MASS_STATUS_REQUEST in d.messages
         self._nos_time = d.message_has(M.NEW_ORDER_SINGLE, tags.TRANSACT_TIME)
+        # FIX.4.0/4.1: quantities and (4.0) ExecID are integers.
+        self._whole_qty = d.fields[tags.ORDER_QTY].type == "INT"
+        self._int_exec_id = d.fields[tags.EXEC_ID].type == "INT"
 
     def _body(self, msg_type: bytes, fields: list[tuple[int, FieldValue]]) -> bytes:
         """The fields this version defines for ``msg_type``, in the order given."""
@@ -153,6 +157,13 @@ class FixMessages:
             grid = self.instruments.get(symbol)
             if grid is None:
                 return None
+            if self._whole_qty and grid.qty_unit != grid.qty_unit.to_integral_value():
+                raise FixMappingError(
+                    f"{self.begin_string} quantities are whole numbers; {symbol} trades in"
+                    f" units of {grid.qty_unit}",
+                    tag=tags.ORDER_QTY,
+                    symbol=symbol,
+                )
             if len(self._codecs) >= 4096:  # symbols come from the peer: keep the cache bounded
                 self._codecs.clear()
             c = self._codecs[symbol] = GridCodec(grid)
@@ -287,7 +298,7 @@ class FixMessages:
             grid.avg_text(rep.avg_px),
             _b(rep.cl_ord_id, 11),
             grid.qty_text(rep.cum_qty),
-            _b(rep.exec_id, 17),
+            self.wire_exec_id(rep.exec_id),
             _b(rep.venue_order_id or "NONE", 37),
             grid.qty_text(rep.order_qty),
             rep.ord_status.value.encode(),
@@ -297,6 +308,14 @@ class FixMessages:
             extra,
         )
         return Outbound(M.EXECUTION_REPORT, body)
+
+    def wire_exec_id(self, exec_id: str) -> bytes:
+        """ExecID(17) as sent. FIX.4.0 defines it as an integer: a text id goes out as a
+        stable 63-bit hash of itself, so resends and de-duplication still match."""
+        raw = _b(exec_id, 17)
+        if self._int_exec_id and not raw.isdigit():
+            return b"%d" % (int.from_bytes(hashlib.blake2b(raw, digest_size=8).digest()) >> 1)
+        return raw
 
     def order_cancel_reject(self, rej: CancelReject, *, venue_order_id: str = "") -> Outbound:
         status = (rej.ord_status or OrdStatus.REJECTED).value
