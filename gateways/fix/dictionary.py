@@ -265,7 +265,14 @@ class DataDictionary:
     ) -> None:
         self.version = version
         self.source = source
+        bodies = list(bodies)
         self.fields: dict[int, FieldDef] = dict(fields)
+        mt_field = self.fields.get(35)
+        if mt_field is not None and mt_field.values is not None:
+            # Every message the dictionary defines is a valid MsgType value (a message
+            # added by the user's file, or the application half of FIXT.1.1).
+            known = mt_field.values | {b[0] for b in bodies}
+            self.fields[35] = FieldDef(35, mt_field.name, mt_field.type, frozenset(known))
         self.by_name = {f.name: f.tag for f in self.fields.values()}
         self.header = header
         self.trailer = trailer

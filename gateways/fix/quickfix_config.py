@@ -36,6 +36,15 @@ def _yes(value: str) -> bool:
     raise ValueError(f"expected Y or N, got {value!r}")
 
 
+def _why(exc: ValidationError) -> str:
+    """Pydantic's errors on one line: ``field: problem (got value)``."""
+    parts = []
+    for e in exc.errors():
+        where = ".".join(str(x) for x in e["loc"]) or "settings"
+        parts.append(f"{where}: {e['msg']} (got {e.get('input')!r})")
+    return "; ".join(parts)
+
+
 def _appl_ver(value: str) -> str:
     return APPL_VER_NAME.get(value, value)
 
@@ -148,7 +157,7 @@ def load_quickfix_settings(path: str | Path) -> QuickFixSettings:
         try:
             session = SessionSettings(**session_kw)
         except ValidationError as exc:
-            raise QuickFixConfigError(f"{p}: [SESSION] at line {sec.line}: {exc}") from None
+            raise QuickFixConfigError(f"{p}: [SESSION] at line {sec.line}: {_why(exc)}") from None
         if role == "initiator":
             if "reconnect_min_s" in transport_kw:
                 transport_kw.setdefault(
@@ -157,7 +166,9 @@ def load_quickfix_settings(path: str | Path) -> QuickFixSettings:
             try:
                 result.initiators.append(InitiatorSettings(session=session, **transport_kw))
             except ValidationError as exc:
-                raise QuickFixConfigError(f"{p}: [SESSION] at line {sec.line}: {exc}") from None
+                raise QuickFixConfigError(
+                    f"{p}: [SESSION] at line {sec.line}: {_why(exc)}"
+                ) from None
         else:
             if acceptor_transport and transport_kw != acceptor_transport:
                 raise QuickFixConfigError(
@@ -170,7 +181,7 @@ def load_quickfix_settings(path: str | Path) -> QuickFixSettings:
         try:
             result.acceptor = AcceptorSettings(sessions=tuple(accepting), **acceptor_transport)
         except ValidationError as exc:
-            raise QuickFixConfigError(f"{p}: acceptor sessions: {exc}") from None
+            raise QuickFixConfigError(f"{p}: acceptor sessions: {_why(exc)}") from None
     return result
 
 
@@ -180,10 +191,11 @@ def _convert(
     session: dict[str, Any] = {}
     transport: dict[str, Any] = {}
     role_keys = _INITIATOR_KEYS if role == "initiator" else _ACCEPTOR_KEYS
+    other_role = _ACCEPTOR_KEYS if role == "initiator" else _INITIATOR_KEYS
     for key, (value, line) in values.items():
         where = f"{path}:{line}: {key}"
-        if key == "ConnectionType":
-            continue
+        if key == "ConnectionType" or key in other_role:
+            continue  # the other role's socket (e.g. from [DEFAULT]) means nothing here
         if key in _FIXED:
             if value.upper() != _FIXED[key]:
                 raise QuickFixConfigError(
