@@ -93,7 +93,7 @@ def test_application_header_fields_go_out_and_survive_a_resend() -> None:
     seq = h.session.send_app(b"8", ER, [(128, "DESK7"), (129, b"TRADER2"), (97, "Y")])
     sent = h.out
     assert b"\x0156=CLIENT\x01128=DESK7\x01129=TRADER2\x0197=Y\x016=0\x01" in sent
-    ((mt, resent),) = [a for a in h.send(b"2", b"7=%d\x0116=%d\x01" % (seq, seq))]
+    ((mt, resent),) = h.send(b"2", b"7=%d\x0116=%d\x01" % (seq, seq))
     assert (mt, resent[43], resent[128], resent[129], resent[97]) == (
         b"8",
         b"Y",
