@@ -42,7 +42,7 @@ from gateways.fix.codec import FieldValue, FixMessage, encode_fields
 from gateways.fix.decimals import GridCodec, PriceGrid
 from gateways.fix.dictionary import DataDictionary, session_dictionary
 from gateways.fix.tags import MsgType as M
-from gateways.fix.timefmt import format_utc, parse_utc
+from gateways.fix.timefmt import TimestampFormatter, parse_utc
 
 
 class Outbound(NamedTuple):
@@ -144,6 +144,8 @@ class FixMessages:
         # FIX.4.0/4.1: quantities and (4.0) ExecID are integers.
         self._whole_qty = d.fields[tags.ORDER_QTY].type == "INT"
         self._int_exec_id = d.fields[tags.EXEC_ID].type == "INT"
+        # FIX.4.0/4.1 timestamps have no fraction of a second.
+        self._fmt = TimestampFormatter(millis=d.fields[tags.SENDING_TIME].type != "TIME")
 
     def _body(self, msg_type: bytes, fields: list[tuple[int, FieldValue]]) -> bytes:
         """The fields this version defines for ``msg_type``, in the order given."""
@@ -175,9 +177,8 @@ class FixMessages:
             raise FixMappingError(f"unknown symbol {symbol!r}", tag=tags.SYMBOL, symbol=symbol)
         return c
 
-    @staticmethod
-    def _time(ts_ns: int) -> bytes:
-        return format_utc(ts_ns or time.time_ns())
+    def _time(self, ts_ns: int) -> bytes:
+        return self._fmt.format(ts_ns or time.time_ns())
 
     # ======================================================= initiator: out
     def new_order_single(self, req: NewOrderRequest) -> Outbound:
@@ -310,8 +311,11 @@ class FixMessages:
         return Outbound(M.EXECUTION_REPORT, body)
 
     def wire_exec_id(self, exec_id: str) -> bytes:
-        """ExecID(17) as sent. FIX.4.0 defines it as an integer: a text id goes out as a
-        stable 63-bit hash of itself, so resends and de-duplication still match."""
+        """ExecID(17) as sent. FIX.4.0 defines it as an integer: a numeric id goes out
+        unchanged, a text id as a stable 63-bit hash of itself, so resends and the
+        daemon's de-duplication by ExecID still match (a shorter hash could collide and
+        drop a fill as a duplicate). Engines that hold it in 32 bits (QuickFIX) refuse
+        such ids: give a FIX.4.0 venue numeric ExecIDs."""
         raw = _b(exec_id, 17)
         if self._int_exec_id and not raw.isdigit():
             return b"%d" % (int.from_bytes(hashlib.blake2b(raw, digest_size=8).digest()) >> 1)

@@ -44,7 +44,8 @@ VERSIONS = [
     "FIX.5.0SP1",
     "FIX.5.0SP2",
 ]
-WHOLE_QTY = {"FIX.4.0", "FIX.4.1"}  # quantities are INT there
+WHOLE_QTY = {"FIX.4.0", "FIX.4.1"}  # quantities are INT there, timestamps whole seconds
+TS_SECOND = TS - TS % 1_000_000_000
 
 
 def begin_of(version: str) -> str:
@@ -170,6 +171,8 @@ def test_execution_report_round_trip(begin: str, report: ExecReport) -> None:
     expect = report
     if begin < "FIX.4.4":  # no LastLiquidityInd before 4.4
         expect = dataclasses.replace(expect, liquidity="")
+    if begin in WHOLE_QTY:
+        expect = dataclasses.replace(expect, ts_ns=TS_SECOND)
     if begin == "FIX.4.0":  # ExecID is an integer; no LeavesQty (derived from the status)
         leaves = 0 if report.ord_status.is_terminal else report.order_qty - report.cum_qty
         exec_id = fm.wire_exec_id(report.exec_id).decode()
