@@ -67,6 +67,7 @@ _SHIPPED = {
 
 # Framing fields: checked by the frame decoder, never by the dictionary.
 FRAMING = frozenset({8, 9, 10})
+_SESSION_CHECKED = frozenset({35, 34, 49, 56, 52})
 USER_DEFINED_MIN = 5000
 
 
@@ -196,8 +197,8 @@ class FieldDef:
         fmt = FORMAT_CHECKS.get(self.type)
         values = self.values
         if values is not None and not self.multi:
-            if fmt is None:
-                return values.__contains__
+            if fmt is None or all(fmt(v) for v in values):
+                return values.__contains__  # every listed value is well formed
             return lambda v: v in values and fmt(v)
         if values is not None:
             return self.value_ok if fmt is None else lambda v: fmt(v) and self.value_ok(v)
@@ -296,8 +297,9 @@ class DataDictionary:
                 body=body,
                 required=envelope_required | body.required,
                 fast_allowed=frozenset(fast),
-                # SendingTime(52) is checked by the session before validation.
-                checked=frozenset(t for t in fast if t in self.fast_checks and t != 52),
+                # The session checks MsgType, MsgSeqNum, the CompIDs and SendingTime
+                # before it validates.
+                checked=frozenset(t for t in fast if t in self.fast_checks) - _SESSION_CHECKED,
             )
         self.msg_types = frozenset(self.messages)
 

@@ -133,7 +133,7 @@ class FixMessages:
         self._codecs: dict[str, GridCodec] = {}
         er = d.messages[M.EXECUTION_REPORT].body
         self._exec_trans_type = tags.EXEC_TRANS_TYPE in er.tags
-        self._has_exec_type = tags.EXEC_TYPE in er.tags
+        self._has_exec_type = tags.EXEC_TYPE in er.tags  # with LeavesQty, from FIX.4.1
         # Fills typed 1/2 and status reports by ExecTransType (FIX.4.0-4.2).
         self.legacy_exec_type = not d.defines_value(tags.EXEC_TYPE, b"F")
         self._has_leaves = tags.LEAVES_QTY in er.tags
@@ -288,10 +288,10 @@ class FixMessages:
                 _b(mass_status_req_id, 584),
                 b"Y" if last_report else b"N",
             )
-        if self._has_exec_type:
-            extra = b"150=%b\x01%b" % (exec_type, extra)
-        if self._has_leaves:
-            extra = b"151=%b\x01%b" % (grid.qty_text(rep.leaves_qty), extra)
+        if self._has_exec_type and self._has_leaves:  # FIX.4.1 on: one format, as before
+            tail = b"150=%b\x01151=%b\x01%b" % (exec_type, grid.qty_text(rep.leaves_qty), extra)
+        else:  # FIX.4.0 has neither
+            tail = extra
         body = (
             b"6=%b\x0111=%b\x0114=%b\x0117=%b\x0137=%b\x0138=%b\x0139=%b\x0154=%b\x0155=%b\x01"
             b"60=%b\x01%b"
@@ -306,7 +306,7 @@ class FixMessages:
             rep.side.fix.encode(),
             _b(rep.symbol, 55),
             self._time(rep.ts_ns),
-            extra,
+            tail,
         )
         return Outbound(M.EXECUTION_REPORT, body)
 

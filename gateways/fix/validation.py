@@ -77,7 +77,7 @@ def validate(
         and _envelope_in_place(msg, dd)
     ):
         checks = dd.fast_checks
-        for tag in fields.keys() & spec.checked:
+        for tag in spec.checked.intersection(fields):  # (fields.keys() & ... is 5x slower)
             if not checks[tag](fields[tag]):
                 break
         else:
