@@ -43,7 +43,6 @@ FIX50SP1 = "FIX.5.0SP1"
 FIX50SP2 = "FIX.5.0SP2"
 
 BEGIN_STRINGS = (FIX40, FIX41, FIX42, FIX43, FIX44, FIXT11)
-VERSIONS = BEGIN_STRINGS  # kept for callers of the former module
 # Application versions carried over FIXT.1.1, by name and by their ApplVerID(1128) code.
 FIXT_APP_VERSIONS = (FIX50, FIX50SP1, FIX50SP2)
 APPL_VER_ID = {FIX40: "2", FIX41: "3", FIX42: "4", FIX43: "5", FIX44: "6"} | {

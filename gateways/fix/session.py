@@ -406,19 +406,22 @@ class FixSession:
         if seq_text is None or not seq_text.isdigit():
             self._logout_and_disconnect("MsgSeqNum(34) missing or not a number")
             return False
-        for tag in (tags.SENDER_COMP_ID, tags.TARGET_COMP_ID, tags.SENDING_TIME):
-            value = f.get(tag)
-            if not value:
-                # Missing or empty: a malformed message, not somebody else's (14b, 14d).
-                reason = R.REQUIRED_TAG_MISSING if value is None else R.TAG_WITHOUT_VALUE
-                self._reject_in_sequence(msg, violation(reason, tag))
-                return False
-        if f[tags.SENDER_COMP_ID] != self._target or f[tags.TARGET_COMP_ID] != self._sender:
+        sender = f.get(tags.SENDER_COMP_ID)
+        target = f.get(tags.TARGET_COMP_ID)
+        sending = f.get(tags.SENDING_TIME)
+        if not sender or not target or not sending:
+            for tag in (tags.SENDER_COMP_ID, tags.TARGET_COMP_ID, tags.SENDING_TIME):
+                value = f.get(tag)
+                if not value:
+                    # Missing or empty: a malformed message, not somebody else's (14b, 14d).
+                    reason = R.REQUIRED_TAG_MISSING if value is None else R.TAG_WITHOUT_VALUE
+                    self._reject_in_sequence(msg, violation(reason, tag))
+                    return False
+        if sender != self._target or target != self._sender:
             self._reject(msg, R.COMP_ID_PROBLEM, None, "CompID problem")
             self._logout_and_disconnect("CompID problem")
             return False
-        sending = f[tags.SENDING_TIME]
-        ts = parse_utc(sending)
+        ts = parse_utc(sending) if sending else None
         if ts is None or (self._max_latency_ns and abs(now - ts) > self._max_latency_ns):
             self._reject(
                 msg, R.SENDING_TIME_ACCURACY, tags.SENDING_TIME, "SendingTime accuracy problem"
@@ -513,7 +516,7 @@ class FixSession:
         self._reject(msg, v.reason, v.ref_tag, v.text)
 
     def _validate(self, msg: FixMessage) -> Violation | None:
-        d = self.dictionary_for(msg)
+        d = self.dictionary_for(msg) if self._fixt else self.dd
         if msg.msg_type not in d.messages:
             return Violation(R.INVALID_MSG_TYPE, None, "Invalid MsgType")
         return validate(msg, d, user_defined_ok=self._user_ok)
