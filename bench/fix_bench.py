@@ -16,7 +16,11 @@ In one run:
     5 ms) and 'always' (the default: also survives power loss);
 (d) the same round trip between a QuickFIX initiator and a QuickFIX acceptor (the C++
     engine via its Python binding, the application callbacks in Python), memory store
-    and file store + file log, as the reference.
+    and file store + file log, as the reference;
+(e) the engine alone: both sessions in this process wired back to back (no sockets, no
+    event loop), the same order -> ack with its mapping, in CPU time per round trip
+    (best of 5). Far less sensitive to other jobs on the machine than (c), so it is the
+    figure to compare between two versions of the code.
 
 (c) and (d) run twice: with CPU idle states limited (a PM QoS request on
 /dev/cpu_dma_latency held for the run, as tuned's latency-performance profile does on
@@ -244,6 +248,82 @@ MODES = [
     StoreMode("file_batched_with_log", True, "batched"),
     StoreMode("file_always_with_log", True, "always"),
 ]
+
+
+def engine_bench(n: int) -> dict[str, float]:
+    """(e): CPU us per order -> ack through both sessions and the mappings, no I/O."""
+    from core.clock import SimClock
+    from gateways.fix import FixSession
+
+    clock = SimClock(1_767_623_400_000_000_000)
+    fm = FixMessages("FIX.4.4", INSTRUMENTS)
+    pending: list[tuple[FixSession, bytes]] = []
+    acks: list[object] = []
+
+    class Wire:
+        def __init__(self) -> None:
+            self.to: FixSession | None = None
+
+        def write(self, data: bytes) -> None:
+            assert self.to is not None
+            pending.append((self.to, data))
+
+        def close(self) -> None:
+            pass
+
+    def pump() -> None:
+        while pending:
+            session, data = pending.pop(0)
+            session.data_received(data)
+
+    def venue(ev: SessionEvent) -> None:
+        if isinstance(ev, AppMessage):
+            req = fm.decode_new_order_single(ev.message)
+            rep = ExecReport(
+                req.cl_ord_id, "E1", ExecType.NEW, OrdStatus.NEW, req.symbol, req.side,
+                req.qty, 0, req.qty, 1, price=req.price, venue_order_id="V1",
+            )  # fmt: skip
+            acc.send_app(*fm.execution_report(rep))
+
+    def daemon(ev: SessionEvent) -> None:
+        if isinstance(ev, AppMessage):
+            acks.append(fm.decode_report(ev.message))
+
+    ini = FixSession(
+        SessionSettings(sender_comp_id="RLX", target_comp_id="EXCH", max_latency_s=0),
+        initiator=True,
+        clock=clock,
+        on_event=daemon,
+    )
+    acc = FixSession(
+        SessionSettings(sender_comp_id="EXCH", target_comp_id="RLX", max_latency_s=0),
+        initiator=False,
+        clock=clock,
+        on_event=venue,
+    )
+    to_acc, to_ini = Wire(), Wire()
+    to_acc.to, to_ini.to = acc, ini
+    acc.connection_made(to_ini)
+    ini.connection_made(to_acc)
+    pump()
+    req = NewOrderRequest("RLX-1A2B3C", "AMZN", Side.BUY, 400, 18725, ts_ns=1)
+    for _ in range(min(n, 2000)):
+        ini.send_app(*fm.new_order_single(req))
+        pump()
+    best = float("inf")
+    gc.disable()
+    try:
+        for _ in range(5):
+            t0 = time.process_time()
+            for _ in range(n):
+                ini.send_app(*fm.new_order_single(req))
+                pump()
+            best = min(best, (time.process_time() - t0) / n * 1e6)
+    finally:
+        gc.enable()
+    if len(acks) != min(n, 2000) + 5 * n:
+        raise RuntimeError(f"engine bench lost acks: {len(acks)}")
+    return {"cpu_us_per_round_trip_both_sides": round(best, 2), "n": n}
 
 
 def apply_nice() -> None:
@@ -649,6 +729,10 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=500)
     ap.add_argument("--rounds", type=int, default=50)
     ap.add_argument("--codec-n", type=int, default=20000)
+    ap.add_argument("--engine-n", type=int, default=20000)
+    ap.add_argument(
+        "--engine-only", action="store_true", help="(e) only: print it, write no results"
+    )
     ap.add_argument(
         "--nice",
         type=int,
@@ -670,10 +754,15 @@ def main() -> None:
         asyncio.run(serve_our_acceptor(mode, Path(work)))
         return
 
+    if args.engine_only:
+        print(json.dumps(engine_bench(args.engine_n)))
+        return
     loop_kind = use_uvloop()
     load_at_start = os.getloadavg()
     print(f"codec: {args.codec_n} encode+parse per message type ...", flush=True)
     codec = codec_bench(args.codec_n)
+    print(f"engine: {args.engine_n} round trips without sockets, best of 5 ...", flush=True)
+    engine = engine_bench(args.engine_n)
     print(
         f"round trips: {args.n} per configuration (+{args.warmup} warm-up), "
         f"interleaved in {args.rounds} rounds ...",
@@ -706,6 +795,7 @@ def main() -> None:
         "host_conditions": HOST_CONDITIONS,
         "a_b_codec": codec,
         "goal_b_at_least_4x_a": codec_goal,
+        "e_engine_without_sockets": engine,
         "round_trips": conditions,
     }
     print()
@@ -717,6 +807,10 @@ def main() -> None:
             f"{name:34} {r['simplefix_us']:12.2f} {r['ours_us']:9.2f} {r['speedup']:7.1f}x {r['ours_with_core_mapping_us']:16.2f}"
         )
     print(f"goal b_at_least_4x_a: {'met' if codec_goal else 'NOT met'}")
+    print(
+        f"engine alone (no sockets), CPU per round trip, both sides:"
+        f" {engine['cpu_us_per_round_trip_both_sides']:.1f} us"
+    )
     for cond, res in conditions.items():
         if "skipped" in res:
             continue

@@ -18,7 +18,8 @@ Bad input never escapes a session and never goes unanswered:
 
 Engine rejects carry the reason as ``"<reason>: <detail>"`` in Text(58); the FIX code
 of the reason (:class:`exchange.engine.RejectReason`) goes into OrdRejReason(103) or
-CxlRejReason(102).
+CxlRejReason(102) when the session's FIX version defines that code (99, Other, only
+exists from FIX.4.4 on; before, Text alone carries the reason).
 
 An application-level resend (PossResend=Y) of a request whose ClOrdID the venue
 already knows is answered with the order's current status instead of being acted on
@@ -58,17 +59,20 @@ from gateways.fix import (
 log = get_logger("exchange.fix")
 
 _UNIT = Instrument("UNKNOWN", tick_size=Decimal("0.0001"), qty_unit=Decimal("0.00000001"))
+# FIX.4.0/4.1 quantities are whole numbers.
+_WHOLE_UNIT = Instrument("UNKNOWN", tick_size=Decimal("0.0001"), qty_unit=Decimal("1"))
 
 
 class _AnySymbol(Mapping[str, Instrument]):
     """Instruments for encoding rejects: an unknown symbol still gets a (neutral) grid,
     so a reject for "unknown symbol" can be sent as an ExecutionReport."""
 
-    def __init__(self, known: Mapping[str, Instrument]) -> None:
+    def __init__(self, known: Mapping[str, Instrument], neutral: Instrument = _UNIT) -> None:
         self._known = known
+        self._neutral = neutral
 
     def __getitem__(self, symbol: str) -> Instrument:
-        return self._known.get(symbol, _UNIT)
+        return self._known.get(symbol, self._neutral)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._known)
@@ -97,10 +101,18 @@ class FixOrderEntry:
         self.instruments = dict(instruments)
         self.acceptor = FixAcceptor(settings, on_event=self._on_event, clock=clock)
         self._messages = {
-            s.session_id: FixMessages(s.begin_string, self.instruments) for s in settings.sessions
+            s.session_id: FixMessages(s.begin_string, self.instruments, dictionary=s.dictionary())
+            for s in settings.sessions
         }
         self._reject_messages = {
-            s.session_id: FixMessages(s.begin_string, _AnySymbol(self.instruments))
+            s.session_id: FixMessages(
+                s.begin_string,
+                _AnySymbol(
+                    self.instruments,
+                    _WHOLE_UNIT if s.begin_string in ("FIX.4.0", "FIX.4.1") else _UNIT,
+                ),
+                dictionary=s.dictionary(),
+            )
             for s in settings.sessions
         }
         self._reject_ids = itertools.count(1)
@@ -164,16 +176,16 @@ class FixOrderEntry:
             if isinstance(report, ExecReport):
                 out = mapping.execution_report(report)
                 if report.exec_type is ExecType.REJECTED:
-                    out = _with_code(out, 103, _ord_rej_code(report.text))
+                    out = _with_code(mapping, out, 103, _ord_rej_code(report.text))
             else:
                 out = mapping.order_cancel_reject(report)
-                out = _with_code(out, 102, _cxl_rej_code(report.reason))
+                out = _with_code(mapping, out, 102, _cxl_rej_code(report.reason))
         except FixMappingError:
             # Only a reject for a symbol we do not list gets here (every order the
             # engine accepted is on a known grid): encode it on the neutral grid.
             rejects = self._reject_messages[session]
             if isinstance(report, ExecReport):
-                out = _with_code(rejects.execution_report(report), 103, 1)
+                out = _with_code(rejects, rejects.execution_report(report), 103, 1)
             else:
                 out = rejects.order_cancel_reject(report)
         self._send(session, out, report)
@@ -250,7 +262,9 @@ class FixOrderEntry:
         self.acceptor.session(session).business_reject(msg, reason, text)
 
 
-def _with_code(out: Outbound, tag: int, code: int) -> Outbound:
+def _with_code(mapping: FixMessages, out: Outbound, tag: int, code: int) -> Outbound:
+    if not mapping.dictionary.defines_value(tag, b"%d" % code):
+        return out  # the version has no such code: Text(58) carries the reason
     return Outbound(out.msg_type, out.body + b"%d=%d\x01" % (tag, code))
 
 

@@ -19,7 +19,7 @@ from gateways.fix.codec import FrameDecoder, Garbled, GarbledMessage, parse
 from gateways.fix.connection import set_nodelay
 from gateways.fix.factory import make_log, make_store
 from gateways.fix.message_log import MessageLog
-from gateways.fix.session import EventHandler, FixSession, SessionNotReady, State
+from gateways.fix.session import EventHandler, FixSession, HeaderFields, SessionNotReady, State
 from gateways.fix.settings import AcceptorSettings
 from gateways.fix.store import MessageStore
 
@@ -163,9 +163,11 @@ class FixAcceptor:
         except KeyError:
             raise KeyError(f"no session {session_id!r}; have {sorted(self.sessions)}") from None
 
-    def send_app(self, session_id: str, msg_type: bytes, body: bytes) -> int:
+    def send_app(
+        self, session_id: str, msg_type: bytes, body: bytes, header: HeaderFields = b""
+    ) -> int:
         """Send on one session; raises SessionNotReady unless it is logged on."""
-        return self.session(session_id).send_app(msg_type, body)
+        return self.session(session_id).send_app(msg_type, body, header)
 
     async def stop(self, text: str = "", timeout: float = 2.0) -> None:
         """Log out every session, wait briefly for the handshakes, close everything."""

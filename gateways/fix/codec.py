@@ -258,26 +258,32 @@ class HeaderEncoder:
         seq_num: int,
         sending_time: bytes,
         body: bytes,
+        *,
         orig_sending_time: bytes | None = None,
+        header: bytes = b"",
     ) -> bytes:
-        """``body`` is ``tag=value<SOH>`` pairs; ``orig_sending_time`` marks a PossDup resend."""
+        """``body`` is ``tag=value<SOH>`` pairs; ``orig_sending_time`` marks a PossDup
+        resend; ``header`` holds further standard header fields (routing, PossResend,
+        ApplVerID), written after TargetCompID."""
         if orig_sending_time is None:
-            m = b"35=%b\x0134=%d\x0149=%b\x0152=%b\x0156=%b\x01%b" % (
+            m = b"35=%b\x0134=%d\x0149=%b\x0152=%b\x0156=%b\x01%b%b" % (
                 msg_type,
                 seq_num,
                 self._sender,
                 sending_time,
                 self._target,
+                header,
                 body,
             )
         else:
-            m = b"35=%b\x0134=%d\x0143=Y\x0149=%b\x0152=%b\x0156=%b\x01122=%b\x01%b" % (
+            m = b"35=%b\x0134=%d\x0143=Y\x0149=%b\x0152=%b\x0156=%b\x01122=%b\x01%b%b" % (
                 msg_type,
                 seq_num,
                 self._sender,
                 sending_time,
                 self._target,
                 orig_sending_time,
+                header,
                 body,
             )
         m = b"%b%d\x01%b" % (self._begin, len(m), m)
@@ -303,9 +309,28 @@ def encode_fields(fields: Iterable[tuple[int, FieldValue]]) -> bytes:
     return b"".join(out)
 
 
-def body_of(msg: FixMessage) -> bytes:
+def body_of(msg: FixMessage, header_tags: frozenset[int] | None = None) -> bytes:
     """The body fields of ``msg`` (no standard header/trailer), re-encoded in wire order."""
-    return b"".join(b"%d=%b\x01" % (t, v) for t, v in msg.pairs if t not in HEADER_TAGS)
+    skip = HEADER_TAGS if header_tags is None else header_tags
+    return b"".join(b"%d=%b\x01" % (t, v) for t, v in msg.pairs if t not in skip)
+
+
+# What the session writes itself on every message; any other header field of a stored
+# message is the application's (routing, PossResend, ApplVerID) and is kept on resend.
+SESSION_HEADER_TAGS = frozenset({8, 9, 35, 34, 43, 49, 52, 56, 122})
+
+
+def split_header(msg: FixMessage, header_tags: frozenset[int]) -> tuple[bytes, bytes]:
+    """``(application header fields, body)`` of ``msg``, each re-encoded in wire order."""
+    head = []
+    body = []
+    for t, v in msg.pairs:
+        if t in header_tags:
+            if t not in SESSION_HEADER_TAGS:
+                head.append(b"%d=%b\x01" % (t, v))
+        else:
+            body.append(b"%d=%b\x01" % (t, v))
+    return b"".join(head), b"".join(body)
 
 
 HEADER_TAGS = frozenset(

@@ -1,222 +1,541 @@
-"""What a valid message looks like, per FIX version: the part of the data dictionary
-this engine needs to answer malformed input with the right session Reject.
+"""FIX data dictionaries: what a valid message of each version looks like.
 
-Only the messages the order path exchanges are described field by field; any other
-real FIX MsgType is "valid but unsupported" (BusinessMessageReject), anything else is
-an invalid MsgType (session Reject 11). Tags outside the version's standard range are
-invalid tag numbers (reason 0); standard tags not listed for a message are "not
-defined for this message type" (reason 2).
+Read from QuickFIX's XML format, the one counterparties already publish for their
+custom fields, messages and groups, so adding one is an edit to an XML file rather
+than to code. QuickFIX's own dictionaries for every version ship in ``spec/`` (see
+its README for the licence); a session uses the one of its BeginString unless its
+settings name another file.
+
+A dictionary answers what the validator and the session ask: which fields exist and
+of what type (format and enumerated values), which messages exist and which are
+admin, what may appear at the top level of the header, each message body and the
+trailer, what is required there, and the repeating groups (their NumInGroup tag, the
+delimiter every entry starts with, and the order of the members). Components are
+expanded where they are used; a field inside a component is required only when the
+component is required too (as QuickFIX reads it).
+
+FIXT.1.1 splits the dictionary in two: the transport (header, trailer, admin
+messages) and an application version (FIX.5.0, SP1, SP2) for everything else;
+:func:`session_dictionary` joins them into one.
 """
 
 from __future__ import annotations
 
+import functools
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import date
+from importlib import resources
+from pathlib import Path
 
-from gateways.fix.codec import HEADER_TAGS, TRAILER_TAGS
+from gateways.fix.timefmt import parse_utc
 
+FIX40 = "FIX.4.0"
+FIX41 = "FIX.4.1"
 FIX42 = "FIX.4.2"
+FIX43 = "FIX.4.3"
 FIX44 = "FIX.4.4"
-VERSIONS = (FIX42, FIX44)
+FIXT11 = "FIXT.1.1"
+FIX50 = "FIX.5.0"
+FIX50SP1 = "FIX.5.0SP1"
+FIX50SP2 = "FIX.5.0SP2"
 
-# Field formats checked on receipt (incorrect data format -> reject reason 6).
-INT = "int"
-QTY = "qty"
-PRICE = "price"
-TIMESTAMP = "timestamp"
-BOOL = "bool"
-CHAR = "char"
-STRING = "string"
+BEGIN_STRINGS = (FIX40, FIX41, FIX42, FIX43, FIX44, FIXT11)
+# Application versions carried over FIXT.1.1, by name and by their ApplVerID(1128) code.
+FIXT_APP_VERSIONS = (FIX50, FIX50SP1, FIX50SP2)
+APPL_VER_ID = {FIX40: "2", FIX41: "3", FIX42: "4", FIX43: "5", FIX44: "6"} | {
+    FIX50: "7",
+    FIX50SP1: "8",
+    FIX50SP2: "9",
+}
+APPL_VER_NAME = {code: name for name, code in APPL_VER_ID.items()}
+
+_SHIPPED = {
+    FIX40: "FIX40.xml",
+    FIX41: "FIX41.xml",
+    FIX42: "FIX42.xml",
+    FIX43: "FIX43.xml",
+    FIX44: "FIX44.xml",
+    FIXT11: "FIXT11.xml",
+    FIX50: "FIX50.xml",
+    FIX50SP1: "FIX50SP1.xml",
+    FIX50SP2: "FIX50SP2.xml",
+}
+
+# Framing fields: checked by the frame decoder, never by the dictionary.
+FRAMING = frozenset({8, 9, 10})
+_SESSION_CHECKED = frozenset({35, 34, 49, 56, 52})
+USER_DEFINED_MIN = 5000
+
+
+class DictionaryError(ValueError):
+    """A data dictionary that cannot be used; the message names the file and the element."""
+
+
+# ------------------------------------------------------------------------ value formats
+def _is_int(v: bytes) -> bool:
+    return v.isdigit() or (v[:1] == b"-" and v[1:].isdigit())
+
+
+def _is_float(v: bytes) -> bool:
+    # Digits with at most one '.', an optional leading '-', and no '+' or exponent
+    # (test case 14f: "+200.00" is an incorrect data format).
+    s = v[1:] if v[:1] == b"-" else v
+    return s.replace(b".", b"", 1).isdigit()
+
+
+def _is_char(v: bytes) -> bool:
+    return len(v) == 1
+
+
+def _is_bool(v: bytes) -> bool:
+    return v in {b"Y", b"N"}
+
+
+def _is_timestamp(v: bytes) -> bool:
+    return parse_utc(v) is not None
+
+
+_TIME_ONLY = re.compile(rb"([01]\d|2[0-3]):[0-5]\d:([0-5]\d|60)(\.\d{1,9})?\Z")
+_MONTH_YEAR = re.compile(rb"\d{4}(0[1-9]|1[0-2])(\d{2}|w[1-5])?\Z")
+
+
+def _is_time_only(v: bytes) -> bool:
+    return _TIME_ONLY.match(v) is not None
+
+
+def _is_date(v: bytes) -> bool:
+    if len(v) != 8 or not v.isdigit():
+        return False
+    try:
+        date(int(v[:4]), int(v[4:6]), int(v[6:]))
+    except ValueError:
+        return False
+    return True
+
+
+def _is_month_year(v: bytes) -> bool:
+    return _MONTH_YEAR.match(v) is not None
+
+
+def _is_day_of_month(v: bytes) -> bool:
+    return v.isdigit() and 1 <= int(v) <= 31
+
+
+Check = Callable[[bytes], bool]
+_INT_TYPES = ("INT", "LENGTH", "NUMINGROUP", "SEQNUM", "TAGNUM")
+_FLOAT_TYPES = ("FLOAT", "PRICE", "QTY", "AMT", "PRICEOFFSET", "PERCENTAGE")
+_DATE_TYPES = ("UTCDATE", "UTCDATEONLY", "LOCALMKTDATE", "DATE")
+_STRING_TYPES = (
+    "STRING",
+    "DATA",
+    "CURRENCY",
+    "EXCHANGE",
+    "COUNTRY",
+    "LANGUAGE",
+    "XMLDATA",
+    "XID",
+    "XIDREF",
+    "LOCALMKTTIME",
+    "TZTIMEONLY",
+    "TZTIMESTAMP",
+    "MULTIPLEVALUESTRING",
+    "MULTIPLESTRINGVALUE",
+    "MULTIPLECHARVALUE",
+    "RESERVED100PLUS",
+    "RESERVED1000PLUS",
+    "RESERVED4000PLUS",
+)
+FORMAT_CHECKS: dict[str, Check | None] = {
+    **dict.fromkeys(_INT_TYPES, _is_int),
+    **dict.fromkeys(_FLOAT_TYPES, _is_float),
+    **dict.fromkeys(_DATE_TYPES, _is_date),
+    **dict.fromkeys(_STRING_TYPES, None),
+    "CHAR": _is_char,
+    "BOOLEAN": _is_bool,
+    # FIX.4.0/4.1 call a UTCTimestamp "TIME"
+    "UTCTIMESTAMP": _is_timestamp,
+    "TIME": _is_timestamp,
+    "UTCTIMEONLY": _is_time_only,
+    "MONTHYEAR": _is_month_year,
+    "DAYOFMONTH": _is_day_of_month,
+}
+_MULTI_VALUE = frozenset({"MULTIPLEVALUESTRING", "MULTIPLESTRINGVALUE", "MULTIPLECHARVALUE"})
+
+
+@dataclass(frozen=True, slots=True)
+class FieldDef:
+    """One field: its tag, name, type, and enumerated values if the dictionary lists any."""
+
+    tag: int
+    name: str
+    type: str
+    values: frozenset[bytes] | None = None
+
+    @property
+    def multi(self) -> bool:
+        """Space-separated values, each of which must be one of ``values``."""
+        return self.type in _MULTI_VALUE
+
+    def format_ok(self, value: bytes) -> bool:
+        check = FORMAT_CHECKS.get(self.type)
+        return check is None or check(value)
+
+    def value_ok(self, value: bytes) -> bool:
+        if self.values is None:
+            return True
+        if self.multi:
+            return all(v in self.values for v in value.split(b" "))
+        return value in self.values
+
+    def fast_check(self) -> Check | None:
+        """One predicate that accepts exactly the values that pass both checks (the
+        validator's fast path; the careful path tells format and value apart)."""
+        fmt = FORMAT_CHECKS.get(self.type)
+        values = self.values
+        if values is not None and not self.multi:
+            if fmt is None or all(fmt(v) for v in values):
+                return values.__contains__  # every listed value is well formed
+            return lambda v: v in values and fmt(v)
+        if values is not None:
+            return self.value_ok if fmt is None else lambda v: fmt(v) and self.value_ok(v)
+        return fmt
+
+
+@dataclass(frozen=True, slots=True)
+class FieldSet:
+    """What may appear at the top level of a header, trailer, message body or group entry."""
+
+    order: tuple[int, ...]  # fields and NumInGroup tags, in dictionary order
+    required: frozenset[int]
+    groups: Mapping[int, Group]
+    tags: frozenset[int] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "tags", frozenset(self.order))
 
 
 @dataclass(frozen=True, slots=True)
 class Group:
-    """A repeating group: its NumInGroup tag, the tag each entry starts with, the members."""
+    """A repeating group: its NumInGroup tag, the tag each entry starts with, the entry."""
 
     count_tag: int
-    first_tag: int
-    members: frozenset[int]
+    delimiter: int
+    entry: FieldSet
+    position: Mapping[int, int] = field(init=False)  # member tag -> place in an entry
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "position", {t: i for i, t in enumerate(self.entry.order)})
 
 
 @dataclass(frozen=True, slots=True)
 class MessageSpec:
-    required: frozenset[int]
-    optional: frozenset[int]
-    groups: tuple[Group, ...] = ()
-    allowed: frozenset[int] = field(init=False)
-    # For the validator's fast path: what may appear outside any repeating group, and
-    # the format/enum checks that apply to this message's fields.
-    fast_allowed: frozenset[int] = field(init=False)
-    formats: tuple[tuple[int, str], ...] = field(init=False)
-    enums: tuple[tuple[int, frozenset[bytes]], ...] = field(init=False)
+    """One message type, with what the validator's fast path needs precomputed.
 
-    def __post_init__(self) -> None:
-        group_tags: set[int] = set()
-        for g in self.groups:
-            group_tags |= g.members | {g.count_tag}
-        allowed = self.required | self.optional | group_tags
-        fast = (self.required | self.optional | HEADER_TAGS) - {8, 9, 10}
-        everything = allowed | HEADER_TAGS
-        object.__setattr__(self, "allowed", allowed)
-        object.__setattr__(self, "fast_allowed", frozenset(fast))
-        # SendingTime(52) is checked by the session before validation; skip it here.
-        object.__setattr__(
-            self,
-            "formats",
-            tuple((t, k) for t, k in FORMATS.items() if t in everything and t != 52),
-        )
-        object.__setattr__(
-            self, "enums", tuple((t, e) for t, e in ENUMS.items() if t in everything)
-        )
+    ``fast_allowed`` is what may appear at the top level of the header and body except
+    NumInGroup tags: a message carrying a group takes the careful path.
+    """
+
+    msg_type: bytes
+    name: str
+    admin: bool
+    body: FieldSet
+    required: frozenset[int]  # header, body and trailer, framing fields excepted
+    fast_allowed: frozenset[int]
+    checked: frozenset[int]  # fields of fast_allowed whose values are checked
+
+    def has_field(self, tag: int) -> bool:
+        return tag in self.body.tags
 
 
-def _spec(required: set[int], optional: set[int], groups: tuple[Group, ...] = ()) -> MessageSpec:
-    return MessageSpec(frozenset(required), frozenset(optional), groups)
-
-
-FORMATS: dict[int, str] = {
-    **dict.fromkeys((7, 16, 34, 36, 45, 108, 371, 373, 380, 453, 78, 384, 911, 102, 98), INT),
-    **dict.fromkeys((14, 32, 38, 151, 80), QTY),
-    **dict.fromkeys((6, 31, 44, 99), PRICE),
-    **dict.fromkeys((52, 60, 122), TIMESTAMP),
-    **dict.fromkeys((43, 97, 123, 141, 912), BOOL),
-}
-
-_Y_N = frozenset({b"Y", b"N"})
-ENUMS: dict[int, frozenset[bytes]] = {
-    43: _Y_N,
-    97: _Y_N,
-    123: _Y_N,
-    141: _Y_N,
-    912: _Y_N,
-    98: frozenset(b"%d" % i for i in range(7)),
-    21: frozenset({b"1", b"2", b"3"}),
-    54: frozenset(bytes([c]) for c in b"123456789ABCDEFG"),
-    40: frozenset(bytes([c]) for c in b"123456789ABCDEFGHIJKLMP"),
-    59: frozenset(bytes([c]) for c in b"01234567"),
-    39: frozenset(bytes([c]) for c in b"0123456789ABCDE"),
-    150: frozenset(bytes([c]) for c in b"0123456789ABCDEFGHI"),
-    20: frozenset({b"0", b"1", b"2", b"3"}),
-    434: frozenset({b"1", b"2"}),
-    585: frozenset(bytes([c]) for c in b"12345678"),
-    851: frozenset({b"1", b"2", b"3"}),
-}
-
-_ADMIN: dict[bytes, MessageSpec] = {
-    b"0": _spec(set(), {112}),
-    b"1": _spec({112}, set()),
-    b"2": _spec({7, 16}, set()),
-    b"3": _spec({45}, {371, 372, 373, 58, 354, 355}),
-    b"4": _spec({36}, {123}),
-    b"5": _spec(set(), {58, 354, 355}),
-}
-
-_PARTIES = Group(453, 448, frozenset({448, 447, 452}))
-_ALLOCS = Group(78, 79, frozenset({79, 80}))
-_ORDER_OPT = {1, 15, 18, 58, 99, 100, 110, 111, 126, 22, 48, 167, 207, 526, 528, 432}
-
-
-def _fix44() -> dict[bytes, MessageSpec]:
-    return {
-        **_ADMIN,
-        b"A": _spec({98, 108}, {95, 96, 141, 383, 464, 553, 554, 789, 1137}),
-        b"D": _spec({11, 55, 54, 60, 40}, {21, 38, 44, 59, *_ORDER_OPT}, (_PARTIES,)),
-        b"F": _spec({41, 11, 55, 54, 60}, {37, 38, 1, 58, 48, 22, 526}),
-        b"G": _spec({41, 11, 55, 54, 60, 40}, {21, 37, 38, 44, 59, *_ORDER_OPT}, (_PARTIES,)),
-        b"H": _spec({11, 55, 54}, {37, 790, 1, 48, 22}),
-        b"AF": _spec({584, 585}, {1, 55, 54, 48, 22}),
-        b"8": _spec(
-            {37, 17, 150, 39, 54, 151, 14, 6, 55},
-            {
-                11,
-                41,
-                1,
-                38,
-                40,
-                44,
-                59,
-                31,
-                32,
-                58,
-                60,
-                103,
-                851,
-                198,
-                912,
-                584,
-                911,
-                527,
-                790,
-                48,
-                22,
-                15,
-                18,
-                99,
-                21,
-            },
-            (_PARTIES,),
-        ),
-        b"9": _spec({37, 11, 41, 39, 434}, {102, 58, 1, 60, 526}),
-        b"j": _spec({372, 380}, {45, 379, 58, 354, 355}),
-    }
-
-
-def _fix42() -> dict[bytes, MessageSpec]:
-    return {
-        **_ADMIN,
-        b"A": _spec({98, 108}, {95, 96, 141, 383, 384, 372, 385, 553, 554}),
-        b"D": _spec({11, 21, 55, 54, 60, 40}, {38, 44, 59, *_ORDER_OPT}, (_ALLOCS,)),
-        b"F": _spec({41, 11, 55, 54, 60}, {37, 38, 1, 58, 48, 22}),
-        b"G": _spec({41, 11, 21, 55, 54, 60, 40}, {37, 38, 44, 59, *_ORDER_OPT}, (_ALLOCS,)),
-        b"H": _spec({11, 55, 54}, {37, 1, 48, 22}),
-        b"8": _spec(
-            {37, 17, 20, 150, 39, 54, 151, 14, 6, 55},
-            {11, 41, 1, 38, 40, 44, 59, 31, 32, 58, 60, 103, 198, 527, 48, 22, 15, 18, 99, 21},
-        ),
-        b"9": _spec({37, 11, 41, 39, 434}, {102, 58, 1, 60}),
-        b"j": _spec({372, 380}, {45, 379, 58, 354, 355}),
-    }
-
-
-def _all_msg_types(extra: str) -> frozenset[bytes]:
-    singles = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-    return frozenset(c.encode() for c in singles) | frozenset(t.encode() for t in extra.split())
-
-
-_FIX44_TYPES = _all_msg_types(
-    "AA AB AC AD AE AF AG AH AI AJ AK AL AM AN AO AP AQ AR AS AT AU AV AW AX AY AZ "
-    "BA BB BC BD BE BF BG BH"
-)
-
-
-@dataclass(frozen=True, slots=True)
 class DataDictionary:
-    version: str
-    messages: dict[bytes, MessageSpec]
-    msg_types: frozenset[bytes]
-    max_standard_tag: int
+    """A loaded dictionary (see module doc). Build with :func:`load` or :func:`shipped`."""
 
-    def is_known_tag(self, tag: int) -> bool:
-        return 0 < tag <= self.max_standard_tag or 5000 <= tag < 10000
+    def __init__(
+        self,
+        version: str,
+        fields: Mapping[int, FieldDef],
+        header: FieldSet,
+        trailer: FieldSet,
+        bodies: Iterable[tuple[bytes, str, bool, FieldSet]],
+        *,
+        source: str = "",
+    ) -> None:
+        self.version = version
+        self.source = source
+        bodies = list(bodies)
+        self.fields: dict[int, FieldDef] = dict(fields)
+        mt_field = self.fields.get(35)
+        if mt_field is not None and mt_field.values is not None:
+            # Every message the dictionary defines is a valid MsgType value (a message
+            # added by the user's file, or the application half of FIXT.1.1).
+            known = mt_field.values | {b[0] for b in bodies}
+            self.fields[35] = FieldDef(35, mt_field.name, mt_field.type, frozenset(known))
+        self.by_name = {f.name: f.tag for f in self.fields.values()}
+        self.header = header
+        self.trailer = trailer
+        self.envelope = (header.tags | trailer.tags) - FRAMING
+        self.fast_checks: dict[int, Check] = {}
+        for f in self.fields.values():
+            check = f.fast_check()
+            if check is not None:
+                self.fast_checks[f.tag] = check
+        self.messages: dict[bytes, MessageSpec] = {}
+        envelope_groups = header.groups.keys() | trailer.groups.keys()
+        envelope_required = (header.required | trailer.required) - FRAMING
+        for msg_type, name, admin, body in bodies:
+            # Trailer fields (Signature) are rare: they take the careful path, which
+            # checks that nothing follows them.
+            fast = ((header.tags - FRAMING) | body.tags) - envelope_groups - body.groups.keys()
+            self.messages[msg_type] = MessageSpec(
+                msg_type=msg_type,
+                name=name,
+                admin=admin,
+                body=body,
+                required=envelope_required | body.required,
+                fast_allowed=frozenset(fast),
+                # The session checks MsgType, MsgSeqNum, the CompIDs and SendingTime
+                # before it validates.
+                checked=frozenset(t for t in fast if t in self.fast_checks) - _SESSION_CHECKED,
+            )
+        self.msg_types = frozenset(self.messages)
 
-    @property
-    def header_tags(self) -> frozenset[int]:
-        return HEADER_TAGS
+    def __repr__(self) -> str:
+        return f"DataDictionary({self.version!r}, {len(self.messages)} messages, {self.source})"
 
-    @property
-    def trailer_tags(self) -> frozenset[int]:
-        return TRAILER_TAGS
+    # ------------------------------------------------------------------ queries
+    def tag(self, name: str) -> int:
+        try:
+            return self.by_name[name]
+        except KeyError:
+            raise KeyError(f"{self.version}: no field named {name!r}") from None
+
+    def is_admin(self, msg_type: bytes) -> bool:
+        spec = self.messages.get(msg_type)
+        return spec is not None and spec.admin
+
+    def message_has(self, msg_type: bytes, tag: int) -> bool:
+        spec = self.messages.get(msg_type)
+        return spec is not None and tag in spec.body.tags
+
+    def defines_value(self, tag: int, value: bytes) -> bool:
+        """Whether ``tag`` exists and ``value`` is one of its values (any value if it
+        lists none): the session sends a SessionRejectReason only where defined."""
+        f = self.fields.get(tag)
+        return f is not None and f.value_ok(value)
+
+    def header_has(self, tag: int) -> bool:
+        return tag in self.header.tags
+
+    def with_app(self, app: DataDictionary) -> DataDictionary:
+        """FIXT.1.1: this (transport) dictionary's header, trailer and admin messages
+        joined with ``app``'s application messages and fields."""
+        fields = {**app.fields, **self.fields}
+        bodies = [
+            (s.msg_type, s.name, s.admin, s.body) for s in self.messages.values() if s.admin
+        ] + [(s.msg_type, s.name, s.admin, s.body) for s in app.messages.values() if not s.admin]
+        return DataDictionary(
+            f"{self.version}/{app.version}",
+            fields,
+            self.header,
+            self.trailer,
+            bodies,
+            source=f"{self.source} + {app.source}",
+        )
 
 
-_DICTS = {
-    FIX44: DataDictionary(FIX44, _fix44(), _FIX44_TYPES, 956),
-    FIX42: DataDictionary(FIX42, _fix42(), _all_msg_types(""), 446),
-}
+# ------------------------------------------------------------------------------ loading
+def load(path: str | Path) -> DataDictionary:
+    """Read a QuickFIX XML data dictionary; :class:`DictionaryError` names what is wrong."""
+    p = Path(path)
+    try:
+        root = ET.parse(p).getroot()  # an operator's config file, not peer input
+    except (OSError, ET.ParseError) as exc:
+        raise DictionaryError(f"{p}: cannot read data dictionary: {exc}") from None
+    return _Reader(root, str(p)).dictionary()
+
+
+@functools.cache
+def _cached(path: str) -> DataDictionary:
+    return load(path)
+
+
+def shipped_path(version: str) -> Path:
+    """The file shipped for ``version`` (a BeginString, or FIX.5.0/SP1/SP2)."""
+    try:
+        name = _SHIPPED[version]
+    except KeyError:
+        raise ValueError(
+            f"no data dictionary shipped for {version!r}; have {sorted(_SHIPPED)}"
+        ) from None
+    return Path(str(resources.files("gateways.fix") / "spec" / name))
+
+
+def shipped(version: str) -> DataDictionary:
+    return _cached(str(shipped_path(version)))
 
 
 def dictionary(version: str) -> DataDictionary:
-    try:
-        return _DICTS[version]
-    except KeyError:
+    """The shipped dictionary of a FIX.4.x version (the common case; loaded once)."""
+    if version not in BEGIN_STRINGS or version == FIXT11:
         raise ValueError(
-            f"unsupported BeginString {version!r}; expected one of {VERSIONS}"
-        ) from None
+            f"unsupported BeginString {version!r}; expected one of {BEGIN_STRINGS}"
+            " (FIXT.1.1 needs an application version: use session_dictionary)"
+        )
+    return shipped(version)
+
+
+def session_dictionary(
+    begin_string: str,
+    *,
+    data_dictionary: str | Path | None = None,
+    app_version: str | None = None,
+    app_data_dictionary: str | Path | None = None,
+) -> DataDictionary:
+    """The dictionary one session validates with.
+
+    FIX.4.x: ``data_dictionary`` or the shipped file. FIXT.1.1: the transport
+    (``data_dictionary`` or FIXT11.xml) joined with the application version
+    (``app_data_dictionary`` or the shipped file of ``app_version``).
+    """
+    if begin_string not in BEGIN_STRINGS:
+        raise ValueError(
+            f"unsupported BeginString {begin_string!r}; expected one of {BEGIN_STRINGS}"
+        )
+    base = _cached(str(data_dictionary)) if data_dictionary else shipped(begin_string)
+    if begin_string != FIXT11:
+        return base
+    if app_data_dictionary:
+        app = _cached(str(app_data_dictionary))
+    else:
+        app = shipped(app_version or FIX50SP2)
+    return _joined(base, app)
+
+
+@functools.cache
+def _joined(transport: DataDictionary, app: DataDictionary) -> DataDictionary:
+    return transport.with_app(app)
+
+
+class _Reader:
+    """Turns the XML tree into a :class:`DataDictionary`, expanding components."""
+
+    def __init__(self, root: ET.Element, source: str) -> None:
+        self.source = source
+        if root.tag != "fix":
+            raise DictionaryError(f"{source}: root element is <{root.tag}>, expected <fix>")
+        kind = root.get("type", "FIX")
+        major, minor = root.get("major", "?"), root.get("minor", "?")
+        sp = root.get("servicepack", "0")
+        self.version = f"{kind}.{major}.{minor}" + (f"SP{sp}" if sp not in ("", "0") else "")
+        self.root = root
+        self.fields: dict[int, FieldDef] = {}
+        self.by_name: dict[str, int] = {}
+        self._read_fields()
+        self._expanded: dict[tuple[str, bool], FieldSet] = {}
+        self.components = {
+            c.get("name", ""): c for c in self._section("components", required=False)
+        }
+
+    def _section(self, name: str, *, required: bool = True) -> list[ET.Element]:
+        el = self.root.find(name)
+        if el is None:
+            if required:
+                raise DictionaryError(f"{self.source}: no <{name}> section")
+            return []
+        return list(el)
+
+    def _read_fields(self) -> None:
+        for el in self._section("fields"):
+            number, name, kind = el.get("number"), el.get("name"), el.get("type")
+            if not number or not number.isdigit() or not name or not kind:
+                raise DictionaryError(
+                    f"{self.source}: <field> needs number, name and type: {ET.tostring(el)[:120]!r}"
+                )
+            kind = kind.upper()
+            if kind not in FORMAT_CHECKS:
+                raise DictionaryError(
+                    f"{self.source}: field {name} ({number}) has unknown type {kind!r};"
+                    f" known: {', '.join(sorted(FORMAT_CHECKS))}"
+                )
+            if kind == "CHAR" and self.version in (FIX40, FIX41):
+                kind = "STRING"  # FIX.4.0/4.1 "char" is free text; one character from 4.2
+            values = [v.get("enum") for v in el.findall("value")]
+            tag = int(number)
+            self.fields[tag] = FieldDef(
+                tag,
+                name,
+                kind,
+                frozenset(v.encode("latin-1") for v in values if v is not None) if values else None,
+            )
+            self.by_name[name] = tag
+
+    def _tag(self, name: str | None, where: str) -> int:
+        if name is None or name not in self.by_name:
+            raise DictionaryError(f"{self.source}: {where} refers to undefined field {name!r}")
+        return self.by_name[name]
+
+    def expand(self, el: ET.Element, required_here: bool, where: str, depth: int = 0) -> FieldSet:
+        if depth > 32:
+            raise DictionaryError(f"{self.source}: components nest too deeply at {where}")
+        order: dict[int, None] = {}  # an ordered set
+        required: set[int] = set()
+        groups: dict[int, Group] = {}
+        for child in el:
+            name = child.get("name")
+            req = required_here and child.get("required", "N").upper() in ("Y", "YES")
+            if child.tag == "field":
+                tag = self._tag(name, where)
+                order.setdefault(tag)
+                if req:
+                    required.add(tag)
+            elif child.tag == "group":
+                tag = self._tag(name, where)
+                entry = self.expand(child, True, f"{where}/{name}", depth + 1)
+                if not entry.order:
+                    raise DictionaryError(f"{self.source}: group {name} in {where} is empty")
+                groups[tag] = Group(tag, entry.order[0], entry)
+                order.setdefault(tag)
+                if req:
+                    required.add(tag)
+            elif child.tag == "component":
+                sub = self._component(name or "", req, where, depth)
+                order.update(dict.fromkeys(sub.order))
+                required |= sub.required
+                groups.update(sub.groups)
+            else:
+                raise DictionaryError(f"{self.source}: unexpected <{child.tag}> in {where}")
+        return FieldSet(tuple(order), frozenset(required), groups)
+
+    def _component(self, name: str, required: bool, where: str, depth: int) -> FieldSet:
+        # FIX.5.0SP2 uses the same components hundreds of times: expand each once.
+        key = (name, required)
+        done = self._expanded.get(key)
+        if done is None:
+            comp = self.components.get(name)
+            if comp is None:
+                raise DictionaryError(f"{self.source}: {where} uses undefined component {name!r}")
+            done = self._expanded[key] = self.expand(comp, required, f"{where}/{name}", depth + 1)
+        return done
+
+    def dictionary(self) -> DataDictionary:
+        header_el = self.root.find("header")
+        trailer_el = self.root.find("trailer")
+        header = self.expand(header_el, True, "header") if header_el is not None else _EMPTY
+        trailer = self.expand(trailer_el, True, "trailer") if trailer_el is not None else _EMPTY
+        bodies = []
+        for el in self._section("messages"):
+            msg_type, name = el.get("msgtype"), el.get("name", "?")
+            if not msg_type:
+                raise DictionaryError(f"{self.source}: message {name} has no msgtype")
+            admin = el.get("msgcat", "app") == "admin"
+            body = self.expand(el, True, f"message {name}")
+            bodies.append((msg_type.encode("latin-1"), name, admin, body))
+        return DataDictionary(
+            self.version, self.fields, header, trailer, bodies, source=self.source
+        )
+
+
+_EMPTY = FieldSet((), frozenset(), {})

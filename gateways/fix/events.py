@@ -53,4 +53,40 @@ class RejectReceived:
     message: FixMessage = field(repr=False)
 
 
-SessionEvent = LoggedOn | LoggedOut | AppMessage | RejectReceived
+@dataclass(frozen=True, slots=True)
+class NotResent:
+    """One of our application messages was gap-filled instead of resent.
+
+    The peer asked for it in a ResendRequest, which says it has not processed that
+    MsgSeqNum; after the gap fill it never will. For a NewOrderSingle this means the
+    order did not reach the venue, and the application can settle it as not sent
+    (a venue that asks again for messages it already processed, as some do after
+    their own restart, keeps what it had: confirm with an OrderStatusRequest before
+    reusing the quantity). ``reason`` says which rule decided.
+    """
+
+    session_id: str
+    seq_num: int
+    msg_type: str
+    age_s: float
+    reason: str
+    message: FixMessage = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class ResendCandidate:
+    """What an application's resend policy is asked about, one stored message at a time.
+
+    ``default`` is what the session decides without a policy (False for an
+    order-entry message older than ``max_order_resend_age_s``, True otherwise).
+    """
+
+    session_id: str
+    seq_num: int
+    msg_type: str
+    age_s: float
+    default: bool
+    message: FixMessage = field(repr=False)
+
+
+SessionEvent = LoggedOn | LoggedOut | AppMessage | RejectReceived | NotResent

@@ -17,7 +17,8 @@ from gateways.fix.connection import SessionConnection
 from gateways.fix.events import LoggedOn, SessionEvent
 from gateways.fix.factory import make_log, make_store
 from gateways.fix.message_log import MessageLog
-from gateways.fix.session import EventHandler, FixSession, SessionStats, State
+from gateways.fix.resend import ResendPolicy
+from gateways.fix.session import EventHandler, FixSession, HeaderFields, SessionStats, State
 from gateways.fix.settings import InitiatorSettings
 from gateways.fix.store import MessageStore
 
@@ -44,6 +45,7 @@ class FixInitiator:
         store: MessageStore | None = None,
         log: MessageLog | None = None,
         rng: random.Random | None = None,
+        resend_policy: ResendPolicy | None = None,
     ) -> None:
         self.settings = settings
         self.clock: Clock = clock or WallClock()
@@ -59,6 +61,7 @@ class FixInitiator:
             log=self._msg_log,
             on_event=self._on_event,
         )
+        self.session.set_resend_policy(resend_policy)
         self._logged_on = asyncio.Event()
         self._disconnected = asyncio.Event()
         self._disconnected.set()
@@ -101,9 +104,16 @@ class FixInitiator:
     async def wait_logged_on(self, timeout: float | None = None) -> None:
         await asyncio.wait_for(self._logged_on.wait(), timeout)
 
-    def send_app(self, msg_type: bytes, body: bytes) -> int:
-        """Send an application message; raises SessionNotReady before logon. Returns MsgSeqNum."""
-        return self.session.send_app(msg_type, body)
+    def send_app(self, msg_type: bytes, body: bytes, header: HeaderFields = b"") -> int:
+        """Send an application message; raises SessionNotReady before logon. Returns MsgSeqNum.
+
+        ``header``: further standard header fields (see :meth:`FixSession.send_app`).
+        """
+        return self.session.send_app(msg_type, body, header)
+
+    def set_resend_policy(self, policy: ResendPolicy | None) -> None:
+        """Decide which stored messages a ResendRequest resends (see gateways.fix.resend)."""
+        self.session.set_resend_policy(policy)
 
     async def stop(self, text: str = "", timeout: float | None = None) -> None:
         """Graceful Logout (waits for the peer's Logout or the logout timeout), then stop.

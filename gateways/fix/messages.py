@@ -21,6 +21,7 @@ one ``bytes %`` format each.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -37,11 +38,11 @@ from core.requests import (
 )
 from core.types import ExecType, OrdStatus, OrdType, Side, TimeInForce
 from gateways.fix import tags
-from gateways.fix.codec import FixMessage
+from gateways.fix.codec import FieldValue, FixMessage, encode_fields
 from gateways.fix.decimals import GridCodec, PriceGrid
-from gateways.fix.dictionary import FIX42, FIX44
+from gateways.fix.dictionary import DataDictionary, session_dictionary
 from gateways.fix.tags import MsgType as M
-from gateways.fix.timefmt import format_utc, parse_utc
+from gateways.fix.timefmt import TimestampFormatter, parse_utc
 
 
 class Outbound(NamedTuple):
@@ -84,9 +85,20 @@ class BusinessReject:
     ref_id: str = ""
 
 
-# ExecType on FIX 4.2 has no Trade (F) or OrderStatus (I); fills are 1/2 and a status
-# report repeats the order's status with ExecTransType(20)=3.
+# Before FIX.4.3 ExecType has no Trade (F) or OrderStatus (I): fills are 1/2 and a
+# status report repeats the order's status with ExecTransType(20)=3. FIX.4.0 has no
+# ExecType at all: what happened is read from OrdStatus and LastShares.
 _TRADE_42 = {OrdStatus.PARTIALLY_FILLED: b"1", OrdStatus.FILLED: b"2"}
+_EXEC_OF_STATUS = {
+    OrdStatus.NEW: ExecType.NEW,
+    OrdStatus.CANCELED: ExecType.CANCELED,
+    OrdStatus.REPLACED: ExecType.REPLACED,
+    OrdStatus.PENDING_CANCEL: ExecType.PENDING_CANCEL,
+    OrdStatus.REJECTED: ExecType.REJECTED,
+    OrdStatus.PENDING_NEW: ExecType.PENDING_NEW,
+    OrdStatus.EXPIRED: ExecType.EXPIRED,
+    OrdStatus.PENDING_REPLACE: ExecType.PENDING_REPLACE,
+}
 _LIQ_OUT = {"A": b"1", "R": b"2"}
 _LIQ_IN = {b"1": "A", b"2": "R", b"3": ""}
 
@@ -99,15 +111,46 @@ def _b(text: str, tag: int) -> bytes:
 
 
 class FixMessages:
-    """Encoders and decoders for one FIX version and one set of instruments."""
+    """Encoders and decoders for one FIX version and one set of instruments.
 
-    def __init__(self, begin_string: str, instruments: Mapping[str, PriceGrid]) -> None:
-        if begin_string not in (FIX42, FIX44):
-            raise ValueError(f"unsupported BeginString {begin_string!r}")
+    What differs between versions (TransactTime on orders, ExecTransType, how fills
+    are typed, LeavesQty, LastLiquidityInd, mass status) is read from the session's
+    data dictionary: pass ``dictionary=settings.dictionary()`` for a session with its
+    own dictionary or a FIXT.1.1 application version other than FIX.5.0SP2.
+    """
+
+    def __init__(
+        self,
+        begin_string: str,
+        instruments: Mapping[str, PriceGrid],
+        *,
+        dictionary: DataDictionary | None = None,
+    ) -> None:
+        d = dictionary if dictionary is not None else session_dictionary(begin_string)
         self.begin_string = begin_string
-        self.fix42 = begin_string == FIX42
+        self.dictionary = d
         self.instruments = instruments
         self._codecs: dict[str, GridCodec] = {}
+        er = d.messages[M.EXECUTION_REPORT].body
+        self._exec_trans_type = tags.EXEC_TRANS_TYPE in er.tags
+        self._has_exec_type = tags.EXEC_TYPE in er.tags  # with LeavesQty, from FIX.4.1
+        # Fills typed 1/2 and status reports by ExecTransType (FIX.4.0-4.2).
+        self.legacy_exec_type = not d.defines_value(tags.EXEC_TYPE, b"F")
+        self._has_leaves = tags.LEAVES_QTY in er.tags
+        self._last_always = tags.LAST_QTY in er.required  # FIX.4.0/4.1
+        self._liquidity = tags.LAST_LIQUIDITY_IND in er.tags
+        self._mass_status = M.ORDER_MASS_STATUS_REQUEST in d.messages
+        self._nos_time = d.message_has(M.NEW_ORDER_SINGLE, tags.TRANSACT_TIME)
+        # FIX.4.0/4.1: quantities and (4.0) ExecID are integers.
+        self._whole_qty = d.fields[tags.ORDER_QTY].type == "INT"
+        self._int_exec_id = d.fields[tags.EXEC_ID].type == "INT"
+        # FIX.4.0/4.1 timestamps have no fraction of a second.
+        self._fmt = TimestampFormatter(millis=d.fields[tags.SENDING_TIME].type != "TIME")
+
+    def _body(self, msg_type: bytes, fields: list[tuple[int, FieldValue]]) -> bytes:
+        """The fields this version defines for ``msg_type``, in the order given."""
+        defined = self.dictionary.messages[msg_type].body.tags
+        return encode_fields((t, v) for t, v in fields if t in defined)
 
     # ------------------------------------------------------------ helpers
     def codec(self, symbol: str) -> GridCodec | None:
@@ -116,6 +159,13 @@ class FixMessages:
             grid = self.instruments.get(symbol)
             if grid is None:
                 return None
+            if self._whole_qty and grid.qty_unit != grid.qty_unit.to_integral_value():
+                raise FixMappingError(
+                    f"{self.begin_string} quantities are whole numbers; {symbol} trades in"
+                    f" units of {grid.qty_unit}",
+                    tag=tags.ORDER_QTY,
+                    symbol=symbol,
+                )
             if len(self._codecs) >= 4096:  # symbols come from the peer: keep the cache bounded
                 self._codecs.clear()
             c = self._codecs[symbol] = GridCodec(grid)
@@ -127,16 +177,17 @@ class FixMessages:
             raise FixMappingError(f"unknown symbol {symbol!r}", tag=tags.SYMBOL, symbol=symbol)
         return c
 
-    @staticmethod
-    def _time(ts_ns: int) -> bytes:
-        return format_utc(ts_ns or time.time_ns())
+    def _time(self, ts_ns: int) -> bytes:
+        return self._fmt.format(ts_ns or time.time_ns())
 
     # ======================================================= initiator: out
     def new_order_single(self, req: NewOrderRequest) -> Outbound:
         grid = self._grid(req.symbol)
         price = b"" if req.price is None else b"44=%b\x01" % grid.px_text(req.price)
         account = b"1=%b\x01" % _b(req.account, 1) if req.account else b""
-        body = b"%b11=%b\x0121=1\x0138=%b\x0140=%b\x01%b54=%b\x0155=%b\x0159=%b\x0160=%b\x01" % (
+        # FIX.4.0/4.1 orders carry no TransactTime(60).
+        when = b"60=%b\x01" % self._time(req.ts_ns) if self._nos_time else b""
+        body = b"%b11=%b\x0121=1\x0138=%b\x0140=%b\x01%b54=%b\x0155=%b\x0159=%b\x01%b" % (
             account,
             _b(req.cl_ord_id, 11),
             grid.qty_text(req.qty),
@@ -145,40 +196,42 @@ class FixMessages:
             req.side.fix.encode(),
             _b(req.symbol, 55),
             req.tif.value.encode(),
-            self._time(req.ts_ns),
+            when,
         )
         return Outbound(M.NEW_ORDER_SINGLE, body)
 
     def order_cancel_request(self, req: CancelRequest) -> Outbound:
         grid = self._grid(req.symbol)
-        body = b"11=%b\x0138=%b\x0141=%b\x0154=%b\x0155=%b\x0160=%b\x01" % (
-            _b(req.cl_ord_id, 11),
-            grid.qty_text(req.qty),
-            _b(req.orig_cl_ord_id, 41),
-            req.side.fix.encode(),
-            _b(req.symbol, 55),
-            self._time(req.ts_ns),
-        )
-        return Outbound(M.ORDER_CANCEL_REQUEST, body)
+        fields: list[tuple[int, FieldValue]] = [
+            (tags.CL_ORD_ID, _b(req.cl_ord_id, 11)),
+            (tags.ORDER_QTY, grid.qty_text(req.qty)),
+            (tags.ORIG_CL_ORD_ID, _b(req.orig_cl_ord_id, 41)),
+            (tags.SIDE, req.side.fix),
+            (tags.SYMBOL, _b(req.symbol, 55)),
+            (tags.TRANSACT_TIME, self._time(req.ts_ns)),
+            (tags.CXL_TYPE, b"F"),  # FIX.4.0 only: a full cancel
+        ]
+        return Outbound(M.ORDER_CANCEL_REQUEST, self._body(M.ORDER_CANCEL_REQUEST, fields))
 
     def order_cancel_replace_request(self, req: ReplaceRequest) -> Outbound:
         grid = self._grid(req.symbol)
-        price = b"" if req.price is None else b"44=%b\x01" % grid.px_text(req.price)
-        body = (
-            b"11=%b\x0121=1\x0138=%b\x0140=%b\x0141=%b\x01%b54=%b\x0155=%b\x0159=%b\x0160=%b\x01"
-            % (
-                _b(req.cl_ord_id, 11),
-                grid.qty_text(req.qty),
-                req.ord_type.value.encode(),
-                _b(req.orig_cl_ord_id, 41),
-                price,
-                req.side.fix.encode(),
-                _b(req.symbol, 55),
-                req.tif.value.encode(),
-                self._time(req.ts_ns),
-            )
-        )
-        return Outbound(M.ORDER_CANCEL_REPLACE_REQUEST, body)
+        fields: list[tuple[int, FieldValue]] = [
+            (tags.CL_ORD_ID, _b(req.cl_ord_id, 11)),
+            (tags.HANDL_INST, b"1"),
+            (tags.ORDER_QTY, grid.qty_text(req.qty)),
+            (tags.ORD_TYPE, req.ord_type.value),
+            (tags.ORIG_CL_ORD_ID, _b(req.orig_cl_ord_id, 41)),
+        ]
+        if req.price is not None:
+            fields.append((tags.PRICE, grid.px_text(req.price)))
+        fields += [
+            (tags.SIDE, req.side.fix),
+            (tags.SYMBOL, _b(req.symbol, 55)),
+            (tags.TIME_IN_FORCE, req.tif.value),
+            (tags.TRANSACT_TIME, self._time(req.ts_ns)),
+        ]
+        mt = M.ORDER_CANCEL_REPLACE_REQUEST
+        return Outbound(mt, self._body(mt, fields))
 
     def order_status_request(self, req: StatusRequest) -> Outbound:
         self._grid(req.symbol)
@@ -192,11 +245,11 @@ class FixMessages:
     def order_mass_status_request(self, req: MassStatusRequest) -> Outbound:
         """All our orders' status (MassStatusReqType 7), for recovery after a restart.
 
-        FIX 4.2 has no OrderMassStatusRequest; recover there with one
+        FIX.4.0-4.2 have no OrderMassStatusRequest; recover there with one
         OrderStatusRequest per order the journal knows.
         """
-        if self.fix42:
-            raise ValueError("OrderMassStatusRequest does not exist in FIX.4.2")
+        if not self._mass_status:
+            raise ValueError(f"OrderMassStatusRequest does not exist in {self.begin_string}")
         return Outbound(
             M.ORDER_MASS_STATUS_REQUEST, b"584=%b\x01585=7\x01" % _b(req.request_id, 584)
         )
@@ -208,64 +261,78 @@ class FixMessages:
         grid = self._grid(rep.symbol)
         exec_type = rep.exec_type.value.encode()
         extra = b""
-        if self.fix42:
+        if self.legacy_exec_type:
             trans = b"0"
             if rep.exec_type is ExecType.TRADE:
                 exec_type = _TRADE_42.get(rep.ord_status, b"1")
             elif rep.exec_type is ExecType.ORDER_STATUS:
                 exec_type = rep.ord_status.value.encode()
                 trans = b"3"
-            extra = b"20=%b\x01" % trans
+            if self._exec_trans_type:
+                extra = b"20=%b\x01" % trans
         if rep.orig_cl_ord_id:
             extra += b"41=%b\x01" % _b(rep.orig_cl_ord_id, 41)
         if rep.price is not None:
             extra += b"44=%b\x01" % grid.px_text(rep.price)
-        if rep.exec_type is ExecType.TRADE:
+        if rep.exec_type is ExecType.TRADE or self._last_always:
             extra += b"31=%b\x0132=%b\x01" % (
                 grid.px_text(rep.last_px),
                 grid.qty_text(rep.last_qty),
             )
         if rep.text:
             extra += b"58=%b\x01" % _b(rep.text, 58)
-        if rep.liquidity in _LIQ_OUT and not self.fix42:
+        if rep.liquidity in _LIQ_OUT and self._liquidity:
             extra += b"851=%b\x01" % _LIQ_OUT[rep.liquidity]
-        if mass_status_req_id and not self.fix42:
+        if mass_status_req_id and self._mass_status:
             extra += b"584=%b\x01912=%b\x01" % (
                 _b(mass_status_req_id, 584),
                 b"Y" if last_report else b"N",
             )
+        if self._has_exec_type and self._has_leaves:  # FIX.4.1 on: one format, as before
+            tail = b"150=%b\x01151=%b\x01%b" % (exec_type, grid.qty_text(rep.leaves_qty), extra)
+        else:  # FIX.4.0 has neither
+            tail = extra
         body = (
             b"6=%b\x0111=%b\x0114=%b\x0117=%b\x0137=%b\x0138=%b\x0139=%b\x0154=%b\x0155=%b\x01"
-            b"60=%b\x01150=%b\x01151=%b\x01%b"
+            b"60=%b\x01%b"
         ) % (
             grid.avg_text(rep.avg_px),
             _b(rep.cl_ord_id, 11),
             grid.qty_text(rep.cum_qty),
-            _b(rep.exec_id, 17),
+            self.wire_exec_id(rep.exec_id),
             _b(rep.venue_order_id or "NONE", 37),
             grid.qty_text(rep.order_qty),
             rep.ord_status.value.encode(),
             rep.side.fix.encode(),
             _b(rep.symbol, 55),
             self._time(rep.ts_ns),
-            exec_type,
-            grid.qty_text(rep.leaves_qty),
-            extra,
+            tail,
         )
         return Outbound(M.EXECUTION_REPORT, body)
 
+    def wire_exec_id(self, exec_id: str) -> bytes:
+        """ExecID(17) as sent. FIX.4.0 defines it as an integer: a numeric id goes out
+        unchanged, a text id as a stable 63-bit hash of itself, so resends and the
+        daemon's de-duplication by ExecID still match (a shorter hash could collide and
+        drop a fill as a duplicate). Engines that hold it in 32 bits (QuickFIX) refuse
+        such ids: give a FIX.4.0 venue numeric ExecIDs."""
+        raw = _b(exec_id, 17)
+        if self._int_exec_id and not raw.isdigit():
+            return b"%d" % (int.from_bytes(hashlib.blake2b(raw, digest_size=8).digest()) >> 1)
+        return raw
+
     def order_cancel_reject(self, rej: CancelReject, *, venue_order_id: str = "") -> Outbound:
-        status = (rej.ord_status or OrdStatus.REJECTED).value.encode()
-        body = b"11=%b\x0137=%b\x0139=%b\x0141=%b\x0158=%b\x0160=%b\x01434=%b\x01" % (
-            _b(rej.cl_ord_id, 11),
-            _b(venue_order_id or "NONE", 37),
-            status,
-            _b(rej.orig_cl_ord_id, 41),
-            _b(rej.reason, 58),
-            self._time(rej.ts_ns),
-            b"2" if rej.is_replace else b"1",
-        )
-        return Outbound(M.ORDER_CANCEL_REJECT, body)
+        status = (rej.ord_status or OrdStatus.REJECTED).value
+        fields: list[tuple[int, FieldValue]] = [
+            (tags.CL_ORD_ID, _b(rej.cl_ord_id, 11)),
+            (tags.ORDER_ID, _b(venue_order_id or "NONE", 37)),
+            (tags.ORD_STATUS, status),
+            (tags.ORIG_CL_ORD_ID, _b(rej.orig_cl_ord_id, 41)),
+            (tags.TEXT, _b(rej.reason, 58)),
+            (tags.TRANSACT_TIME, self._time(rej.ts_ns)),
+            (tags.CXL_REJ_RESPONSE_TO, b"2" if rej.is_replace else b"1"),
+        ]
+        return Outbound(M.ORDER_CANCEL_REJECT, self._body(M.ORDER_CANCEL_REJECT, fields))
 
     # ========================================================= acceptor: in
     def decode_request(
@@ -403,7 +470,7 @@ class FixMessages:
 
     def decode_execution_report(self, msg: FixMessage) -> ExecReport:
         fast = None
-        if not self.fix42:
+        if not self.legacy_exec_type:
             try:
                 fast = self._fast_execution_report(msg)
             except Exception:
@@ -411,7 +478,7 @@ class FixMessages:
         return fast if fast is not None else self._careful_execution_report(msg)
 
     def _fast_execution_report(self, msg: FixMessage) -> ExecReport | None:
-        """The hot path (FIX.4.4); None or any exception defers to the careful path."""
+        """The hot path (FIX.4.3 on); None or any exception defers to the careful path."""
         f = msg.fields
         codec = self._codecs.get(f[tags.SYMBOL].decode("latin-1"))
         exec_id = f[tags.EXEC_ID]
@@ -458,8 +525,14 @@ class FixMessages:
     def _careful_execution_report(self, msg: FixMessage) -> ExecReport:
         r = _Reader(msg, self.codec, cl_tag=tags.CL_ORD_ID, cl_required=False)
         status = r.enum(tags.ORD_STATUS, OrdStatus)
-        exec_type = self._exec_type(r, msg)
+        exec_type = self._exec_type(r, msg, status)
         trade = exec_type is ExecType.TRADE
+        order_qty = r.qty(tags.ORDER_QTY) if tags.ORDER_QTY in msg else 0
+        cum_qty = r.qty(tags.CUM_QTY)
+        if tags.LEAVES_QTY in msg or self._has_leaves:
+            leaves = r.qty(tags.LEAVES_QTY)
+        else:  # FIX.4.0: what is still working, unless the order is done
+            leaves = 0 if status.is_terminal else max(order_qty - cum_qty, 0)
         return ExecReport(
             cl_ord_id=r.cl,
             exec_id=r.req(tags.EXEC_ID),
@@ -467,9 +540,9 @@ class FixMessages:
             ord_status=status,
             symbol=r.symbol,
             side=r.the_side,
-            order_qty=r.qty(tags.ORDER_QTY) if tags.ORDER_QTY in msg else 0,
-            cum_qty=r.qty(tags.CUM_QTY),
-            leaves_qty=r.qty(tags.LEAVES_QTY),
+            order_qty=order_qty,
+            cum_qty=cum_qty,
+            leaves_qty=leaves,
             ts_ns=r.time(tags.TRANSACT_TIME),
             price=r.price(required=False),
             last_qty=r.qty(tags.LAST_QTY) if trade else 0,
@@ -482,12 +555,17 @@ class FixMessages:
             poss_dup=msg.poss_dup or msg.fields.get(tags.POSS_RESEND) == b"Y",
         )
 
-    def _exec_type(self, r: _Reader, msg: FixMessage) -> ExecType:
-        if self.fix42:
-            if msg.fields.get(tags.EXEC_TRANS_TYPE) == b"3":
+    def _exec_type(self, r: _Reader, msg: FixMessage, status: OrdStatus) -> ExecType:
+        f = msg.fields
+        if self.legacy_exec_type:
+            if f.get(tags.EXEC_TRANS_TYPE) == b"3":
                 return ExecType.ORDER_STATUS
-            if msg.fields.get(tags.EXEC_TYPE) in (b"1", b"2"):
+            if f.get(tags.EXEC_TYPE) in (b"1", b"2"):
                 return ExecType.TRADE
+            if tags.EXEC_TYPE not in f:  # FIX.4.0
+                if tags.LAST_QTY in f and r.qty(tags.LAST_QTY) > 0:
+                    return ExecType.TRADE
+                return _EXEC_OF_STATUS.get(status, ExecType.ORDER_STATUS)
         return r.enum(tags.EXEC_TYPE, ExecType)
 
     def decode_order_cancel_reject(self, msg: FixMessage) -> CancelReject:

@@ -18,12 +18,13 @@ transport's task.
 from __future__ import annotations
 
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
 from core.clock import Clock, Timer
+from gateways.fix import dictionary as dd
 from gateways.fix import tags
 from gateways.fix.codec import (
     FixMessage,
@@ -31,19 +32,30 @@ from gateways.fix.codec import (
     Garbled,
     GarbledMessage,
     HeaderEncoder,
-    body_of,
+    encode_fields,
     parse,
     pipe,
+    split_header,
 )
-from gateways.fix.dictionary import dictionary
-from gateways.fix.events import AppMessage, LoggedOn, LoggedOut, RejectReceived, SessionEvent
+from gateways.fix.events import (
+    AppMessage,
+    LoggedOn,
+    LoggedOut,
+    NotResent,
+    RejectReceived,
+    SessionEvent,
+)
 from gateways.fix.message_log import MessageLog, NullLog
+from gateways.fix.rejects import business_reject_body, clean_text, reject_body, reverse_route
+from gateways.fix.resend import ResendPolicy, ResendRules
 from gateways.fix.settings import SessionSettings
 from gateways.fix.store import MemoryStore, MessageStore
 from gateways.fix.tags import MsgType as M
 from gateways.fix.tags import SessionRejectReason as R
 from gateways.fix.timefmt import TimestampFormatter, parse_utc
-from gateways.fix.validation import validate
+from gateways.fix.validation import Violation, validate, violation
+
+HeaderFields = bytes | Iterable[tuple[int, bytes | str | int]]
 
 NS = 1_000_000_000
 
@@ -88,7 +100,9 @@ class SessionStats:
     resend_requests_sent: int = 0
     resend_requests_received: int = 0
     messages_resent: int = 0
+    messages_not_resent: int = 0  # application messages gap-filled (see resend.py)
     gap_fills_sent: int = 0
+    sequence_resets: int = 0  # both sequence numbers back to 1 (ResetSeqNumFlag, options)
     duplicates_ignored: int = 0
     logons: int = 0
     disconnects: int = 0
@@ -116,7 +130,26 @@ class FixSession:
         self.store: MessageStore = store if store is not None else MemoryStore()
         self.log: MessageLog = log if log is not None else NullLog()
         self.on_event: EventHandler = on_event or (lambda _e: None)
-        self.dd = dictionary(settings.begin_string)
+        self.dd = settings.dictionary()
+        if initiator and settings.reset_on_logon and not self.dd.message_has(M.LOGON, 141):
+            raise ValueError(
+                f"reset_on_logon: the {settings.begin_string} Logon has no ResetSeqNumFlag(141)"
+            )
+        self._fixt = settings.begin_string == dd.FIXT11
+        # The application version we default to and the one the peer announced
+        # (FIXT.1.1); a message's own ApplVerID(1128) overrides both.
+        self._our_appl_ver = (
+            dd.APPL_VER_ID[settings.default_appl_ver_id].encode()
+            if settings.default_appl_ver_id
+            else b""
+        )
+        self._peer_appl_ver = self._our_appl_ver
+        self._dds: dict[bytes, dd.DataDictionary] = {self._our_appl_ver: self.dd}
+        self._user_ok = not settings.validate_user_defined_fields
+        # FIX.4.0/4.1: whole-second timestamps and 999999 for "no end" in a ResendRequest.
+        modern = settings.begin_string not in (dd.FIX40, dd.FIX41)
+        self._infinity = b"0" if modern else b"999999"
+        self.resend_rules = ResendRules(settings)
         app_types = settings.app_msg_types or (
             INITIATOR_APP_TYPES if initiator else ACCEPTOR_APP_TYPES
         )
@@ -127,7 +160,7 @@ class FixSession:
         self._enc = HeaderEncoder(
             settings.begin_string, settings.sender_comp_id, settings.target_comp_id
         )
-        self._fmt = TimestampFormatter()
+        self._fmt = TimestampFormatter(millis=modern)
         self._decoder = FrameDecoder(settings.max_message_size)
         self._max_latency_ns = int(settings.max_latency_s * NS)
         self.stats = SessionStats()
@@ -146,6 +179,7 @@ class FixSession:
         self._deadline_ns = 0  # logon or logout deadline, 0 when none
         self._timer: Timer | None = None
         self._sent_reset = False
+        self._clean_logout = False  # the Logout handshake completed (reset_on_logout)
         self.last_disconnect_reason = ""
 
     # ------------------------------------------------------------------ status
@@ -179,6 +213,16 @@ class FixSession:
         self._resend_until = 0
         self._test_req_sent_ns = 0
         self._hb_ns = self.settings.heartbeat_interval_s * NS
+        self._peer_appl_ver = self._our_appl_ver
+        if self.settings.refresh_on_logon:
+            # Another process may have written the store since we read it (a standby
+            # taking over the session): its sequence numbers are the truth.
+            self.store.refresh()
+            self._next_out = self.store.next_sender_seq
+            self._next_in = self.store.next_target_seq
+            self.log.event(
+                f"refreshed from the store: next out {self._next_out}, next in {self._next_in}"
+            )
         now = self.clock.now_ns()
         self._last_recv_ns = self._last_sent_ns = now
         self._deadline_ns = now + int(self.settings.logon_timeout_s * NS)
@@ -221,22 +265,30 @@ class FixSession:
         self.stats.disconnects += 1
         self.last_disconnect_reason = reason
         self.log.event(f"disconnected: {reason}")
+        clean_logout, self._clean_logout = self._clean_logout, False
+        if self.settings.reset_on_disconnect or (clean_logout and self.settings.reset_on_logout):
+            why = "reset_on_disconnect" if self.settings.reset_on_disconnect else "reset_on_logout"
+            self._reset_sequences(why)
         if was_logged_on:
             self._emit(LoggedOut(self.session_id, reason))
 
     # ---------------------------------------------------------- application
-    def send_app(self, msg_type: bytes, body: bytes) -> int:
+    def send_app(self, msg_type: bytes, body: bytes, header: HeaderFields = b"") -> int:
         """Send an application message; returns its MsgSeqNum.
 
-        Raises :class:`SessionNotReady` unless logged on: an order must never be
-        queued behind a session that may not come back (the caller decides what to
-        do with it, with current market knowledge).
+        ``header`` adds standard header fields the application sets: routing
+        (OnBehalfOf*/DeliverTo*, e.g. :meth:`reverse_route` of the message answered),
+        PossResend(97)=Y, ApplVerID(1128). Raises :class:`SessionNotReady` unless logged
+        on: an order must never be queued behind a session that may not come back (the
+        caller decides what to do with it, with current market knowledge).
         """
         if self.state is not State.LOGGED_ON or self._io is None:
             raise SessionNotReady(f"{self.session_id}: not logged on (state {self.state.value})")
+        if not isinstance(header, bytes):
+            header = encode_fields(header)
         seq = self._next_out
         now = self.clock.now_ns()
-        raw = self._enc.encode(msg_type, seq, self._fmt.format(now), body)
+        raw = self._enc.encode(msg_type, seq, self._fmt.format(now), body, header=header)
         self.store.record_sent(seq, raw)
         self._next_out = seq + 1
         self._io.write(raw)
@@ -258,8 +310,33 @@ class FixSession:
     def business_reject(
         self, ref: FixMessage, reason: tags.BusinessRejectReason, text: str
     ) -> None:
-        """Answer an application message the application cannot act on (35=j)."""
+        """Answer an application message the application cannot act on: a
+        BusinessMessageReject (35=j), or a session Reject on FIX.4.0/4.1, which have none."""
         self._business_reject(ref, reason, text)
+
+    def reverse_route(self, msg: FixMessage) -> bytes:
+        """Header fields for an answer to ``msg`` (pass as ``send_app(..., header=)``)."""
+        return reverse_route(msg, self.dd)
+
+    def set_resend_policy(self, policy: ResendPolicy | None) -> None:
+        """Decide per stored application message whether a ResendRequest resends it
+        (see :mod:`gateways.fix.resend`); None restores the age rule."""
+        self.resend_rules.policy = policy
+
+    def dictionary_for(self, msg: FixMessage) -> dd.DataDictionary:
+        """The dictionary ``msg`` is validated with (FIXT.1.1: by its ApplVerID)."""
+        if not self._fixt:
+            return self.dd
+        appl = msg.fields.get(tags.APPL_VER_ID) or self._peer_appl_ver
+        found = self._dds.get(appl)
+        if found is None:
+            name = dd.APPL_VER_NAME.get(appl.decode("latin-1"))
+            if name is None:
+                return self.dd  # unknown ApplVerID: validation rejects the value
+            found = self._dds[appl] = dd.session_dictionary(
+                dd.FIXT11, data_dictionary=self.settings.data_dictionary, app_version=name
+            )
+        return found
 
     def disconnect(self, reason: str) -> None:
         io = self._io
@@ -298,6 +375,9 @@ class FixSession:
         seq = msg.seq_num
         expected = self._next_in
         mt = msg.msg_type
+        if mt == M.LOGON and msg.fields.get(tags.RESET_SEQ_NUM_FLAG) == b"Y":
+            self._on_reset_logon(msg)
+            return
         if mt == M.SEQUENCE_RESET and msg.fields.get(tags.GAP_FILL_FLAG) != b"Y":
             self._on_sequence_reset(msg)
             return
@@ -326,17 +406,22 @@ class FixSession:
         if seq_text is None or not seq_text.isdigit():
             self._logout_and_disconnect("MsgSeqNum(34) missing or not a number")
             return False
-        if f.get(tags.SENDER_COMP_ID) != self._target or f.get(tags.TARGET_COMP_ID) != self._sender:
+        sender = f.get(tags.SENDER_COMP_ID)
+        target = f.get(tags.TARGET_COMP_ID)
+        sending = f.get(tags.SENDING_TIME)
+        if not sender or not target or not sending:
+            for tag in (tags.SENDER_COMP_ID, tags.TARGET_COMP_ID, tags.SENDING_TIME):
+                value = f.get(tag)
+                if not value:
+                    # Missing or empty: a malformed message, not somebody else's (14b, 14d).
+                    reason = R.REQUIRED_TAG_MISSING if value is None else R.TAG_WITHOUT_VALUE
+                    self._reject_in_sequence(msg, violation(reason, tag))
+                    return False
+        if sender != self._target or target != self._sender:
             self._reject(msg, R.COMP_ID_PROBLEM, None, "CompID problem")
             self._logout_and_disconnect("CompID problem")
             return False
-        sending = f.get(tags.SENDING_TIME)
-        if sending is None:
-            if msg.seq_num == self._next_in:
-                self._advance_in(self._next_in + 1)
-            self._reject(msg, R.REQUIRED_TAG_MISSING, tags.SENDING_TIME, "Required tag missing")
-            return False
-        ts = parse_utc(sending)
+        ts = parse_utc(sending) if sending else None
         if ts is None or (self._max_latency_ns and abs(now - ts) > self._max_latency_ns):
             self._reject(
                 msg, R.SENDING_TIME_ACCURACY, tags.SENDING_TIME, "SendingTime accuracy problem"
@@ -377,7 +462,7 @@ class FixSession:
         mt = msg.msg_type
         if mt == M.RESEND_REQUEST:
             # Answer at once (test 20): the peer may be waiting on us before it resends.
-            if validate(msg, self.dd) is None:
+            if self._validate(msg) is None:
                 self._on_resend_request(msg)
             self._done_early.add(seq)
         elif mt == M.LOGOUT:
@@ -424,25 +509,33 @@ class FixSession:
         if self._resend_until and nxt > self._resend_until:
             self._resend_until = 0
 
+    def _reject_in_sequence(self, msg: FixMessage, v: Violation) -> None:
+        """Reject ``msg``; its sequence number is used up if it was the one expected."""
+        if msg.seq_num == self._next_in:
+            self._advance_in(self._next_in + 1)
+        self._reject(msg, v.reason, v.ref_tag, v.text)
+
+    def _validate(self, msg: FixMessage) -> Violation | None:
+        d = self.dictionary_for(msg) if self._fixt else self.dd
+        if msg.msg_type not in d.messages:
+            return Violation(R.INVALID_MSG_TYPE, None, "Invalid MsgType")
+        return validate(msg, d, user_defined_ok=self._user_ok)
+
     def _process(self, msg: FixMessage) -> None:
         """Handle a message whose MsgSeqNum is the one expected."""
         mt = msg.msg_type
         seq = msg.seq_num
-        if mt not in self.dd.msg_types:
+        problem = self._validate(msg)
+        if problem is not None:
             self._advance_in(seq + 1)
-            self._reject(msg, R.INVALID_MSG_TYPE, tags.MSG_TYPE, "Invalid MsgType")
+            self._reject(msg, problem.reason, problem.ref_tag, problem.text)
             return
         is_admin = mt in tags.ADMIN_MSG_TYPES
-        if not is_admin and (mt not in self._app_types or mt not in self.dd.messages):
+        if not is_admin and mt not in self._app_types:
             self._advance_in(seq + 1)
             self._business_reject(
                 msg, tags.BusinessRejectReason.UNSUPPORTED_MESSAGE_TYPE, "Unsupported Message Type"
             )
-            return
-        violation = validate(msg, self.dd)
-        if violation is not None:
-            self._advance_in(seq + 1)
-            self._reject(msg, violation.reason, violation.ref_tag, violation.text)
             return
         if not is_admin:
             self._advance_in(seq + 1)
@@ -483,33 +576,18 @@ class FixSession:
         if f.get(tags.SENDER_COMP_ID) != self._target or f.get(tags.TARGET_COMP_ID) != self._sender:
             self.disconnect("Logon with unexpected CompIDs")
             return
-        violation = validate(msg, self.dd)
-        if violation is not None or tags.MSG_SEQ_NUM not in f:
-            text = violation.text if violation else "MsgSeqNum(34) missing"
-            ref = violation.ref_tag if violation else tags.MSG_SEQ_NUM
-            self._logout_and_disconnect(f"Invalid Logon: {text} (tag {ref})")
-            return
-        if self._max_latency_ns:
-            ts = parse_utc(f.get(tags.SENDING_TIME, b""))
-            if ts is None or abs(now - ts) > self._max_latency_ns:
-                self._logout_and_disconnect("Invalid Logon: SendingTime accuracy problem")
-                return
-        if f.get(tags.ENCRYPT_METHOD) != b"0":
-            self._logout_and_disconnect("Invalid Logon: encryption is not supported")
+        problem = self._logon_problem(msg, now)
+        if problem:
+            self._logout_and_disconnect(f"Invalid Logon: {problem}")
             return
         hb = int(f[tags.HEART_BT_INT])
-        if hb <= 0:
-            self._logout_and_disconnect("Invalid Logon: HeartBtInt must be > 0")
-            return
-        if not self.initiator and not self._credentials_ok(msg):
-            self._logout_and_disconnect("Invalid Logon: bad username or password")
-            return
+        self._peer_appl_ver = f.get(tags.DEFAULT_APPL_VER_ID, self._our_appl_ver)
         reset = f.get(tags.RESET_SEQ_NUM_FLAG) == b"Y"
         if reset and not (self.initiator and self._sent_reset):
             # The peer starts over at 1: so do we, in both directions.
-            self.store.reset()
-            self._next_out = 1
-            self._next_in = 1
+            self._reset_sequences("the peer's Logon has ResetSeqNumFlag=Y")
+        elif not self.initiator and self.settings.reset_on_logon:
+            self._reset_sequences("reset_on_logon")
         seq = msg.seq_num
         expected = self._next_in
         if seq < expected:
@@ -534,6 +612,53 @@ class FixSession:
         self._arm_timer()
         self._emit(LoggedOn(self.session_id, self._next_out, self._next_in))
 
+    def _logon_problem(self, msg: FixMessage, now: int) -> str:
+        """Why a Logon cannot be accepted ("" when it can)."""
+        f = msg.fields
+        v = self._validate(msg)
+        if v is not None or tags.MSG_SEQ_NUM not in f:
+            text = v.text if v else "MsgSeqNum(34) missing"
+            ref = v.ref_tag if v else tags.MSG_SEQ_NUM
+            return f"{text} (tag {ref})"
+        if self._max_latency_ns:
+            ts = parse_utc(f.get(tags.SENDING_TIME, b""))
+            if ts is None or abs(now - ts) > self._max_latency_ns:
+                return "SendingTime accuracy problem"
+        if f.get(tags.ENCRYPT_METHOD) != b"0":
+            return "encryption is not supported"
+        if int(f[tags.HEART_BT_INT]) <= 0:
+            return "HeartBtInt must be > 0"
+        if not self.initiator and not self._credentials_ok(msg):
+            return "bad username or password"
+        return ""
+
+    def _on_reset_logon(self, msg: FixMessage) -> None:
+        """A Logon with ResetSeqNumFlag=Y on a logged-on session: the peer restarts both
+        sequences at 1 without disconnecting. Answer with our own Logon 141=Y (at 1)."""
+        problem = self._logon_problem(msg, self.clock.now_ns())
+        if problem:
+            self._logout_and_disconnect(f"Invalid Logon: {problem}")
+            return
+        if msg.seq_num != 1:
+            self._logout_and_disconnect(
+                f"Logon with ResetSeqNumFlag=Y must have MsgSeqNum 1, not {msg.seq_num}"
+            )
+            return
+        self._reset_sequences("ResetSeqNumFlag=Y during the session")
+        self._queue.clear()
+        self._done_early.clear()
+        self._resend_until = 0
+        self._send_logon(reset_flag=True)
+        self._advance_in(2)
+        self._emit(LoggedOn(self.session_id, self._next_out, self._next_in))
+
+    def _reset_sequences(self, why: str) -> None:
+        self.store.reset()
+        self._next_out = 1
+        self._next_in = 1
+        self.stats.sequence_resets += 1
+        self.log.event(f"sequence numbers reset to 1: {why}")
+
     def _credentials_ok(self, msg: FixMessage) -> bool:
         s = self.settings
         if s.username is not None and msg.get_str(tags.USERNAME) != s.username:
@@ -543,12 +668,10 @@ class FixSession:
     def _send_logon(self, reset_flag: bool = False) -> None:
         s = self.settings
         body = b"98=0\x01108=%d\x01" % (self._hb_ns // NS)
-        if self.initiator:
+        if self.initiator and self.state is State.DISCONNECTED:
             self._sent_reset = s.reset_on_logon
             if s.reset_on_logon:
-                self.store.reset()
-                self._next_out = 1
-                self._next_in = 1
+                self._reset_sequences("reset_on_logon")
                 body += b"141=Y\x01"
             if s.username is not None:
                 body += b"553=%b\x01" % s.username.encode()
@@ -556,6 +679,8 @@ class FixSession:
                 body += b"554=%b\x01" % s.password.get_secret_value().encode()
         elif reset_flag:
             body += b"141=Y\x01"
+        if self._fixt:
+            body += b"1137=%b\x01" % self._our_appl_ver
         self._send_admin(M.LOGON, body)
 
     # ------------------------------------------------------------- handlers
@@ -570,22 +695,44 @@ class FixSession:
         if begin > end or begin < 1:
             return
         gap_start = begin
+        not_resent: list[NotResent] = []
+        now = self.clock.now_ns()
         for seq, raw in self.store.sent_messages(begin, end):
+            try:
+                old = parse(raw)
+            except GarbledMessage:
+                self.log.event(f"stored message {seq} unreadable: gap-filled")
+                continue
+            decision = self.resend_rules.decide(old, now)
+            if not decision.resend:
+                mt = old.msg_type.decode("latin-1")
+                self.stats.messages_not_resent += 1
+                self.log.event(f"not resending {mt} {seq}: {decision.reason}")
+                not_resent.append(
+                    NotResent(self.session_id, seq, mt, decision.age_s, decision.reason, old)
+                )
+                continue  # it joins the gap
             if seq > gap_start:
                 self._send_gap_fill(gap_start, seq)
-            self._resend(raw)
+            self._resend(old)
             gap_start = seq + 1
         if gap_start <= end:
             self._send_gap_fill(gap_start, end + 1)
+        for event in not_resent:  # after the gap fill: the decision is final on the wire
+            self._emit(event)
 
-    def _resend(self, raw: bytes) -> None:
-        try:
-            old = parse(raw)
-        except GarbledMessage:
-            return
+    def _resend(self, old: FixMessage) -> None:
         orig = old.fields.get(tags.SENDING_TIME, b"")
+        header, body = split_header(old, self.dd.header.tags)
         now = self.clock.now_ns()
-        out = self._enc.encode(old.msg_type, old.seq_num, self._fmt.format(now), body_of(old), orig)
+        out = self._enc.encode(
+            old.msg_type,
+            old.seq_num,
+            self._fmt.format(now),
+            body,
+            orig_sending_time=orig,
+            header=header,
+        )
         self._write(out, now)
         self.stats.messages_resent += 1
 
@@ -593,7 +740,9 @@ class FixSession:
         now = self.clock.now_ns()
         stamp = self._fmt.format(now)
         body = b"123=Y\x0136=%d\x01" % new_seq
-        self._write(self._enc.encode(M.SEQUENCE_RESET, seq, stamp, body, stamp), now)
+        self._write(
+            self._enc.encode(M.SEQUENCE_RESET, seq, stamp, body, orig_sending_time=stamp), now
+        )
         self.stats.gap_fills_sent += 1
 
     def _on_gap_fill(self, msg: FixMessage, seq: int) -> None:
@@ -654,6 +803,7 @@ class FixSession:
 
     def _on_logout(self, msg: FixMessage) -> None:
         text = msg.get_str(tags.TEXT) or ""
+        self._clean_logout = True
         if self.state is State.LOGOUT_SENT:
             self.disconnect(f"logout confirmed by peer {text}".strip())
             return
@@ -669,51 +819,47 @@ class FixSession:
         self.stats.messages_out += 1
         self.log.outgoing(raw)
 
-    def _send_admin(self, msg_type: bytes, body: bytes) -> None:
+    def _send_admin(self, msg_type: bytes, body: bytes, header: bytes = b"") -> None:
         if self._io is None:
             return
         seq = self._next_out
         now = self.clock.now_ns()
-        raw = self._enc.encode(msg_type, seq, self._fmt.format(now), body)
+        raw = self._enc.encode(msg_type, seq, self._fmt.format(now), body, header=header)
         self.store.record_sent(seq, None)
         self._next_out = seq + 1
         self._write(raw, now)
 
     def _send_logout(self, text: str) -> None:
-        body = b"58=%b\x01" % _text(text) if text else b""
+        body = b"58=%b\x01" % clean_text(text) if text else b""
         self._send_admin(M.LOGOUT, body)
 
     def _send_resend_request(self, begin: int) -> None:
         self.stats.resend_requests_sent += 1
         self.log.event(f"gap: sending ResendRequest from {begin}")
-        self._send_admin(M.RESEND_REQUEST, b"7=%d\x0116=0\x01" % begin)
+        self._send_admin(M.RESEND_REQUEST, b"7=%d\x0116=%b\x01" % (begin, self._infinity))
 
-    def _reject(self, ref: FixMessage, reason: R, ref_tag: int | None, text: str) -> None:
+    def _reject(self, ref: FixMessage, reason: R | None, ref_tag: int | None, text: str) -> None:
         self.stats.rejects_sent += 1
-        body = b"45=%d\x01" % ref.seq_num
-        if ref_tag is not None:
-            body += b"371=%d\x01" % ref_tag
-        if ref.msg_type and b"\x01" not in ref.msg_type:
-            body += b"372=%b\x01" % ref.msg_type
-        body += b"373=%d\x0158=%b\x01" % (int(reason), _text(text))
-        self.log.event(
-            f"rejecting message {ref.seq_num}: {text} (reason {int(reason)}, tag {ref_tag})"
-        )
-        self._send_admin(M.REJECT, body)
+        code = "none" if reason is None else int(reason)
+        self.log.event(f"rejecting message {ref.seq_num}: {text} (reason {code}, tag {ref_tag})")
+        body = reject_body(ref, reason, ref_tag, text, self.dd)
+        self._send_admin(M.REJECT, body, reverse_route(ref, self.dd))
 
     def _business_reject(
         self, ref: FixMessage, reason: tags.BusinessRejectReason, text: str
     ) -> None:
+        if M.BUSINESS_MESSAGE_REJECT not in self.dd.messages:
+            # FIX.4.0/4.1 have no BusinessMessageReject: a session Reject carries the text.
+            self._reject(ref, None, None, text)
+            return
         self.stats.business_rejects_sent += 1
         self.log.event(f"business reject of message {ref.seq_num}: {text}")
-        body = b"45=%d\x01372=%b\x01380=%d\x0158=%b\x01" % (
-            ref.seq_num,
-            ref.msg_type,
-            int(reason),
-            _text(text),
-        )
         if self.state is State.LOGGED_ON:
-            self.send_app(M.BUSINESS_MESSAGE_REJECT, body)
+            self.send_app(
+                M.BUSINESS_MESSAGE_REJECT,
+                business_reject_body(ref, reason, text),
+                reverse_route(ref, self.dd),
+            )
 
     def _logout_and_disconnect(self, text: str) -> None:
         self.log.event(f"protocol failure: {text}")
@@ -796,7 +942,3 @@ class FixSession:
             self._test_req_sent_ns = now
         if now - self._last_sent_ns >= self._hb_ns:
             self._send_admin(M.HEARTBEAT, b"")
-
-
-def _text(text: str) -> bytes:
-    return text.replace("\x01", " ").encode("latin-1", "replace")

@@ -9,9 +9,17 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from core.config import Section
+from gateways.fix import dictionary as dd
 from gateways.fix.store import FsyncPolicy
 
-BeginString = Literal["FIX.4.2", "FIX.4.4"]
+BeginString = Literal["FIX.4.0", "FIX.4.1", "FIX.4.2", "FIX.4.3", "FIX.4.4", "FIXT.1.1"]
+AppVersion = Literal["FIX.5.0", "FIX.5.0SP1", "FIX.5.0SP2"]
+
+# Messages that put an order on the market or change one: resent after a gap only while
+# younger than max_order_resend_age_s (NewOrderSingle, OrderCancelReplaceRequest,
+# NewOrderList, NewOrderCross, CrossOrderCancelReplaceRequest, NewOrderMultileg,
+# MultilegOrderCancelReplace).
+ORDER_ENTRY_MSG_TYPES = ("D", "G", "E", "s", "t", "AB", "AC")
 
 
 def _comp_id(v: str) -> str:
@@ -27,8 +35,28 @@ class SessionSettings(Section):
     sender_comp_id: str = Field(min_length=1, max_length=64)
     target_comp_id: str = Field(min_length=1, max_length=64)
     heartbeat_interval_s: int = Field(default=30, gt=0, le=3600)
-    # Initiator: send ResetSeqNumFlag=Y on every Logon (start each connection at 1).
-    reset_on_logon: bool = False
+    # FIXT.1.1 only: the application version of this session (DefaultApplVerID(1137)).
+    default_appl_ver_id: AppVersion | None = None
+    # QuickFIX XML data dictionaries to validate with instead of the shipped ones
+    # (FIXT.1.1: data_dictionary is the transport, app_data_dictionary the application).
+    data_dictionary: Path | None = None
+    app_data_dictionary: Path | None = None
+    # Tags from 5000 up that the dictionary does not define: rejected (Invalid tag
+    # number) when True, passed through unchecked when False.
+    validate_user_defined_fields: bool = True
+    # Sequence numbers back to 1 ...
+    reset_on_logon: bool = False  # ... on every Logon (initiator: sends ResetSeqNumFlag=Y)
+    reset_on_logout: bool = False  # ... after a Logout handshake completes
+    reset_on_disconnect: bool = False  # ... whenever the connection ends
+    # Re-read sequence numbers from the store before each logon (a standby process
+    # taking over a session whose store another process wrote).
+    refresh_on_logon: bool = False
+    # On a ResendRequest, order-entry messages (order_entry_msg_types) older than this
+    # are gap-filled instead of resent: an order decided on minutes-old prices must not
+    # reach the market late. The application is told of each (NotResent event) and may
+    # decide per message instead (resend_policy). 0 never resends them.
+    max_order_resend_age_s: float = Field(default=5.0, ge=0)
+    order_entry_msg_types: tuple[str, ...] = ORDER_ENTRY_MSG_TYPES
     # Initiator: credentials sent on Logon. Acceptor: credentials required on Logon.
     username: str | None = None
     password: SecretStr | None = None
@@ -52,6 +80,46 @@ class SessionSettings(Section):
     @classmethod
     def _comp_ids(cls, v: str) -> str:
         return _comp_id(v)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fixt_default_version(cls, data: object) -> object:
+        if (
+            isinstance(data, dict)
+            and data.get("begin_string") == dd.FIXT11
+            and data.get("default_appl_ver_id") is None
+        ):
+            return {**data, "default_appl_ver_id": dd.FIX50SP2}
+        return data
+
+    @model_validator(mode="after")
+    def _fits_the_version(self) -> SessionSettings:
+        fixt = self.begin_string == dd.FIXT11
+        if self.default_appl_ver_id is not None and not fixt:
+            raise ValueError("default_appl_ver_id is for FIXT.1.1 sessions only")
+        if self.app_data_dictionary is not None and not fixt:
+            raise ValueError("app_data_dictionary is for FIXT.1.1 sessions; use data_dictionary")
+        d = self.dictionary()  # a bad dictionary file is a configuration error
+        needs = [
+            (self.username is not None, 553, "username"),
+            (self.password is not None, 554, "password"),
+        ]
+        for wanted, tag, name in needs:
+            if wanted and not d.message_has(b"A", tag):
+                raise ValueError(
+                    f"{name}: the {self.begin_string} Logon has no tag {tag} in {d.source};"
+                    " name a data_dictionary that adds it if your counterparty expects it"
+                )
+        return self
+
+    def dictionary(self) -> dd.DataDictionary:
+        """The data dictionary this session validates with (loaded once per file)."""
+        return dd.session_dictionary(
+            self.begin_string,
+            data_dictionary=self.data_dictionary,
+            app_version=self.default_appl_ver_id,
+            app_data_dictionary=self.app_data_dictionary,
+        )
 
     @property
     def session_id(self) -> str:

@@ -73,6 +73,11 @@ class MessageStore(Protocol):
         """Both sequence numbers back to 1 and no stored messages (ResetSeqNumFlag)."""
         ...
 
+    def refresh(self) -> None:
+        """Re-read the sequence numbers and messages from where they are kept
+        (RefreshOnLogon: another process may have written them)."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -110,6 +115,9 @@ class MemoryStore:
         self._sent.clear()
         self._next_sender = 1
         self._next_target = 1
+
+    def refresh(self) -> None:
+        pass  # nothing outside this process can have written it
 
     def close(self) -> None:
         pass
@@ -254,6 +262,17 @@ class FileStore:
         self._size = len(_MAGIC)
         self._next_sender = 1
         self._next_target = 1
+
+    def refresh(self) -> None:
+        with self._lock:
+            old = self._fd
+            self._index.clear()
+            self._next_sender = 1
+            self._next_target = 1
+            self._fd = self._open()
+            self._size = os.fstat(self._fd).st_size
+            self._dirty = False
+            os.close(old)
 
     def sync(self) -> None:
         with self._lock:

@@ -16,19 +16,25 @@ _EPOCH_ORDINAL = datetime(1970, 1, 1, tzinfo=UTC).toordinal()
 
 
 class TimestampFormatter:
-    """Formats epoch ns as a UTCTimestamp with milliseconds, caching the whole-second prefix."""
+    """Formats epoch ns as a UTCTimestamp with milliseconds, caching the whole-second prefix.
 
-    __slots__ = ("_prefix", "_second")
+    ``millis=False`` writes whole seconds: FIX.4.0 and 4.1 define no fraction.
+    """
 
-    def __init__(self) -> None:
+    __slots__ = ("_millis", "_prefix", "_second")
+
+    def __init__(self, millis: bool = True) -> None:
         self._second = -1
         self._prefix = b""
+        self._millis = millis
 
     def format(self, ns: int) -> bytes:
         second, rem = divmod(ns, _NS_PER_S)
         if second != self._second:
             self._second = second
             self._prefix = time.strftime("%Y%m%d-%H:%M:%S", time.gmtime(second)).encode()
+        if not self._millis:
+            return self._prefix
         return b"%b.%03d" % (self._prefix, rem // 1_000_000)
 
 

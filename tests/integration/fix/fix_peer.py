@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import simplefix
 
@@ -20,8 +22,10 @@ T0_NS = int(datetime(2026, 1, 5, 14, 30, tzinfo=UTC).timestamp()) * 1_000_000_00
 FieldList = Sequence[tuple[int, str | bytes | int]]
 
 
-def stamp(ns: int) -> str:
+def stamp(ns: int, millis: bool = True) -> str:
     dt = datetime.fromtimestamp(ns / 1e9, tz=UTC)
+    if not millis:  # FIX.4.0/4.1 timestamps have no fraction
+        return dt.strftime("%Y%m%d-%H:%M:%S")
     return dt.strftime("%Y%m%d-%H:%M:%S.") + f"{(ns // 1_000_000) % 1000:03d}"
 
 
@@ -44,6 +48,8 @@ class RawPeer:
         begin: str = "FIX.4.4",
         sender: str = "CLIENT",
         target: str = "EXCH",
+        logon_extra: FieldList = (),
+        millis: bool = True,
     ) -> None:
         self.reader = reader
         self.writer = writer
@@ -52,11 +58,13 @@ class RawPeer:
         self.sender = sender
         self.target = target
         self.seq = 1
+        self.logon_extra = list(logon_extra)  # e.g. DefaultApplVerID(1137) on FIXT.1.1
+        self.millis = millis
         self.parser = simplefix.FixParser()
         self.received: list[simplefix.FixMessage] = []
 
     @classmethod
-    async def connect(cls, port: int, clock: SimClock, **kw: str) -> RawPeer:
+    async def connect(cls, port: int, clock: SimClock, **kw: Any) -> RawPeer:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         return cls(reader, writer, clock, **kw)
 
@@ -76,14 +84,14 @@ class RawPeer:
         header_extra: FieldList = (),
     ) -> bytes:
         m = simplefix.FixMessage()
-        m.append_pair(8, begin or self.begin)
+        m.append_pair(8, begin if begin is not None else self.begin)
         m.append_pair(35, msg_type)
         m.append_pair(34, self.seq if seq is None else seq)
         if poss_dup:
             m.append_pair(43, "Y")
-        m.append_pair(49, sender or self.sender)
-        m.append_pair(52, sending_time or stamp(self.clock.now_ns()))
-        m.append_pair(56, target or self.target)
+        m.append_pair(49, sender if sender is not None else self.sender)
+        m.append_pair(52, sending_time or self.stamp())
+        m.append_pair(56, target if target is not None else self.target)
         for tag_, value in header_extra:
             m.append_pair(tag_, value)
         if orig_sending_time is not None:
@@ -91,6 +99,10 @@ class RawPeer:
         for tag, value in fields:
             m.append_pair(tag, value)
         return bytes(m.encode())
+
+    def stamp(self, ns: int | None = None) -> str:
+        """A timestamp as this peer's version writes it (now by default)."""
+        return stamp(self.clock.now_ns() if ns is None else ns, self.millis)
 
     async def send(self, msg_type: str, fields: FieldList = (), **kw: object) -> int:
         """Build and send; consumes our next MsgSeqNum unless ``seq`` is given."""
@@ -106,7 +118,7 @@ class RawPeer:
         await self.writer.drain()
 
     async def logon(self, *, hb: int = 30, extra: FieldList = (), expect: bool = True) -> None:
-        await self.send("A", [(98, 0), (108, hb), *extra])
+        await self.send("A", [(98, 0), (108, hb), *self.logon_extra, *extra])
         if expect:
             await self.expect("A")
 
@@ -158,3 +170,35 @@ class RawPeer:
 def tag(msg: simplefix.FixMessage, t: int) -> str | None:
     v = msg.get(t)
     return None if v is None else v.decode()
+
+
+@dataclass
+class RawVenue:
+    """A TCP server whose every connection becomes a :class:`RawPeer` (as the venue)."""
+
+    server: asyncio.Server
+    clock: SimClock
+    conns: asyncio.Queue[RawPeer] = field(default_factory=asyncio.Queue)
+    accepted: int = 0
+
+    @classmethod
+    async def start(cls, clock: SimClock, **peer_kw: Any) -> RawVenue:
+        holder: list[RawVenue] = []
+
+        async def on_conn(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            v = holder[0]
+            v.accepted += 1
+            kw = {"sender": "EXCH", "target": "CLIENT", **peer_kw}
+            await v.conns.put(RawPeer(reader, writer, clock, **kw))
+
+        server = await asyncio.start_server(on_conn, "127.0.0.1", 0)
+        v = cls(server, clock)
+        holder.append(v)
+        return v
+
+    @property
+    def port(self) -> int:
+        return int(self.server.sockets[0].getsockname()[1])
+
+    async def next_peer(self) -> RawPeer:
+        return await asyncio.wait_for(self.conns.get(), 2.0)

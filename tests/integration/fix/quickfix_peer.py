@@ -24,6 +24,13 @@ from pathlib import Path
 import quickfix as fix
 
 DICT_DIR = Path(sys.prefix) / "share" / "quickfix"
+# argv "version": a BeginString, or a FIXT.1.1 application version (FIX.5.0, SP1, SP2).
+APP_DICTS = {"FIX.5.0": "FIX50.xml", "FIX.5.0SP1": "FIX50SP1.xml", "FIX.5.0SP2": "FIX50SP2.xml"}
+
+
+def rank(version: str) -> int:
+    """40 ... 44 for FIX.4.x, 50 for the FIX.5.0 family."""
+    return int(version[4] + version[6])
 
 
 def out(line: str) -> None:
@@ -41,10 +48,11 @@ def utc_now() -> str:
 
 
 class App(fix.Application):  # type: ignore[misc]
-    def __init__(self, role: str, begin: str) -> None:
+    def __init__(self, role: str, version: str) -> None:
         super().__init__()
         self.role = role
-        self.begin = begin
+        self.version = version
+        self.begin = "FIXT.1.1" if version in APP_DICTS else version
         self.session_id: fix.SessionID | None = None
         self.exec_seq = 0
 
@@ -93,30 +101,33 @@ class App(fix.Application):  # type: ignore[misc]
         leaves: int,
     ) -> None:
         self.exec_seq += 1
+        r = rank(self.version)
         m = fix.Message()
         m.getHeader().setField(fix.BeginString(self.begin))
         m.getHeader().setField(fix.MsgType("8"))
         fields: list[tuple[int, str]] = [
             (37, f"QFO-{cl}"),
             (11, cl),
-            (17, f"QFE{self.exec_seq}"),
+            (17, str(self.exec_seq) if r == 40 else f"QFE{self.exec_seq}"),  # 4.0: an int
             (39, status),
             (54, side),
             (55, symbol),
             (38, str(qty)),
             (44, price),
-            (151, str(leaves)),
             (14, str(cum)),
             (6, price if cum else "0"),
             (60, utc_now()),
         ]
-        if self.begin == "FIX.4.2":
+        if r >= 41:
+            fields.append((151, str(leaves)))
+        if r <= 42:
             fields.append((20, "0"))
-            fields.append((150, "1" if exec_type == "F" else exec_type))
-        else:
+        if r in (41, 42):  # fills are ExecType 1/2 before FIX.4.3; no ExecType in 4.0
+            fields.append((150, ("1" if cum < qty else "2") if exec_type == "F" else exec_type))
+        elif r >= 43:
             fields.append((150, exec_type))
-        if exec_type == "F":
-            fields += [(32, str(cum)), (31, price)]
+        if exec_type == "F" or r <= 41:  # LastShares/LastPx are required before FIX.4.2
+            fields += [(32, str(cum if exec_type == "F" else 0)), (31, price)]
         for tag, value in fields:
             m.setField(fix.StringField(tag, value))
         assert self.session_id is not None
@@ -126,24 +137,34 @@ class App(fix.Application):  # type: ignore[misc]
         m = fix.Message()
         m.getHeader().setField(fix.BeginString(self.begin))
         m.getHeader().setField(fix.MsgType("D"))
-        for tag, value in [
+        fields = [
             (11, f"QF{i}"),
             (21, "1"),
             (55, "AMZN"),
             (54, "1"),
-            (60, utc_now()),
             (38, "200"),
             (40, "2"),
             (44, "187.25"),
             (59, "0"),
-        ]:
+        ]
+        if rank(self.version) >= 42:  # no TransactTime on orders before FIX.4.2
+            fields.append((60, utc_now()))
+        for tag, value in fields:
             m.setField(fix.StringField(tag, value))
         assert self.session_id is not None
         fix.Session.sendToTarget(m, self.session_id)
 
 
-def config(role: str, begin: str, port: int, sender: str, target: str, work: Path) -> Path:
-    dd = "FIX42.xml" if begin == "FIX.4.2" else "FIX44.xml"
+def config(role: str, version: str, port: int, sender: str, target: str, work: Path) -> Path:
+    begin = "FIXT.1.1" if version in APP_DICTS else version
+    if version in APP_DICTS:
+        dicts = [
+            f"TransportDataDictionary={DICT_DIR / 'FIXT11.xml'}",
+            f"AppDataDictionary={DICT_DIR / APP_DICTS[version]}",
+            f"DefaultApplVerID={version}",
+        ]
+    else:
+        dicts = [f"DataDictionary={DICT_DIR / ('FIX' + version[4] + version[6] + '.xml')}"]
     lines = [
         "[DEFAULT]",
         f"ConnectionType={role}",
@@ -154,7 +175,7 @@ def config(role: str, begin: str, port: int, sender: str, target: str, work: Pat
         "HeartBtInt=30",
         "ReconnectInterval=1",
         "UseDataDictionary=Y",
-        f"DataDictionary={DICT_DIR / dd}",
+        *dicts,
         "ValidateUserDefinedFields=N",
         "SocketNodelay=Y",
         "[SESSION]",

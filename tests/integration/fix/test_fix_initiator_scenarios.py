@@ -6,14 +6,19 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from decimal import Decimal
 
 import pytest
-from fix_peer import T0_NS, RawPeer, tag
+from fix_peer import T0_NS, RawPeer, RawVenue, tag
+from fix_versions import ALL, Ver
 
 from core.clock import SimClock
+from core.instruments import Instrument
+from core.requests import NewOrderRequest
+from core.types import Side
 from gateways.fix import (
     FixInitiator,
+    FixMessages,
     InitiatorSettings,
     LoggedOn,
     SessionEvent,
@@ -22,37 +27,14 @@ from gateways.fix import (
     State,
 )
 
-
-@dataclass
-class RawVenue:
-    server: asyncio.Server
-    clock: SimClock
-    conns: asyncio.Queue[RawPeer] = field(default_factory=asyncio.Queue)
-    accepted: int = 0
-
-    @property
-    def port(self) -> int:
-        return int(self.server.sockets[0].getsockname()[1])
-
-    async def next_peer(self) -> RawPeer:
-        return await asyncio.wait_for(self.conns.get(), 2.0)
+INSTRUMENTS = {"AMZN": Instrument("AMZN", tick_size=Decimal("0.01"))}
 
 
 @pytest.fixture
 async def raw_venue() -> AsyncIterator[RawVenue]:
-    clock = SimClock(T0_NS)
-    holder: list[RawVenue] = []
-
-    async def on_conn(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        v = holder[0]
-        v.accepted += 1
-        await v.conns.put(RawPeer(reader, writer, clock, sender="EXCH", target="CLIENT"))
-
-    server = await asyncio.start_server(on_conn, "127.0.0.1", 0)
-    v = RawVenue(server, clock)
-    holder.append(v)
+    v = await RawVenue.start(SimClock(T0_NS))
     yield v
-    server.close()
+    v.server.close()
 
 
 def make_initiator(
@@ -235,4 +217,57 @@ async def test_1B_refused_logon_keeps_the_peers_reason(raw_venue: RawVenue) -> N
     assert ini.session.last_disconnect_reason == (
         "peer refused logon: MsgSeqNum too low, expecting 10 but received 1"
     )
+    await ini.stop(timeout=0.1)
+
+
+@pytest.mark.parametrize("ver", ALL, ids=lambda v: v.id)
+async def test_1B_every_version_logs_on_orders_and_asks_for_a_resend(ver: Ver) -> None:
+    """1B a and b for each version: the Logon as the version defines it (DefaultApplVerID
+    on FIXT.1.1), an order the version's dictionary accepts, and a ResendRequest with
+    the version's "no end" (999999 before FIX.4.2)."""
+    venue = await RawVenue.start(
+        SimClock(T0_NS), begin=ver.begin, millis=ver.millis, logon_extra=ver.logon_extra()
+    )
+    settings = InitiatorSettings(
+        port=venue.port, session=ver.settings(sender_comp_id="CLIENT", target_comp_id="EXCH")
+    )
+    ini = FixInitiator(settings, clock=venue.clock)
+    fm = FixMessages(ver.begin, INSTRUMENTS, dictionary=settings.session.dictionary())
+    try:
+        await ini.start()
+        peer = await venue.next_peer()
+        logon = await peer.expect("A")
+        assert tag(logon, 8) == ver.begin
+        assert tag(logon, 1137) == (ver.appl_ver_id if ver.fixt else None)
+        peer.seq = 3
+        await peer.logon(expect=False)
+        rr = await peer.expect("2")
+        assert (tag(rr, 7), tag(rr, 16)) == ("1", ver.infinity)
+        await peer.send(
+            "4", [(123, "Y"), (36, 4)], seq=1, poss_dup=True, orig_sending_time=peer.stamp()
+        )
+        await ini.wait_logged_on(2)
+        ini.send_app(*fm.new_order_single(NewOrderRequest("C1", "AMZN", Side.BUY, 10, 18725)))
+        nos = await peer.expect("D")
+        assert (tag(nos, 34), tag(nos, 11), tag(nos, 60) is not None) == ("3", "C1", ver.rank >= 42)
+        assert not ini.session.awaiting_resend and ini.stats.rejects_sent == 0
+    finally:
+        await ini.stop(timeout=0.1)
+        venue.server.close()
+
+
+async def test_venue_reset_during_the_session_restarts_both_sequences(raw_venue: RawVenue) -> None:
+    events: list[SessionEvent] = []
+    ini = make_initiator(raw_venue, events)
+    await ini.start()
+    peer = await raw_venue.next_peer()
+    await logon_response(peer)
+    await ini.wait_logged_on(2)
+    for _ in range(3):
+        await peer.send("0")
+    peer.seq = 1
+    await peer.send("A", [(98, 0), (108, 30), (141, "Y")])
+    resp = await peer.expect("A")
+    assert (tag(resp, 34), tag(resp, 141)) == ("1", "Y")
+    assert (ini.next_sender_seq, ini.next_target_seq) == (2, 2)
     await ini.stop(timeout=0.1)

@@ -1,4 +1,5 @@
-"""Interop with QuickFIX, an engine no one here wrote, over TCP on 127.0.0.1.
+"""Interop with QuickFIX, an engine no one here wrote, over TCP on 127.0.0.1, for every
+FIX version (FIX.4.0-4.4, FIXT.1.1 with FIX.5.0/SP1/SP2) and both directions.
 
 QuickFIX runs in its own process (quickfix_peer.py) with its own data dictionary
 validation on, so a field it does not like comes back as a Reject we would see.
@@ -15,6 +16,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from fix_versions import ALL, Ver
 
 from core.events import ExecReport
 from core.instruments import Instrument
@@ -28,7 +30,6 @@ from gateways.fix import (
     FixMessages,
     InitiatorSettings,
     SessionEvent,
-    SessionSettings,
     parse,
 )
 
@@ -118,21 +119,21 @@ async def cleanup() -> AsyncIterator[list[QuickFix]]:
         await p.stop()
 
 
-def initiator(port: int, begin: str, store: Path, events: list[SessionEvent]) -> FixInitiator:
+def initiator(port: int, ver: Ver, store: Path, events: list[SessionEvent]) -> FixInitiator:
     return FixInitiator(
         InitiatorSettings(
             port=port,
             reconnect_min_s=0.2,
-            session=SessionSettings(
-                begin_string=begin,
-                sender_comp_id="CLIENT",
-                target_comp_id="EXCH",
-                store_dir=store,
-                log_dir=store,
+            session=ver.settings(
+                sender_comp_id="CLIENT", target_comp_id="EXCH", store_dir=store, log_dir=store
             ),
         ),
         on_event=events.append,
     )
+
+
+def mapping(ver: Ver) -> FixMessages:
+    return FixMessages(ver.begin, INSTRUMENTS, dictionary=ver.settings().dictionary())
 
 
 async def wait_for(cond, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
@@ -143,16 +144,16 @@ async def wait_for(cond, timeout: float = 10.0) -> None:  # type: ignore[no-unty
     raise AssertionError("condition not met in time")
 
 
-@pytest.mark.parametrize("begin", ["FIX.4.4", "FIX.4.2"])
+@pytest.mark.parametrize("ver", ALL, ids=lambda v: v.id)
 async def test_our_initiator_trades_with_a_quickfix_acceptor(
-    tmp_path: Path, cleanup: list[QuickFix], begin: str
+    tmp_path: Path, cleanup: list[QuickFix], ver: Ver
 ) -> None:
     port = free_port()
-    qf = await QuickFix.start("acceptor", begin, port, "EXCH", "CLIENT", tmp_path / "qf")
+    qf = await QuickFix.start("acceptor", ver.id, port, "EXCH", "CLIENT", tmp_path / "qf")
     cleanup.append(qf)
     events: list[SessionEvent] = []
-    ini = initiator(port, begin, tmp_path / "ours", events)
-    fm = FixMessages(begin, INSTRUMENTS)
+    ini = initiator(port, ver, tmp_path / "ours", events)
+    fm = mapping(ver)
     await ini.start()
     await ini.wait_logged_on(20)
     await qf.expect("LOGON")
@@ -189,7 +190,7 @@ def venue_app(acceptor_ref: list[FixAcceptor], fm: FixMessages):  # type: ignore
         counter[0] += 1
         new = ExecReport(
             req.cl_ord_id,
-            f"X{counter[0]}",
+            f"{counter[0]}0",  # numeric: FIX.4.0 ExecID is an int
             ExecType.NEW,
             OrdStatus.NEW,
             req.symbol,
@@ -204,7 +205,7 @@ def venue_app(acceptor_ref: list[FixAcceptor], fm: FixMessages):  # type: ignore
         acceptor_ref[0].send_app(ev.session_id, *fm.execution_report(new))
         fill = ExecReport(
             req.cl_ord_id,
-            f"F{counter[0]}",
+            f"{counter[0]}1",
             ExecType.TRADE,
             OrdStatus.FILLED,
             req.symbol,
@@ -225,31 +226,24 @@ def venue_app(acceptor_ref: list[FixAcceptor], fm: FixMessages):  # type: ignore
     return on_event
 
 
-@pytest.mark.parametrize("begin", ["FIX.4.4", "FIX.4.2"])
+@pytest.mark.parametrize("ver", ALL, ids=lambda v: v.id)
 async def test_a_quickfix_initiator_trades_with_our_acceptor(
-    tmp_path: Path, cleanup: list[QuickFix], begin: str
+    tmp_path: Path, cleanup: list[QuickFix], ver: Ver
 ) -> None:
-    fm = FixMessages(begin, INSTRUMENTS)
+    fm = mapping(ver)
     ref: list[FixAcceptor] = []
+    begin = ver.begin
     acc = FixAcceptor(
         AcceptorSettings(
             port=0,
-            sessions=(
-                SessionSettings(
-                    begin_string=begin,
-                    sender_comp_id="EXCH",
-                    target_comp_id="CLIENT",
-                    store_dir=tmp_path / "ours",
-                    log_dir=tmp_path / "ours",
-                ),
-            ),
+            sessions=(ver.settings(store_dir=tmp_path / "ours", log_dir=tmp_path / "ours"),),
         ),
         on_event=venue_app(ref, fm),
     )
     ref.append(acc)
     await acc.start()
     try:
-        qf = await QuickFix.start("initiator", begin, acc.port, "CLIENT", "EXCH", tmp_path / "qf")
+        qf = await QuickFix.start("initiator", ver.id, acc.port, "CLIENT", "EXCH", tmp_path / "qf")
         cleanup.append(qf)
         await qf.expect("LOGON")
         await qf.send("SEND 3")
@@ -286,7 +280,7 @@ async def test_sequence_gap_is_healed_by_resend_after_reconnect(
     qf = await QuickFix.start("acceptor", "FIX.4.4", port, "EXCH", "CLIENT", tmp_path / "qf")
     cleanup.append(qf)
     events: list[SessionEvent] = []
-    ini = initiator(port, "FIX.4.4", tmp_path / "ours", events)
+    ini = initiator(port, Ver("FIX.4.4"), tmp_path / "ours", events)
     await ini.start()
     await ini.wait_logged_on(20)
     await qf.expect("LOGON")
@@ -297,7 +291,7 @@ async def test_sequence_gap_is_healed_by_resend_after_reconnect(
     await qf.expect("STORED")
 
     events2: list[SessionEvent] = []
-    ini2 = initiator(port, "FIX.4.4", tmp_path / "ours", events2)
+    ini2 = initiator(port, Ver("FIX.4.4"), tmp_path / "ours", events2)
     await ini2.start()
     await ini2.wait_logged_on(20)
     await wait_for(lambda: sum(isinstance(e, AppMessage) for e in events2) == 2)

@@ -65,7 +65,9 @@ def test_encoder_is_byte_identical_to_simplefix(
     dup: bool,
 ) -> None:
     orig = b"20260105-14:29:59.000" if dup else None
-    ours = HeaderEncoder(begin, sender, target).encode(mt, seq, STAMP, encode_fields(body), orig)
+    ours = HeaderEncoder(begin, sender, target).encode(
+        mt, seq, STAMP, encode_fields(body), orig_sending_time=orig
+    )
     assert ours == simplefix_encode(begin, mt, seq, sender, target, body, orig)
 
 

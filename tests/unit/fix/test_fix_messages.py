@@ -1,5 +1,8 @@
-"""Application messages <-> core types, both directions, both FIX versions; prices are
-decimals on the wire and ticks in the process; bad input becomes FixMappingError."""
+"""Application messages <-> core types, both directions, every FIX version; prices are
+decimals on the wire and ticks in the process; bad input becomes FixMappingError.
+
+Every message encoded here is checked against the shipped data dictionary of its
+version: the messages the daemon and the exchange send are valid FIX of that version."""
 
 from __future__ import annotations
 
@@ -21,7 +24,7 @@ from core.requests import (
 )
 from core.types import ExecType, OrdStatus, OrdType, Side, TimeInForce
 from gateways.fix.codec import FixMessage, HeaderEncoder, parse
-from gateways.fix.dictionary import dictionary
+from gateways.fix.dictionary import DataDictionary, session_dictionary
 from gateways.fix.messages import BusinessReject, FixMappingError, FixMessages, Outbound
 from gateways.fix.validation import validate
 
@@ -30,32 +33,69 @@ INSTRUMENTS = {
     "AMZN": Instrument("AMZN"),
     "BTC-USD": Instrument("BTC-USD", tick_size=Decimal("0.5"), qty_unit=Decimal("0.00001")),
 }
-VERSIONS = ["FIX.4.4", "FIX.4.2"]
+# A BeginString, or a FIXT.1.1 application version.
+VERSIONS = [
+    "FIX.4.0",
+    "FIX.4.1",
+    "FIX.4.2",
+    "FIX.4.3",
+    "FIX.4.4",
+    "FIX.5.0",
+    "FIX.5.0SP1",
+    "FIX.5.0SP2",
+]
+WHOLE_QTY = {"FIX.4.0", "FIX.4.1"}  # quantities are INT there, timestamps whole seconds
+TS_SECOND = TS - TS % 1_000_000_000
 
 
-def wire(begin: str, out: Outbound) -> FixMessage:
-    """Through the real encoder and parser, and valid per our data dictionary."""
-    msg = parse(
-        HeaderEncoder(begin, "A", "B").encode(out.msg_type, 9, b"20260105-14:30:00.000", out.body)
+def begin_of(version: str) -> str:
+    return "FIXT.1.1" if version.startswith("FIX.5") else version
+
+
+def dd_of(version: str) -> DataDictionary:
+    return session_dictionary(begin_of(version), app_version=version)
+
+
+def messages(version: str, instruments: object = None) -> FixMessages:
+    return FixMessages(
+        begin_of(version),
+        INSTRUMENTS if instruments is None else instruments,  # type: ignore[arg-type]
+        dictionary=dd_of(version),
     )
-    assert validate(msg, dictionary(begin)) is None, validate(msg, dictionary(begin))
+
+
+def wire(version: str, out: Outbound) -> FixMessage:
+    """Through the real encoder and parser, and valid per the version's dictionary."""
+    msg = parse(
+        HeaderEncoder(begin_of(version), "A", "B").encode(
+            out.msg_type, 9, b"20260105-14:30:00.000", out.body
+        )
+    )
+    problem = validate(msg, dd_of(version))
+    assert problem is None, (problem, msg)
     return msg
 
 
 @pytest.mark.parametrize("begin", VERSIONS)
 def test_new_order_single_round_trip(begin: str) -> None:
-    fm = FixMessages(begin, INSTRUMENTS)
+    fm = messages(begin)
     req = NewOrderRequest(
         "C1", "AMZN", Side.SELL, 400, 18725, tif=TimeInForce.IOC, ts_ns=TS, account="ACC1"
     )
     msg = wire(begin, fm.new_order_single(req))
     assert msg.get(44) == b"187.25" and msg.get(38) == b"400" and msg.get(54) == b"2"
+    if begin in WHOLE_QTY:  # no TransactTime on FIX.4.0/4.1 orders
+        req = dataclasses.replace(req, ts_ns=0)
     assert fm.decode_new_order_single(msg) == req
 
 
 @pytest.mark.parametrize("begin", VERSIONS)
 def test_market_order_carries_no_price(begin: str) -> None:
-    fm = FixMessages(begin, INSTRUMENTS)
+    fm = messages(begin)
+    if begin in WHOLE_QTY:
+        with pytest.raises(FixMappingError, match="whole numbers"):
+            fm.new_order_single(NewOrderRequest("C2", "BTC-USD", Side.BUY, 1, None))
+        return
     req = NewOrderRequest(
         "C2", "BTC-USD", Side.BUY, 150_000, None, ord_type=OrdType.MARKET, ts_ns=TS
     )
@@ -66,22 +106,28 @@ def test_market_order_carries_no_price(begin: str) -> None:
 
 @pytest.mark.parametrize("begin", VERSIONS)
 def test_cancel_replace_status_round_trips(begin: str) -> None:
-    fm = FixMessages(begin, INSTRUMENTS)
+    fm = messages(begin)
     cancel = CancelRequest("C3", "C1", "AMZN", Side.BUY, 100, ts_ns=TS)
     replace = ReplaceRequest("C4", "C1", "AMZN", Side.BUY, 300, 18700, ts_ns=TS)
     status = StatusRequest("C1", "AMZN", Side.BUY)
+    if begin in WHOLE_QTY:  # no TransactTime on FIX.4.0/4.1 cancels and replaces
+        cancel = dataclasses.replace(cancel, ts_ns=0)
+        replace = dataclasses.replace(replace, ts_ns=0)
     assert fm.decode_request(wire(begin, fm.order_cancel_request(cancel))) == cancel
     assert fm.decode_request(wire(begin, fm.order_cancel_replace_request(replace))) == replace
     assert fm.decode_request(wire(begin, fm.order_status_request(status))) == status
 
 
-def test_mass_status_request_is_fix44_only() -> None:
-    fm = FixMessages("FIX.4.4", INSTRUMENTS)
+@pytest.mark.parametrize("begin", VERSIONS)
+def test_mass_status_request_from_fix43_on(begin: str) -> None:
+    fm = messages(begin)
     req = MassStatusRequest("R1")
-    msg = wire("FIX.4.4", fm.order_mass_status_request(req))
+    if begin < "FIX.4.3":
+        with pytest.raises(ValueError, match=f"does not exist in {begin}"):
+            fm.order_mass_status_request(req)
+        return
+    msg = wire(begin, fm.order_mass_status_request(req))
     assert msg.get(585) == b"7" and fm.decode_request(msg) == req
-    with pytest.raises(ValueError, match=r"FIX\.4\.2"):
-        FixMessages("FIX.4.2", INSTRUMENTS).order_mass_status_request(req)
 
 
 def _fill(exec_type: ExecType, status: OrdStatus, cum: int, last: int) -> ExecReport:
@@ -119,27 +165,41 @@ def _fill(exec_type: ExecType, status: OrdStatus, cum: int, last: int) -> ExecRe
     ids=lambda r: r.exec_type.name,
 )
 def test_execution_report_round_trip(begin: str, report: ExecReport) -> None:
-    fm = FixMessages(begin, INSTRUMENTS)
+    fm = messages(begin)
     msg = wire(begin, fm.execution_report(report))
     got = fm.decode_report(msg)
     expect = report
-    if begin == "FIX.4.2":  # no LastLiquidityInd in 4.2
-        expect = dataclasses.replace(report, liquidity="")
+    if begin < "FIX.4.4":  # no LastLiquidityInd before 4.4
+        expect = dataclasses.replace(expect, liquidity="")
+    if begin in WHOLE_QTY:
+        expect = dataclasses.replace(expect, ts_ns=TS_SECOND)
+    if begin == "FIX.4.0":  # ExecID is an integer; no LeavesQty (derived from the status)
+        leaves = 0 if report.ord_status.is_terminal else report.order_qty - report.cum_qty
+        exec_id = fm.wire_exec_id(report.exec_id).decode()
+        assert exec_id.isdigit() and exec_id == fm.wire_exec_id(report.exec_id).decode()
+        expect = dataclasses.replace(expect, exec_id=exec_id, leaves_qty=leaves)
     assert got == expect
     if report.exec_type is ExecType.TRADE:
         assert msg.get(31) == b"187.24" and msg.get(6) == b"187.245"
+        legacy = b"1" if report.ord_status is OrdStatus.PARTIALLY_FILLED else b"2"
         assert msg.get(150) == (
-            b"F"
-            if begin == "FIX.4.4"
-            else (b"1" if report.ord_status is OrdStatus.PARTIALLY_FILLED else b"2")
+            None if begin == "FIX.4.0" else b"F" if begin >= "FIX.4.3" else legacy
         )
 
 
 @pytest.mark.parametrize("begin", VERSIONS)
 def test_cancel_reject_round_trip(begin: str) -> None:
-    fm = FixMessages(begin, INSTRUMENTS)
+    fm = messages(begin)
     rej = CancelReject("C3", "C1", True, "too late to cancel", TS, OrdStatus.FILLED)
-    assert fm.decode_report(wire(begin, fm.order_cancel_reject(rej))) == rej
+    expect = rej
+    if begin in WHOLE_QTY:
+        # FIX.4.0/4.1 OrderCancelReject has no TransactTime or CxlRejResponseTo: the
+        # daemon tells cancel from replace by the ClOrdID it sent; 4.0 has no
+        # OrigClOrdID or OrdStatus either.
+        expect = dataclasses.replace(rej, is_replace=False, ts_ns=0)
+        if begin == "FIX.4.0":
+            expect = dataclasses.replace(expect, orig_cl_ord_id="", ord_status=None)
+    assert fm.decode_report(wire(begin, fm.order_cancel_reject(rej))) == expect
 
 
 def test_business_reject_decodes() -> None:
