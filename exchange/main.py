@@ -109,7 +109,7 @@ def _load_replays(
         sim = ReplaySimulator(
             day,
             instrument=ins,
-            impact=default_impact(config.source.impact, day_cfg.ticker),
+            impact=default_impact(config.source.impact, day_cfg.ticker, day=day),
             engine_config=engine_config(ins.symbol),
             market_data=md_sink,
         )
