@@ -100,6 +100,9 @@ class EnvConfig:
         """Evaluation settings from a manifest (the training-only reward baseline is dropped)."""
         d = dict(data)
         d.pop("reward_baseline", None)
+        # A manifest without the key was trained and evaluated when linear permanent
+        # impact was the default: it keeps being evaluated under that model.
+        d.setdefault("impact", "permanent")
         for k in ("horizon_s", "participation"):
             if k in d:
                 d[k] = (float(d[k][0]), float(d[k][1]))
