@@ -47,9 +47,9 @@ F64 = npt.NDArray[np.float64]
 # quadrature of (1 + tau/tau0)**-beta = 1/Gamma(beta) * int x**beta exp(-x (1 + tau/tau0)) dln x
 _LN_STEP = 0.5
 _LN_X = np.arange(math.log(1e-6), math.log(40.0), _LN_STEP)
-_SCAN_FIRST_NS = 1_000_000  # the scan's first step after "now" (1 ms), growing 1.5x
-_SCAN_GROWTH = 1.5
-_BISECT_NS = 1_000  # bisection resolution of the next offset change (1 us)
+_SCAN_FIRST_NS = 1_000_000  # the scan's first step after "now" (1 ms)
+_SCAN_GROWTH = 2.0  # geometric steps of the first look ahead
+_BISECT_NS = 1_000  # resolution of the next offset change (1 us)
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,27 +158,69 @@ class SquareRootImpact:
 
     def _scan(self, ts_ns: int, offset: int) -> int | None:
         """Earliest time after ``ts_ns`` at which the rounded impact leaves ``offset``:
-        geometric steps until it has, then bisection. Exact while the impact moves
-        one way (a one-sided position); an excursion shorter than a step could be
-        missed after trading both ways."""
+        one vectorised look at geometrically spaced times, then secant steps inside
+        the bracket found. Exact while the impact moves one way (a one-sided
+        position); an excursion shorter than a grid step could be missed after
+        trading both ways."""
         if to_offset(self._move_perm) == offset and (
             np.all(self._move >= 0) or np.all(self._move <= 0)
         ):
             return None  # decays monotonically to a value that rounds the same
-        horizon = ts_ns + int(60.0 / float(self._rate.min()))  # 60 slowest timescales
-        lo, step = ts_ns, _SCAN_FIRST_NS
-        while lo < horizon:
-            hi = lo + step
-            if to_offset(self.value(hi)) != offset:
-                while hi - lo > _BISECT_NS:
-                    mid = (lo + hi) // 2
-                    if to_offset(self.value(mid)) != offset:
-                        hi = mid
-                    else:
-                        lo = mid
-                return hi
-            lo, step = hi, int(step * _SCAN_GROWTH)
-        return None
+        dt = self._scan_steps()
+        at = ts_ns - self._at_ns
+        decay = np.exp(-np.outer(self._rate, np.maximum(0, at + dt)))
+        values = self._move_perm + self._move @ decay
+        changed = np.flatnonzero(np.abs(values - offset) >= 0.5)
+        if changed.size == 0:
+            return None
+        k = int(changed[0])
+        lo = ts_ns + (int(dt[k - 1]) if k else 0)
+        return self._refine(lo, ts_ns + int(dt[k]), offset)
+
+    def _scan_steps(self) -> F64:
+        steps: F64 | None = _SCAN_CACHE.get(float(self._rate.min()))
+        if steps is None:
+            # 60 of the slowest timescales, at most 30 days: the replay is one day
+            horizon = min(60.0 / float(self._rate.min()), 30 * 86_400 * NS_PER_S)
+            n = math.ceil(math.log(horizon / _SCAN_FIRST_NS) / math.log(_SCAN_GROWTH)) + 1
+            steps = np.round(_SCAN_FIRST_NS * _SCAN_GROWTH ** np.arange(n)).astype(np.float64)
+            _SCAN_CACHE[float(self._rate.min())] = steps
+        return steps
+
+    def _changed(self, t: int, offset: int) -> bool:
+        return to_offset(self.value(t)) != offset
+
+    def _refine(self, lo: int, hi: int, offset: int) -> int:
+        """The first time in ``(lo, hi]`` (to ``_BISECT_NS``) at which the rounded impact
+        is no longer ``offset``, given that it is at ``lo`` and is not at ``hi``:
+        Newton steps on ``value(t) = edge`` (the impact is a sum of exponentials, so
+        its slope is exact), each checked a half resolution either side, with
+        bisection whenever a step leaves the bracket."""
+        edge = offset + (0.5 if self.value(hi) > offset else -0.5)
+        half = _BISECT_NS // 2
+        r = lo
+        for _ in range(64):
+            if hi - lo <= _BISECT_NS:
+                break
+            d = self._decay(r)
+            slope = -float((self._move * self._rate) @ d)
+            g = self._move_perm + float(self._move @ d) - edge
+            step = -g / slope if slope else math.inf
+            r = r + round(step) if math.isfinite(step) else hi
+            if not lo + half < r < hi - half:
+                r = (lo + hi) // 2
+            a, b = r - half, r + half
+            if self._changed(b, offset):
+                if self._changed(a, offset):
+                    hi = a
+                else:
+                    return b
+            else:
+                lo = b
+        return hi
+
+
+_SCAN_CACHE: dict[float, F64] = {}
 
 
 def _signed_sqrt(x: float) -> float:
