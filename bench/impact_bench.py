@@ -22,6 +22,11 @@ horizon's expected volume, each worked by aggressive TWAP (5 s decisions; also 1
   by what it had to do in units of the displayed depth facing it;
 - wait-then-sweep minus TWAP (aggressive and passive), paired, by Q/V band.
 
+``--baselines N`` instead re-runs the schedule baselines and the random policy on the
+committed policy's test split (N episodes per group, its evaluation settings) under
+each impact model, and reports random minus TWAP paired per episode (issue 15 found
+random cheaper than TWAP under linear permanent impact).
+
 CPU: about 1 s per metaorder at 30 minutes and 0.4 s at 10 minutes (both tickers
 and all runs); ``--metaorders`` sets the size. Writes bench/results/impact_bench.json.
 """
@@ -287,6 +292,61 @@ def summarise(mos: list[Metaorder]) -> dict[str, Any]:
     return out
 
 
+def baselines(episodes: int, kinds: list[str]) -> dict[str, Any]:
+    """Paired random-minus-TWAP IS on the committed policy's test split, per model."""
+    from dataclasses import replace
+
+    from policies.baselines import RandomPolicy
+    from policies.evaluate import run_group
+    from policies.learned import load_policy
+
+    art = Path(__file__).resolve().parents[1] / "policies" / "artifacts" / "ppo_amzn"
+    pol = load_policy(art)
+    man = pol.artifact.manifest
+    h = man["data"]["hours"]
+    from policies.data import default_split
+
+    split = default_split(train=h["train"], val=h["val"], test=h["test"])
+    base = EnvConfig.from_json(man["env"])
+    tactics = [
+        ScheduleTactic(TwapSchedule()),
+        ScheduleTactic(TwapSchedule(), aggressive=True),
+        RandomPolicy(seed=0),
+        pol,
+    ]
+    out: dict[str, Any] = {}
+    for kind in kinds:
+        for src in split.test:
+            res = run_group(
+                [src],
+                tactics,
+                episodes=episodes,
+                seed=int(man["evaluation"]["seed"]),
+                fspec=pol.artifact.feature_spec,
+                normaliser=pol.artifact.normaliser,
+                config=replace(base, impact=kind),
+            )
+            row: dict[str, Any] = {
+                name: {"mean_bps": float(v.mean()), "se_bps": float(v.std(ddof=1) / v.size**0.5)}
+                for name, v in res.items()
+            }
+            for other in ("twap", "twap_aggressive"):
+                d = res["random"] - res[other]
+                row[f"random_minus_{other}_bps"] = {
+                    "mean": float(d.mean()),
+                    "se": float(d.std(ddof=1) / d.size**0.5),
+                    "random_cheaper_share": float((d < 0).mean()),
+                }
+            out[f"{kind}/{src.name}"] = row
+            r = row["random_minus_twap_bps"]
+            print(
+                f"{kind:>9} {src.name}: random-TWAP {r['mean']:+.2f} +- {r['se']:.2f} bps "
+                f"(random cheaper in {r['random_cheaper_share']:.0%})",
+                file=sys.stderr,
+            )
+    return out
+
+
 def goals(s: dict[str, Any]) -> dict[str, bool]:
     sl = s["slicing_mean_impact_sigma"]
     mean = sum(sl.values()) / 3
@@ -310,8 +370,23 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--impact", default="sqrt", help="none | permanent | transient | sqrt")
     ap.add_argument("--seed", type=int, default=20)
     ap.add_argument("--tickers", nargs="+", default=list(FOLDERS), help="data folders")
+    ap.add_argument("--baselines", type=int, default=0, help="episodes per group (see above)")
     args = ap.parse_args(argv)
     configure(level="ERROR")
+    if args.baselines:
+        kinds = ["permanent", "sqrt"]
+        out = baselines(args.baselines, kinds)
+        rows = [
+            {
+                "model/group": k,
+                **{n: round(v["mean_bps"], 2) for n, v in r.items() if "mean_bps" in v},
+                "random-TWAP": f"{r['random_minus_twap_bps']['mean']:+.2f} "
+                f"+- {r['random_minus_twap_bps']['se']:.2f}",
+            }
+            for k, r in out.items()
+        ]
+        report("impact_baselines", rows, {"episodes_per_group": args.baselines, "results": out})
+        return 0
     rows, detail = [], {}
     t0 = time.process_time()
     for folder in args.tickers:
