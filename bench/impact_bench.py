@@ -52,6 +52,7 @@ from policies.context import NS_PER_S, DecisionContext, Observation
 from policies.data import CLOSE_S, OPEN_S, Source, load_source, repo_data
 from policies.env import EnvConfig, EpisodeSpec, ExecutionEnv
 from policies.features import FeatureSpec
+from policies.protocol import Policy
 from policies.rollout import run_episode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -87,6 +88,8 @@ class Metaorder:
     cost_bps: dict[str, float] = field(default_factory=dict)  # against the counterfactual mid
     sweep_depth_ratio: float = float("nan")
     sweep_cost_sigma: float = float("nan")
+    sweep_s: float = float("nan")  # from the end time to the sweep's last fill
+    sweep_rate_x: float = float("nan")  # shares/s it absorbed, in units of the market's rate
 
 
 class Counterfactual:
@@ -197,6 +200,10 @@ def run_ticker(
                 mo.sweep_depth_ratio = spec.qty / max(1, cf.depth_facing(spec.side.sign, end))
                 if p.filled_qty:
                     mo.sweep_cost_sigma = spec.side.sign * (p.avg_px - mid0) / sigma_t
+                    tape = env.simulator.tape
+                    last = max(t for t, a in zip(tape.ts_ns, tape.agent, strict=True) if a)
+                    mo.sweep_s = max(0.0, (last - end) / NS_PER_S)
+                    mo.sweep_rate_x = p.filled_qty / max(1.0, mo.sweep_s) / src.volume_rate
         out.append(mo)
     for env in envs.values():
         env.close()
@@ -274,19 +281,23 @@ def summarise(mos: list[Metaorder]) -> dict[str, Any]:
         for lo, hi in DEPTH_BANDS
         if (sel := (r >= lo) & (r < hi)).any()
     }
+    out["sweep_duration_s_median"] = float(np.median([m.sweep_s for m in sweep]))
+    out["sweep_absorbed_rate_over_market_median"] = float(
+        np.median([m.sweep_rate_x for m in sweep])
+    )
     bands: dict[str, Any] = {}
     for lo, hi in QV_BANDS:
-        sel = [m for m in ok if lo <= m.qv < hi]
-        if len(sel) < 2:
+        band = [m for m in ok if lo <= m.qv < hi]
+        if len(band) < 2:
             continue
-        row: dict[str, Any] = {"n": len(sel)}
+        row: dict[str, Any] = {"n": len(band)}
         for tw in ("twap_aggressive", "twap"):
-            d = np.array([m.cost_bps["wait_then_sweep"] - m.cost_bps[tw] for m in sel])
+            d = np.array([m.cost_bps["wait_then_sweep"] - m.cost_bps[tw] for m in band])
             row[f"sweep_minus_{tw}_bps"] = _boot(_mean, d)
-            raw = np.array([m.is_bps["wait_then_sweep"] - m.is_bps[tw] for m in sel])
+            raw = np.array([m.is_bps["wait_then_sweep"] - m.is_bps[tw] for m in band])
             row[f"sweep_minus_{tw}_is_bps"] = _boot(_mean, raw)
         for tactic in ("wait_then_sweep", "twap_aggressive", "twap"):
-            row[f"{tactic}_cost_bps"] = float(np.mean([m.cost_bps[tactic] for m in sel]))
+            row[f"{tactic}_cost_bps"] = float(np.mean([m.cost_bps[tactic] for m in band]))
         bands[f"{lo:.3g}-{hi:.3g}"] = row
     out["wait_then_sweep_vs_twap"] = bands
     return out
@@ -308,7 +319,7 @@ def baselines(episodes: int, kinds: list[str]) -> dict[str, Any]:
 
     split = default_split(train=h["train"], val=h["val"], test=h["test"])
     base = EnvConfig.from_json(man["env"])
-    tactics = [
+    tactics: list[Policy] = [
         ScheduleTactic(TwapSchedule()),
         ScheduleTactic(TwapSchedule(), aggressive=True),
         RandomPolicy(seed=0),
