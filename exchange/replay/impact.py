@@ -12,6 +12,9 @@ own trades are the only input (the crowd's impact is already in the data).
 - :class:`LinearPermanentImpact`: Almgren & Chriss (2000), "Optimal execution of
   portfolio transactions", permanent impact linear in traded volume:
   ``I(t) = gamma * sum(signed agent volume before t)``.
+- :class:`~exchange.replay.sqrt_impact.SquareRootImpact` (``"sqrt"``, the default):
+  square-root impact of the metaorder through a latent order book that refills with
+  a power-law kernel; its own module explains why it is the default.
 - :class:`TransientPropagatorImpact`: the propagator model of Bouchaud, Gefen,
   Potters & Wyart (2004), "Fluctuations and response in financial markets", with the
   exponential decay kernel of Obizhaeva & Wang (2013) / Gatheral (2010):

@@ -3,7 +3,7 @@
 Why this model. Metaorder impact in real markets is concave in size, ``I ~ Y sigma
 sqrt(Q/V)`` with ``Y`` of order one, nearly independent of the horizon and of how the
 order is sliced, and after the metaorder ends it relaxes towards a permanent part
-(Torres, Toth, Bouchaud et al.; see docs/simulation.md for the references). A
+(Torre 1997; Almgren et al. 2005; Toth et al. 2011; references in docs/simulation.md). A
 per-fill kick (``kappa * q**beta``) makes impact depend on the number of fills; a
 linear kernel makes it linear in size. What yields the square root is the *latent*
 order book: liquidity that is not displayed but revealed as the price comes near, with
