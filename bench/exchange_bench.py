@@ -178,7 +178,7 @@ def env_steps(sim: Any, steps: int) -> float:
 def bench_simulators(steps: int, repeat: int) -> dict[str, Any]:
     day = load_day(lobster_message_file("AMZN", "2012-06-21", 5))
     out: dict[str, Any] = {}
-    for kind in ("none", "transient"):
+    for kind in ("none", "transient", "sqrt"):
         sim = ReplaySimulator(day, impact=default_impact(kind, "AMZN"))
 
         def once(sim: ReplaySimulator = sim) -> float:

@@ -15,7 +15,7 @@ Example::
 
     [source]
     kind = "lobster"          # lobster | synthetic | paper
-    impact = "transient"      # none | permanent | transient (the daemon moves the replay)
+    impact = "sqrt"           # sqrt | none | permanent | transient (the daemon moves the replay)
     [[source.lobster]]
     ticker = "AMZN"
     levels = 5
@@ -209,8 +209,9 @@ class SourceSection(Section):
     kind: Literal["lobster", "synthetic", "paper"] = "lobster"
     lobster: tuple[LobsterReplaySection, ...] = Field(default_factory=_default_replays)
     # Market impact of the daemon's trades on the replayed market (exchange.replay.impact,
-    # shipped estimated parameters): none, permanent (linear) or transient (propagator).
-    impact: Literal["none", "permanent", "transient"] = "none"
+    # shipped estimated parameters, or estimated at load for a ticker not shipped): sqrt
+    # (square-root law, the default), none, permanent (linear) or transient (per fill).
+    impact: Literal["none", "permanent", "transient", "sqrt"] = "sqrt"
     synthetic: tuple[SyntheticSection, ...] = ()
     paper: PaperSourceSection | None = None
     # What the exchange does when a replay or recording ends: keep serving (orders

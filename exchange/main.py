@@ -105,7 +105,7 @@ def _load_replays(
         sim = ReplaySimulator(
             day,
             instrument=ins,
-            impact=default_impact(config.source.impact, day_cfg.symbol),
+            impact=default_impact(config.source.impact, day_cfg.symbol, day=day),
             engine_config=engine_config(ins.symbol),
             market_data=md_sink,
         )

@@ -78,7 +78,7 @@ class EnvConfig:
     sweep_interval_s: float = 1.0
     sweep_max_s: float = 300.0
     risk_participation_window_s: int = 600
-    impact: str = "permanent"  # exchange.replay.impact model: none, permanent, transient
+    impact: str = "sqrt"  # exchange.replay.impact model: none, permanent, transient, sqrt
     # Training only: subtract, step by step, the reward a TWAP shadow earns on the same
     # replay window (a control variate: the market's drift cancels, the optimum does not
     # move because the shadow ignores the agent). None = the absolute IS increment.
@@ -100,6 +100,9 @@ class EnvConfig:
         """Evaluation settings from a manifest (the training-only reward baseline is dropped)."""
         d = dict(data)
         d.pop("reward_baseline", None)
+        # A manifest without the key was trained and evaluated when linear permanent
+        # impact was the default: it keeps being evaluated under that model.
+        d.setdefault("impact", "permanent")
         for k in ("horizon_s", "participation"):
             if k in d:
                 d[k] = (float(d[k][0]), float(d[k][1]))
@@ -294,7 +297,7 @@ class ExecutionEnv(gym.Env[np.ndarray, np.int64]):
                     src.day,
                     instrument=src.instrument,
                     latency=ConstantLatency(lat, lat),
-                    impact=default_impact(self.config.impact, src.instrument.symbol),
+                    impact=default_impact(self.config.impact, src.instrument.symbol, day=src.day),
                 )
             self._sims[k] = sim
         return sim
@@ -497,6 +500,11 @@ class ExecutionEnv(gym.Env[np.ndarray, np.int64]):
     def book(self) -> L2Book:
         """The engine's book (read-only view) of the current episode."""
         return self._sim.book
+
+    @property
+    def simulator(self) -> MarketSimulator:
+        """The current episode's venue (benchmarks read impact and run it past the end)."""
+        return self._sim
 
     @property
     def parent(self) -> ParentOrder:

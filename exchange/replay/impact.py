@@ -12,6 +12,9 @@ own trades are the only input (the crowd's impact is already in the data).
 - :class:`LinearPermanentImpact`: Almgren & Chriss (2000), "Optimal execution of
   portfolio transactions", permanent impact linear in traded volume:
   ``I(t) = gamma * sum(signed agent volume before t)``.
+- :class:`~exchange.replay.sqrt_impact.SquareRootImpact` (``"sqrt"``, the default):
+  square-root impact of the metaorder through a latent order book that refills with
+  a power-law kernel; its own module explains why it is the default.
 - :class:`TransientPropagatorImpact`: the propagator model of Bouchaud, Gefen,
   Potters & Wyart (2004), "Fluctuations and response in financial markets", with the
   exponential decay kernel of Obizhaeva & Wang (2013) / Gatheral (2010):
@@ -29,10 +32,16 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+from core.log import get_logger
+
+if TYPE_CHECKING:
+    from exchange.replay.prepared import PreparedDay
 
 NS_PER_S = 1_000_000_000
 PARAMS_FILE = Path(__file__).with_name("impact_params.json")
+_log = get_logger("exchange.replay.impact")
 
 
 def to_offset(value: float) -> int:
@@ -142,13 +151,31 @@ def load_params(path: Path = PARAMS_FILE) -> dict[str, Any]:
     return data
 
 
-def default_impact(kind: str, ticker: str | None = None, path: Path = PARAMS_FILE) -> ImpactModel:
-    """An impact model with the shipped estimated parameters (``"none"``,
-    ``"permanent"`` or ``"transient"``) for ``ticker``, else the cross-ticker default."""
+KINDS = ("none", "permanent", "transient", "sqrt")
+DEFAULT_KIND = "sqrt"
+
+
+def default_impact(
+    kind: str,
+    ticker: str | None = None,
+    path: Path = PARAMS_FILE,
+    *,
+    day: PreparedDay | None = None,
+) -> ImpactModel:
+    """An impact model (``"none"``, ``"permanent"``, ``"transient"`` or ``"sqrt"``)
+    with the shipped estimated parameters for ``ticker``.
+
+    A ticker the file does not hold is estimated from its own data, ``day``, at load
+    (logged), never given another ticker's parameters; without ``day`` that is an
+    error naming the ticker.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"unknown impact model {kind!r}; expected one of {', '.join(KINDS)}")
     if kind == "none":
         return NoImpact()
-    params = load_params(path)
-    per = params.get("tickers", {}).get(ticker or "", params["default"])
+    per = load_params(path).get("tickers", {}).get(ticker or "")
+    if per is None:
+        per = _own_params(ticker, day)
     if kind == "permanent":
         return LinearPermanentImpact(gamma=float(per["permanent"]["gamma"]))
     if kind == "transient":
@@ -156,4 +183,20 @@ def default_impact(kind: str, ticker: str | None = None, path: Path = PARAMS_FIL
         return TransientPropagatorImpact(
             kappa=float(t["kappa"]), decay_s=float(t["decay_s"]), beta=float(t["beta"])
         )
-    raise ValueError(f"unknown impact model {kind!r}; expected none, permanent or transient")
+    from exchange.replay.sqrt_impact import SquareRootImpact  # it builds on this module
+
+    return SquareRootImpact.from_params(per["sqrt"])
+
+
+def _own_params(ticker: str | None, day: PreparedDay | None) -> dict[str, Any]:
+    if day is None:
+        raise ValueError(
+            f"no impact parameters for ticker {ticker!r} in {PARAMS_FILE.name}; "
+            "pass its LOBSTER day so they are estimated from its own data"
+        )
+    if ticker is not None and day.symbol != ticker:
+        raise ValueError(f"impact parameters for {ticker!r} cannot come from {day.symbol}'s data")
+    from exchange.replay.impact_estimation import estimate_cached
+
+    _log.info("impact.estimated_at_load", ticker=day.symbol, file=day.day.message_path)
+    return estimate_cached(day)

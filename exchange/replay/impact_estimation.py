@@ -23,6 +23,13 @@ Caveat, stated in the JSON too: ``f`` is applied to each bucket's net volume, wh
 the simulator applies it to each agent trade; for ``beta < 1`` per-trade kicks of a
 child order sliced finer than a bucket add up to more than one bucket's kick.
 
+- ``sqrt`` (the square-root model, the default): see
+  :mod:`exchange.replay.sqrt_estimation`.
+
+A ticker the shipped file does not hold gets the same estimates from its own data
+when a model is built for it (:func:`estimate_cached`); there is no cross-ticker
+default.
+
 Run ``python -m exchange.replay.impact_estimation`` to regenerate the shipped
 ``impact_params.json`` from the shipped data.
 """
@@ -31,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
 import hashlib
 import json
 import sys
@@ -43,6 +51,7 @@ import numpy.typing as npt
 
 from exchange.replay.impact import PARAMS_FILE
 from exchange.replay.prepared import PreparedDay, load_day
+from exchange.replay.sqrt_estimation import estimate_sqrt
 
 F64 = npt.NDArray[np.float64]
 BETAS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
@@ -120,6 +129,7 @@ def estimate(day: PreparedDay, bucket_s: float = 1.0, lags: int = 120) -> dict[s
     kappa, decay_s, at_bound = fit_decay(best.kernel, bucket_s)
     return {
         "buckets": linear.buckets,
+        "sqrt": estimate_sqrt(day),
         "permanent": {"gamma": gamma, "r2": round(linear.r2, 4)},
         "transient": {
             "kappa": kappa,
@@ -132,6 +142,12 @@ def estimate(day: PreparedDay, bucket_s: float = 1.0, lags: int = 120) -> dict[s
         "kernel_beta1": [round(float(k), 6) for k in linear.kernel[:: max(1, lags // 24)]],
         "kernel_best_beta": [round(float(k), 5) for k in best.kernel[:: max(1, lags // 24)]],
     }
+
+
+@functools.lru_cache(maxsize=8)
+def estimate_cached(day: PreparedDay) -> dict[str, Any]:
+    """Every model's parameters from ``day`` itself (once per day and process)."""
+    return estimate(day)
 
 
 def _relative(path: str) -> str:
@@ -151,15 +167,6 @@ def build(paths: list[Path], bucket_s: float, lags: int) -> dict[str, Any]:
         if d.symbol not in by_ticker or d.levels > by_ticker[d.symbol].levels:
             by_ticker[d.symbol] = d
     tickers = {sym: estimate(d, bucket_s, lags) for sym, d in sorted(by_ticker.items())}
-    per = list(tickers.values())
-    default = {
-        "permanent": {"gamma": float(np.mean([t["permanent"]["gamma"] for t in per]))},
-        "transient": {
-            "kappa": float(np.mean([t["transient"]["kappa"] for t in per])),
-            "decay_s": float(np.exp(np.mean([np.log(t["transient"]["decay_s"]) for t in per]))),
-            "beta": float(np.median([t["transient"]["beta"] for t in per])),
-        },
-    }
     return {
         "produced_by": "python -m exchange.replay.impact_estimation",
         "produced_on": dt.date.today().isoformat(),
@@ -172,7 +179,6 @@ def build(paths: list[Path], bucket_s: float, lags: int) -> dict[str, Any]:
             for d in by_ticker.values()
         ],
         "tickers": tickers,
-        "default": default,
     }
 
 
@@ -193,6 +199,11 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"{sym}: permanent gamma={p['gamma']:.5f} ticks/share (R2 {p['r2']}); transient "
             f"kappa={tr['kappa']:.4f} decay={tr['decay_s']}s beta={tr['beta']} (R2 {tr['r2']})"
+        )
+        q = t["sqrt"]
+        print(
+            f"{sym}: sqrt y0={q['y0']} sigma={q['sigma_daily_ticks']} ticks/day "
+            f"V={q['daily_volume']} kernel={q['kernel']}"
         )
     print(f"wrote {args.out}", file=sys.stderr)
     return 0

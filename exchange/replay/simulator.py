@@ -2,7 +2,7 @@
 
 The training environment and the exchange process both drive this class:
 
-    sim = ReplaySimulator(load_day(path), impact=default_impact("transient", "AMZN"))
+    sim = ReplaySimulator(load_day(path), impact=default_impact("sqrt", "AMZN"))
     sim.reset(start_ns, end_ns, seed=7)          # cheap: seeds from one orderbook row
     sim.send(NewOrderRequest(...))                # reaches the engine after the entry latency
     for d in sim.advance_to(sim.now_ns + 1_000_000_000):

@@ -13,8 +13,9 @@ from core.events import BookDelta, TradePrint
 from core.instruments import Instrument
 from exchange.data import lobster_message_files
 from exchange.engine import CollectingMarketData, CollectingReports, MatchingEngine
-from exchange.replay import LobsterReplayer, load_day
+from exchange.replay import LobsterReplayer, ReplaySimulator, default_impact, load_day
 from exchange.replay.check import mismatched_rows, record_top_levels
+from exchange.replay.impact import DEFAULT_KIND
 
 FILES = lobster_message_files()
 
@@ -91,3 +92,28 @@ def test_published_market_data_rebuilds_the_book_and_prints_every_trade() -> Non
     assert mirror.snapshot() == rp.book.l2.snapshot()
     m = day.day.messages
     assert prints == int(((m.event[1:40_000] == 4) | (m.event[1:40_000] == 5)).sum())
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: Path(p).parent.name)
+def test_the_default_impact_model_without_agent_orders_stays_row_exact(path: Path) -> None:
+    """The simulator as training and the exchange run it (square-root impact on), with
+    no order of ours: after every timestamp its book equals the file's row."""
+    day = load_day(path)
+    sim = ReplaySimulator(day, impact=default_impact(DEFAULT_KIND, day.symbol))
+    sim.reset(day.start_ns, day.end_ns)
+    ts = day.ts
+    last_of_ts = np.flatnonzero(np.diff(ts) != 0)  # the last row of each timestamp
+    last_of_ts = last_of_ts[last_of_ts > 0]
+    book = day.day.book
+    l2 = sim.order_book.l2
+    levels = day.levels
+    for i in last_of_ts.tolist():
+        sim.advance_to(int(ts[i]))
+        bids = l2.bid_prices[-levels:][::-1]
+        asks = l2.ask_prices[:levels]
+        want_b = [int(p) for p in book.bid_px[i] if p > 0]
+        want_a = [int(p) for p in book.ask_px[i] if p > 0]
+        assert bids == want_b and asks == want_a, f"row {i}"
+        assert [l2.bid_sizes[p] for p in bids] == book.bid_sz[i, : len(bids)].tolist()
+        assert [l2.ask_sizes[p] for p in asks] == book.ask_sz[i, : len(asks)].tolist()
+    assert sim.shifts == 0 and sim.offset == 0 and sim.stats.adapted == 0

@@ -22,6 +22,7 @@ from exchange.replay import (
     NoImpact,
     ReplaySimulator,
     TransientPropagatorImpact,
+    default_impact,
     load_day,
 )
 from exchange.replay.api import MarketSimulator
@@ -93,6 +94,7 @@ IMPACTS: list[ImpactModel] = [
     NoImpact(),
     LinearPermanentImpact(gamma=0.005),
     TransientPropagatorImpact(kappa=0.3, decay_s=60.0, beta=0.5),
+    default_impact("sqrt", "AMZN"),
 ]
 
 

@@ -68,12 +68,17 @@ def test_default_impact_uses_shipped_parameters() -> None:
     t = default_impact("transient", "AMZN")
     assert isinstance(t, TransientPropagatorImpact)
     assert t.kappa == pytest.approx(params["tickers"]["AMZN"]["transient"]["kappa"])
-    p = default_impact("permanent", "UNKNOWN")
-    assert isinstance(p, LinearPermanentImpact)
-    assert p.gamma == pytest.approx(params["default"]["permanent"]["gamma"])
     assert isinstance(default_impact("none"), NoImpact)
     with pytest.raises(ValueError, match="unknown impact model"):
         default_impact("square-root")
+
+
+@pytest.mark.parametrize("kind", ["permanent", "transient", "sqrt"])
+def test_a_ticker_without_parameters_is_refused_rather_than_given_another_tickers(
+    kind: str,
+) -> None:
+    with pytest.raises(ValueError, match="no impact parameters for ticker 'UNKNOWN'"):
+        default_impact(kind, "UNKNOWN")
 
 
 def test_response_regression_recovers_a_known_kernel() -> None:
