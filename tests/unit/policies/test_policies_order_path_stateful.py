@@ -456,6 +456,20 @@ class OrderPathMachine(RuleBasedStateMachine):
             status = chain.working_status
         v.report(chain, ExecType.ORDER_STATUS, status, exec_id=v.exec_id("S"))
 
+    @precondition(lambda m: any(c.state == "working" for c in m.venue.chains.values()))
+    @rule(data=st.data())
+    def venue_status_asked_before_our_requests(self, data: st.DataObject) -> None:
+        """A late OrderStatusRequest answer: asked before the cancel or replace we have in
+        flight (it may have waited for an ack timeout), so the venue answers from before
+        them. It must not undo what we asked for since (issue 13 item 1)."""
+        working = self.venue.working()
+        if not working:
+            return
+        chain = data.draw(st.sampled_from(working))
+        self.venue.report(
+            chain, ExecType.ORDER_STATUS, chain.working_status, exec_id=self.venue.exec_id("S")
+        )
+
     # ============================================================ invariants
     @invariant()
     def parent_fills_are_the_venue_fills(self) -> None:
