@@ -174,7 +174,10 @@ class Journal:
         return first
 
     # ----------------------------------------------------------------- read
-    def records(self, after_seq: int = 0) -> Iterator[JournalRecord]:
+    def records(self, after_seq: int = 0, *, lenient: bool = False) -> Iterator[JournalRecord]:
+        """Every record in order. A record that does not decode raises
+        :class:`JournalError`, or with ``lenient`` comes back with a
+        :class:`~daemon.records.Undecodable` payload (recovery names it and goes on)."""
         try:
             rows = self._db.execute(
                 "SELECT seq, ts_ns, kind, body FROM records WHERE seq > ? ORDER BY seq",
@@ -184,7 +187,9 @@ class Journal:
                 try:
                     payload = records.decode(kind, body)
                 except records.RecordError as exc:
-                    raise JournalError(f"journal {self.path}: record {seq}: {exc}") from exc
+                    if not lenient:
+                        raise JournalError(f"journal {self.path}: record {seq}: {exc}") from exc
+                    payload = records.Undecodable(str(exc))
                 yield JournalRecord(seq, ts_ns, kind, payload)
         except sqlite3.Error as exc:
             raise JournalError(f"journal {self.path}: cannot read: {exc}") from exc
