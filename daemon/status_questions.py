@@ -79,11 +79,12 @@ class StatusQuestions:
             return StatusRequest(pr.new_cl_ord_id, order.symbol, order.side), "replace"
         return StatusRequest(order.cl_ord_id, order.symbol, order.side), "order"
 
-    def asked(self, order: ChildOrder, req: StatusRequest, kind: Kind, now_ns: int) -> None:
-        self._open[req.cl_ord_id] = Question(
-            req.cl_ord_id, order.cl_ord_id, kind, order.pending_id, now_ns
-        )
+    def asked(self, order: ChildOrder, req: StatusRequest, kind: Kind, now_ns: int) -> Question:
+        """``req`` went out (monotonic ``now_ns``) about ``order`` as it stands now."""
+        question = Question(req.cl_ord_id, order.cl_ord_id, kind, order.pending_id, now_ns)
+        self._open[req.cl_ord_id] = question
         self._last_asked_ns[order.cl_ord_id] = now_ns
+        return question
 
     def asked_since(self, order: ChildOrder, since_ns: int) -> bool:
         """Whether ``order`` was asked about at or after ``since_ns`` (monotonic), or a

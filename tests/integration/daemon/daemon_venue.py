@@ -45,6 +45,7 @@ class ScriptedVenue:
     orders: dict[str, VenueOrder] = field(default_factory=dict)
     requests: list[Any] = field(default_factory=list)
     status_requests: list[str] = field(default_factory=list)
+    market_ns: int = 1  # the market time of the first snapshot (a replayed day, say)
 
     def __post_init__(self) -> None:
         inst = Instrument(SYMBOL)
@@ -64,7 +65,7 @@ class ScriptedVenue:
         await self.acceptor.start()
         self.fix_port = self.acceptor.port
         self.md.publish_snapshot(
-            SYMBOL, [(22_000, 500), (21_999, 800)], [(22_002, 400), (22_003, 900)], 1
+            SYMBOL, [(22_000, 500), (21_999, 800)], [(22_002, 400), (22_003, 900)], self.market_ns
         )
         self.md_port = await self.md.start(port=0)
 
@@ -151,6 +152,10 @@ class ScriptedVenue:
                 self.held_status.append(req)
                 return
             self._status(req)
+
+    def forget_orders(self) -> None:
+        """A venue restart that lost its book: every order, fills and all, is unknown."""
+        self.orders.clear()
 
     def _status(self, req: StatusRequest) -> None:
         o = self._find(req.cl_ord_id)
