@@ -51,7 +51,7 @@ from daemon.loop_monitor import LoopMonitor
 from daemon.metrics import Metrics
 from daemon.recovery import replay_journal
 from daemon.runner import ParentRunner
-from daemon.sd_notify import Notifier
+from daemon.sd_notify import Notifier, SdNotifyError
 from daemon.status_questions import StatusQuestions
 from gateways.marketdata.client import BookStatus, MarketDataClient
 from policies.baselines import (
@@ -284,7 +284,7 @@ class Node:
             return
         self._stopping = True
         bound = self.cfg.execution.shutdown_timeout_s
-        self.notifier.stopping("cancelling resting child orders")
+        self._tell_systemd(self.notifier.stopping, "cancelling resting child orders")
         log.info("node_stopping", live_children=sum(1 for _ in self.engine.tracker.live()))
         if self.control is not None:
             self.control.stop()
@@ -324,6 +324,15 @@ class Node:
         if self.cfg.node.freeze_heap:
             heap.thaw()
         log.info("node_stopped")
+
+    @staticmethod
+    def _tell_systemd(send: Callable[[str], bool], status: str) -> None:
+        """A notification that cannot go out is logged, never raised into the caller:
+        the next one (or systemd's own timeout) covers it."""
+        try:
+            send(status)
+        except SdNotifyError as exc:
+            log.error("sd_notify_failed", error=str(exc))
 
     # ================================================================ safety
     def halt(self, reason: str, detail: str) -> None:
@@ -602,7 +611,9 @@ class Node:
                 self.risk.set_market_open(True, self.clock.now_ns())
                 self.clear_halt("reconciling")
                 if "recovery" not in self.halts:
-                    self.notifier.ready("trading: live orders settled with the venue")
+                    self._tell_systemd(
+                        self.notifier.ready, "trading: live orders settled with the venue"
+                    )
                 log.info("venue_reconciled", orders=len(live))
                 return
             unsettled = self.questions.unanswered()

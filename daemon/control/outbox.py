@@ -48,6 +48,7 @@ class RedisOutbox:
         self._wake = asyncio.Event()
         self.events_dropped = 0
         self.failures = 0
+        self.failing = False  # the last Redis call failed or timed out
         self.last_ok_ns = 0  # monotonic time of the last Redis call that succeeded
 
     # ------------------------------------------------------------ the node's side
@@ -64,13 +65,14 @@ class RedisOutbox:
         self._wake.set()
 
     def reachable(self, within_s: float) -> bool:
-        """Whether a Redis call succeeded within the last ``within_s`` seconds."""
-        return bool(self.last_ok_ns) and time.monotonic_ns() - self.last_ok_ns <= within_s * 1e9
+        """Whether the last Redis call succeeded, within the last ``within_s`` seconds."""
+        if self.failing or not self.last_ok_ns:
+            return False
+        return time.monotonic_ns() - self.last_ok_ns <= within_s * 1e9
 
     # ------------------------------------------------------------ the writer task
     async def run(self, client: Callable[[], aioredis.Redis | None]) -> None:
         """Write what is posted through whatever client is connected now, until cancelled."""
-        down = False
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.ping_interval_s)
@@ -85,11 +87,11 @@ class RedisOutbox:
                 continue
             except (TimeoutError, OSError, RedisError) as exc:
                 self.failures += 1
-                if not down:
+                if not self.failing:
                     log.warning("redis_write_failed", error=repr(exc), timeout_s=self.io_timeout_s)
-                down = True
+                self.failing = True
                 continue
-            down = False
+            self.failing = False
             self.last_ok_ns = time.monotonic_ns()
 
     async def _flush(self, conn: aioredis.Redis) -> None:
