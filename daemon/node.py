@@ -37,7 +37,7 @@ from core.order_tracker import OrderUpdate, UnknownOrder
 from core.orders import ChildOrder
 from core.parent import ParentOrder, ParentState
 from core.types import ExecType, OrdStatus, Side
-from daemon import records
+from daemon import records, volume_history
 from daemon.ack_watch import AckWatch
 from daemon.busy_poll import BusyPoll
 from daemon.config import DaemonConfig
@@ -259,6 +259,8 @@ class Node:
         if report.problems:
             more = f" (and {len(report.problems) - 1} more)" if len(report.problems) > 1 else ""
             self.halt("recovery", f"{report.problems[0]}{more}")
+        restored = volume_history.restore(self.journal, self.risk, report.our_prints)
+        log.info("participation_window_restored", market_volume=restored)
         self.http_port = await self.http.start()
         self.loop_monitor.start()
         if self.cfg.node.busy_poll:
@@ -320,6 +322,7 @@ class Node:
         await self.loop_monitor.stop()
         await self.busy_poll.stop()
         await self.http.stop()
+        self._keep_volume_history()
         self.journal.close()
         if self.cfg.node.freeze_heap:
             heap.thaw()
@@ -991,6 +994,7 @@ class Node:
                 self._refresh_gauges()
                 if tick % 4 == 0:
                     self.metrics.ready.set(1 if self.readiness().ready else 0)
+                    self._keep_volume_history()
                     if self.control is not None:
                         self.control.post_state({"status": self.status()})
                 interval = self.notifier.watchdog_ping_interval_s
@@ -1000,6 +1004,13 @@ class Node:
                 raise
             except Exception as exc:  # housekeeping must never take the node down
                 log.error("housekeeping_failed", error=repr(exc))
+
+    def _keep_volume_history(self) -> None:
+        try:
+            volume_history.keep(self.journal, self.risk, self.instruments)
+        except JournalError as exc:
+            self.metrics.journal_errors.inc()
+            log.error("volume_history_not_saved", error=str(exc))
 
     def _refresh_gauges(self) -> None:
         m = self.metrics

@@ -43,6 +43,8 @@ class RecoveryReport:
     fills: int = 0
     positions: dict[str, int] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    # (ts_ns, qty) of our fills per symbol: the participation window's side of us
+    our_prints: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
 
 
 def replay_journal(journal: Journal, engine: ExecutionEngine, now_ns: int) -> RecoveryReport:
@@ -73,6 +75,7 @@ def replay_journal(journal: Journal, engine: ExecutionEngine, now_ns: int) -> Re
     by_symbol: dict[str, list[ExecReport]] = defaultdict(list)
     for f in fills.values():
         by_symbol[f.symbol].append(f)
+        rep.our_prints.setdefault(f.symbol, []).append((f.ts_ns, f.last_qty))
     for symbol, done in by_symbol.items():
         qty = sum(f.side.sign * f.last_qty for f in done)
         rep.positions[symbol] = qty
