@@ -78,7 +78,7 @@ class FixRouter:
         on_session: Callable[[bool, str], None],
         on_unreadable: Callable[[str], None],
         on_sent: Callable[[str, str, str], None] | None = None,
-        resend_allowed: Callable[[str, str], bool] | None = None,
+        resend_allowed: Callable[[str, str, float], bool] | None = None,
         on_not_resent: Callable[[ExecReport | CancelReject], None] | None = None,
     ) -> None:
         self.initiator = FixInitiator(settings, on_event=self._on_event)
@@ -88,7 +88,7 @@ class FixRouter:
         self._on_session = on_session
         self._on_unreadable = on_unreadable
         self._on_sent = on_sent  # (symbol, kind, ClOrdID of the request)
-        self._resend_allowed = resend_allowed  # (kind, ClOrdID) -> may it go out again
+        self._resend_allowed = resend_allowed  # (kind, ClOrdID, age s) -> may it go again
         self._on_not_resent = on_not_resent
         self._local_ids = itertools.count(1)
         self.sent = 0
@@ -206,7 +206,8 @@ class FixRouter:
         kind, req = decoded
         if kind in ("status", "cancel"):
             return True
-        return self._resend_allowed is not None and self._resend_allowed(kind, req.cl_ord_id)
+        allowed = self._resend_allowed
+        return allowed is not None and allowed(kind, req.cl_ord_id, age_s)
 
     def not_resent(self, msg: FixMessage) -> None:
         """The session gap-filled ``msg`` instead of resending it: the venue asked for it,

@@ -459,6 +459,9 @@ class Node:
             self._start_reconcile()
         elif not self._stopping:
             self.risk.set_market_open(False, self.clock.now_ns())
+            # questions asked on the lost session are asked again after the next logon
+            # (an answer the venue resends then is applied as any status report)
+            self.questions.clear()
             self.halt("fix_down", f"FIX session lost: {why}")
 
     def _on_venue_message(self, msg: VenueMessage) -> None:
@@ -528,11 +531,13 @@ class Node:
             self.latency_samples.append(elapsed)
             self.metrics.tick_to_order.observe(elapsed / 1e9)
 
-    def _resend_allowed(self, kind: str, cl_ord_id: str) -> bool:
-        """After a reconnect, may this new order or replace go out again? Only while its
-        order awaits exactly that request, the parent works and nothing but the
-        reconnect itself halts the symbol (an overdue ack, the kill switch, stale data:
-        each means gap-fill it, and settle it as never sent)."""
+    def _resend_allowed(self, kind: str, cl_ord_id: str, age_s: float) -> bool:
+        """After a reconnect, may this new order or replace go out again? Only if it is
+        younger than the ack timeout, its order awaits exactly that request, the parent
+        works and nothing but the reconnect itself halts the symbol (an overdue ack, the
+        kill switch, stale data: each means gap-fill it, and settle it as never sent)."""
+        if age_s >= self.cfg.execution.ack_timeout_s:
+            return False
         try:
             order = self.engine.tracker.get(cl_ord_id)
         except UnknownOrder:
