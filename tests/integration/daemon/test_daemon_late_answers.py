@@ -6,7 +6,9 @@ The scripted venue holds replies back so each race runs the same way every time.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from core.events import ExecReport
@@ -34,6 +36,24 @@ REPLAY_DAY_NS = 1_340_287_200 * 1_000_000_000
 def _move_bid_up(v: ScriptedVenue, ts_ns: int | None = None) -> None:
     """A better bid: the TWAP's resting buy follows the touch with a replace."""
     v.md.publish_delta(SYMBOL, [(Side.BUY, 22_001, 300)], ts_ns or time.time_ns())
+
+
+@contextlib.asynccontextmanager
+async def replaying(tmp_path: Path, **extra: str) -> AsyncIterator[tuple[Node, ScriptedVenue]]:
+    """A node following a venue that replays the LOBSTER day at 30x (the demo, drills)."""
+    v = ScriptedVenue(market_ns=REPLAY_DAY_NS)
+    await v.start()
+    try:
+        cfg = node_config(
+            tmp_path, v, RLEXEC__CLOCK__MODE="scaled", RLEXEC__CLOCK__SPEED="30", **extra
+        )
+        node = await started(cfg)
+        try:
+            yield node, v
+        finally:
+            await node.stop()
+    finally:
+        await v.stop()
 
 
 def _status_journalled(node: Node, cl_ord_id: str) -> bool:
@@ -93,17 +113,7 @@ async def test_the_ack_timeout_runs_on_the_wall_clock_under_a_30x_replay(
 ) -> None:
     # At 30x, 2 s of market time pass in 67 ms: a market-time ack timeout asked the venue
     # about orders whose ack was simply on its way (issue 13 item 1).
-    v = ScriptedVenue(market_ns=REPLAY_DAY_NS)
-    await v.start()
-    cfg = node_config(
-        tmp_path,
-        v,
-        RLEXEC__CLOCK__MODE="scaled",
-        RLEXEC__CLOCK__SPEED="30",
-        RLEXEC__EXECUTION__ACK_TIMEOUT_S="1.5",
-    )
-    node = await started(cfg)
-    try:
+    async with replaying(tmp_path, RLEXEC__EXECUTION__ACK_TIMEOUT_S="1.5") as (node, v):
         assert abs(node.clock.now_ns() - REPLAY_DAY_NS) < 3_600 * 10**9  # replay time
         v.hold_acks = True
         node.engine.on_market_trade(SYMBOL, 100_000, node.clock.now_ns())
@@ -115,9 +125,6 @@ async def test_the_ack_timeout_runs_on_the_wall_clock_under_a_30x_replay(
         assert node.may_trade(SYMBOL)
         await eventually(lambda: v.status_requests, what="the overdue ack asked about")
         assert time.monotonic() - sent >= 1.5
-    finally:
-        await node.stop()
-        await v.stop()
 
 
 async def test_no_new_order_goes_out_while_an_acknowledgement_is_overdue(

@@ -14,7 +14,7 @@ from core.types import OrdStatus
 from daemon.control.commands import envelope, parse
 from daemon.node import DEFAULT_POLICY_DIR, Node
 from tests.integration.daemon.daemon_venue import SYMBOL, ScriptedVenue, eventually
-from tests.integration.daemon.test_daemon_late_answers import REPLAY_DAY_NS
+from tests.integration.daemon.test_daemon_late_answers import replaying
 from tests.integration.daemon.test_daemon_node import node_config, started, venue, working_twap
 
 __all__ = ["venue"]  # the fixture
@@ -46,17 +46,8 @@ async def test_signed_commands_are_checked_on_the_wall_clock_under_a_30x_replay(
     # time. Issue 13 item 7: every signed reset_kill was refused as from_the_future.
     key = secrets.token_hex(32).encode()
     (tmp_path / "key").write_bytes(key + b"\n")
-    v = ScriptedVenue(market_ns=REPLAY_DAY_NS)
-    await v.start()
-    cfg = node_config(
-        tmp_path,
-        v,
-        RLEXEC__CLOCK__MODE="scaled",
-        RLEXEC__CLOCK__SPEED="30",
-        RLEXEC__CONTROL__HMAC_KEY_FILE=str(tmp_path / "key"),
-    )
-    node = await started(cfg)
-    try:
+    hmac_key = {"RLEXEC__CONTROL__HMAC_KEY_FILE": str(tmp_path / "key")}
+    async with replaying(tmp_path, **hmac_key) as (node, _):
         assert node.clock.now_ns() < time.time_ns() - 365 * 86_400 * 10**9  # replay time
         await node.kill("test")
         assert not node.may_trade(SYMBOL)
@@ -67,9 +58,6 @@ async def test_signed_commands_are_checked_on_the_wall_clock_under_a_30x_replay(
         args = {"path": str(DEFAULT_POLICY_DIR), "sha256": digest}
         reply = await node.handler.handle(parse(_signed(key, "load_policy", args)))
         assert reply["ok"], reply
-    finally:
-        await node.stop()
-        await v.stop()
 
 
 async def test_readyz_is_not_ready_while_halted_and_names_the_halts(

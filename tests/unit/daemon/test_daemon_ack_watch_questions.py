@@ -75,6 +75,17 @@ def _asked(o: ChildOrder) -> tuple[StatusQuestions, str]:
     return questions, req.cl_ord_id
 
 
+def _replace_asked_about() -> tuple[OrderTracker, ChildOrder, StatusQuestions, str]:
+    """A working order with a replace in flight, asked about (under the new ClOrdID)."""
+    tracker = OrderTracker()
+    o = order()
+    tracker.add(o)
+    o.on_ack()
+    tracker.request_replace("C1", "C2", 22_001, 100)
+    questions, qid = _asked(o)
+    return tracker, o, questions, qid
+
+
 def test_an_answer_showing_the_order_working_settles_a_cancel_asked_about_as_never_arrived() -> (
     None
 ):
@@ -110,12 +121,7 @@ def test_an_answer_to_a_question_asked_before_the_cancel_settles_nothing() -> No
 
 
 def test_a_replace_the_venue_does_not_know_is_settled_as_refused_and_asked_again() -> None:
-    tracker = OrderTracker()
-    o = order()
-    tracker.add(o)
-    o.on_ack()
-    tracker.request_replace("C1", "C2", 22_001, 100)
-    questions, qid = _asked(o)
+    tracker, o, questions, qid = _replace_asked_about()
     assert qid == "C2"
     question = questions.take(qid)
     assert question is not None and question.kind == "replace"
@@ -127,12 +133,7 @@ def test_a_replace_the_venue_does_not_know_is_settled_as_refused_and_asked_again
 
 
 def test_a_replace_the_venue_applied_is_settled_with_a_replaced_report_first() -> None:
-    tracker = OrderTracker()
-    o = order()
-    tracker.add(o)
-    o.on_ack()
-    tracker.request_replace("C1", "C2", 22_001, 100)
-    questions, qid = _asked(o)
+    tracker, _, questions, qid = _replace_asked_about()
     question = questions.take(qid)
     assert question is not None
     answer = status("C2", OrdStatus.NEW)
