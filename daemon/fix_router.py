@@ -11,8 +11,10 @@ engine applies like any venue reject, so the order never counts as live.
 
 The same holds after a reconnect: the session resends what the venue missed only where
 :meth:`FixRouter.may_resend` allows it (an order-adding message whose order the node
-still wants, sent recently), and gap-fills the rest; each message gap-filled instead of
-resent never reached the venue, and :meth:`FixRouter.not_resent` settles it as not sent.
+still wants, sent recently), and gap-fills the rest. :meth:`FixRouter.not_resent` tells
+the node of each request gap-filled, which asks the venue where that order stands: the
+status path settles a request the venue never processed as not sent, losing nothing
+(and keeps what a venue that asked again for a message it had processed already has).
 """
 
 from __future__ import annotations
@@ -40,7 +42,6 @@ from gateways.fix.settings import InitiatorSettings
 from risk.approval import Approved, require_approved
 
 LOCAL_REJECT_TEXT = "not sent: FIX session not logged on"
-NOT_RESENT_TEXT = "not sent: gap-filled on resend, the venue never received it"
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +80,7 @@ class FixRouter:
         on_unreadable: Callable[[str], None],
         on_sent: Callable[[str, str, str], None] | None = None,
         resend_allowed: Callable[[str, str, float], bool] | None = None,
-        on_not_resent: Callable[[ExecReport | CancelReject], None] | None = None,
+        on_not_resent: Callable[[OrderEntry], None] | None = None,
     ) -> None:
         self.initiator = FixInitiator(settings, on_event=self._on_event)
         self.messages = FixMessages(settings.session.begin_string, instruments)
@@ -160,8 +161,8 @@ class FixRouter:
             self._on_sent(req.symbol, kind, req.cl_ord_id)
 
     def not_sent(self, req: OrderEntry, text: str) -> ExecReport | CancelReject:
-        """The venue's answer to a request it never received: a reject of the new
-        order, or a cancel reject of the cancel or replace (the order stands as it was)."""
+        """The answer to a request that never left: a reject of the new order, or a
+        cancel reject of the cancel or replace (the order stands as it was)."""
         if isinstance(req, NewOrderRequest):
             return ExecReport(
                 cl_ord_id=req.cl_ord_id,
@@ -210,16 +211,16 @@ class FixRouter:
         return allowed is not None and allowed(kind, req.cl_ord_id, age_s)
 
     def not_resent(self, msg: FixMessage) -> None:
-        """The session gap-filled ``msg`` instead of resending it: the venue asked for it,
-        so it never received it. A new order, cancel or replace is settled at once as
-        not sent (the node checks it still awaits that answer); a status request is
-        simply asked again by the reconciliation that follows every logon."""
+        """The session gap-filled ``msg`` instead of resending it. The venue asked for
+        it, so it has most likely not processed it; the node asks where the order
+        stands rather than assume (a status request itself is simply asked again by the
+        reconciliation that follows every logon)."""
         decoded = self._decode_own(msg)
         if decoded is None or self._on_not_resent is None:
             return
         _, req = decoded
         if not isinstance(req, StatusRequest):
-            self._on_not_resent(self.not_sent(req, NOT_RESENT_TEXT))
+            self._on_not_resent(req)
 
     def request_status(self, req: StatusRequest) -> bool:
         """Ask the venue where an order stands (recovery, uncertain orders); no risk check:

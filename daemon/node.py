@@ -44,7 +44,7 @@ from daemon.config import DaemonConfig
 from daemon.control.commands import LoadPolicy, SubmitParent
 from daemon.control.handler import CommandHandler
 from daemon.control.redis_plane import RedisControlPlane, RedisPlaneSettings
-from daemon.fix_router import FixRouter, VenueMessage
+from daemon.fix_router import FixRouter, OrderEntry, VenueMessage
 from daemon.http_api import HttpServer, Readiness, build_app
 from daemon.journal import Journal, JournalError
 from daemon.loop_monitor import LoopMonitor
@@ -552,22 +552,23 @@ class Node:
             _halt_scope(r) in (None, order.symbol) and r not in reconnecting for r in self.halts
         )
 
-    def _on_not_resent(self, answer: ExecReport | CancelReject) -> None:
-        """A request gap-filled on resend never reached the venue: settle it as not sent,
-        if its order still awaits that answer (a status answer may have come first)."""
+    def _on_not_resent(self, req: OrderEntry) -> None:
+        """A request gap-filled on resend: the venue has most likely never processed it.
+        Its order is asked about, and the answer settles it ("unknown": never sent,
+        rejected or left as it was; anything else: what the venue has), losing nothing."""
         try:
-            order = self.engine.tracker.get(answer.cl_ord_id)
+            order = self.engine.tracker.get(req.cl_ord_id)
         except UnknownOrder:
-            return
-        if order.pending_id != answer.cl_ord_id:
             return
         log.warning(
             "request_not_resent",
             cl_ord_id=order.cl_ord_id,
-            request=answer.cl_ord_id,
-            detail="gap-filled on resend: the venue never received it",
+            request=req.cl_ord_id,
+            awaited=order.pending_id == req.cl_ord_id,
+            detail="gap-filled on resend: asking the venue where the order stands",
         )
-        self._on_venue_message(answer)
+        if order.is_live and not self.questions.asked_since(order, time.monotonic_ns()):
+            self._ask_status(order)
 
     def _on_fill(self, parent: ParentOrder, update: OrderUpdate) -> None:
         fill = update.fill

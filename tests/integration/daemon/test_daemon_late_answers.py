@@ -16,7 +16,7 @@ from core.requests import NewOrderRequest
 from core.types import ExecType, OrdStatus, Side
 from daemon.node import Node
 from daemon.recovery import replay_journal
-from gateways.fix.codec import parse
+from gateways.fix.codec import FixMessage, parse
 from tests.integration.daemon.daemon_venue import SYMBOL, ScriptedVenue, eventually
 from tests.integration.daemon.test_daemon_node import (
     new_orders,
@@ -63,6 +63,14 @@ def _status_journalled(node: Node, cl_ord_id: str) -> bool:
         and r.payload.cl_ord_id == cl_ord_id
         for r in node.journal.records()
     )
+
+
+def _stored(node: Node, cl_ord_id: str) -> FixMessage:
+    """The message as the FIX store keeps it: what the session offers for a resend."""
+    tag = b"\x0111=" + cl_ord_id.encode() + b"\x01"
+    stored = node.router.initiator.session.store.sent_messages(1, 10_000)
+    (raw,) = [m for _, m in stored if tag in m and b"\x0135=D\x01" in m]
+    return parse(raw)
 
 
 def _replays_cleanly(tmp_path: Path, v: ScriptedVenue) -> None:
@@ -188,24 +196,22 @@ async def test_a_new_order_gap_filled_on_resend_is_settled_as_never_sent(
     tmp_path: Path, venue: ScriptedVenue
 ) -> None:
     # Issue 13 item 4, the daemon's half of the resend rule: the session asks the router
-    # whether a stored message may go out again, and tells it which it gap-filled.
-    node = await started(node_config(tmp_path, venue))
+    # whether a stored message may go out again, and tells it which it gap-filled; the
+    # status path then settles an order the venue never received, losing nothing.
+    node = await started(node_config(tmp_path, venue, RLEXEC__EXECUTION__ACK_TIMEOUT_S="60"))
     try:
         venue.lose_next_orders = 1
         await working_twap(node, venue, wait=False)
         await eventually(lambda: new_orders(venue), what="a NewOrderSingle sent")
         (child,) = node.engine.tracker.live()
-        stored = dict(node.router.initiator.session.store.sent_messages(1, 10_000))
-        (raw,) = [m for m in stored.values() if b"\x0111=" + child.cl_ord_id.encode() in m]
-        msg = parse(raw)
-        assert node.router.may_resend(msg, 0.1)  # still wanted, nothing overdue yet
-        await eventually(lambda: f"ack_overdue:{SYMBOL}" in node.halts, what="its ack overdue")
-        assert not node.router.may_resend(msg, 0.5)  # stale: gap-fill it
+        msg = _stored(node, child.cl_ord_id)
+        assert node.router.may_resend(msg, 0.1)  # still wanted, and fresh
+        assert not node.router.may_resend(msg, 61.0)  # older than the ack timeout
         node.router.not_resent(msg)
-        assert child.status is OrdStatus.REJECTED
+        await eventually(lambda: child.cl_ord_id in venue.status_requests, what="asked about")
+        await eventually(lambda: child.status is OrdStatus.REJECTED, what="settled: never sent")
         assert child.cl_ord_id not in {o.cl_ord_id for o in node.risk.open_orders()}
-        await eventually(lambda: node.may_trade(SYMBOL), what="the halt lifted")
-        node.router.not_resent(msg)  # told twice (or after a status answer): no effect
+        node.router.not_resent(msg)  # told again after it settled: nothing happens
         assert "internal_error" not in node.halts
     finally:
         await node.stop()
@@ -220,12 +226,7 @@ async def test_resend_is_refused_for_orders_the_node_no_longer_wants(
         venue.hold_acks = True
         await working_twap(node, venue)
         (child,) = node.engine.tracker.live()
-        stored = node.router.initiator.session.store.sent_messages(1, 10_000)
-        by_type = {}
-        for _, raw in stored:
-            msg = parse(raw)
-            by_type.setdefault(msg.msg_type, msg)
-        new = by_type[b"D"]
+        new = _stored(node, child.cl_ord_id)
         assert node.router.may_resend(new, 0.2)
         await node.cancel_parent("P1")  # the parent no longer wants it
         assert not node.router.may_resend(new, 0.2)
