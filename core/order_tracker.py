@@ -6,7 +6,9 @@ rule: fills, cancels and replaces mean the same thing in training and live.
 
 FIX addresses a cancel or replace by its own request ClOrdID with OrigClOrdID naming
 the order; the tracker resolves either to the order chain, so callers never handle
-that indirection.
+that indirection. A replace chain is followed both ways: the new ClOrdID of a replace
+still in flight names the order it would replace, and a fill reported under a ClOrdID
+that was replaced meanwhile lands on the order that carries the chain now.
 """
 
 from __future__ import annotations
@@ -18,11 +20,22 @@ from core.errors import CoreError
 from core.events import CancelReject, ExecReport
 from core.fills import Fill
 from core.orders import ChildOrder
-from core.types import ExecType
+from core.types import ExecType, OrdStatus
 
 
 class UnknownOrder(CoreError):
     """A report for a ClOrdID this node never sent (or has forgotten)."""
+
+
+def venue_does_not_know(r: ExecReport) -> bool:
+    """An OrderStatusRequest answer saying the venue has no such order: OrdStatus
+    Rejected with nothing ordered and nothing filled (OrdRejReason 5 when given)."""
+    return (
+        r.exec_type is ExecType.ORDER_STATUS
+        and r.ord_status is OrdStatus.REJECTED
+        and r.cum_qty == 0
+        and (r.order_qty == 0 or r.ord_rej_reason == 5)
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +54,7 @@ class OrderTracker:
         # sent; kept in step by _settle() after every event that can end an order
         self._live: dict[str, dict[str, ChildOrder]] = {}
         self._alias: dict[str, str] = {}  # cancel/replace request ClOrdID -> order ClOrdID
+        self._successor: dict[str, str] = {}  # replaced ClOrdID -> the one that replaced it
         self._exec_ids: set[str] = set()
 
     def __len__(self) -> int:
@@ -56,6 +70,16 @@ class OrderTracker:
             order = self.orders.get(alias) if alias else None
         if order is None:
             raise UnknownOrder(f"no child order with ClOrdID {cl_ord_id!r}")
+        return order
+
+    def current(self, cl_ord_id: str) -> ChildOrder:
+        """The order that carries ``cl_ord_id``'s chain now: replaces followed forward."""
+        order = self.get(cl_ord_id)
+        while order.status is OrdStatus.REPLACED:
+            nxt = self.orders.get(self._successor.get(order.cl_ord_id, ""))
+            if nxt is None:
+                break
+            order = nxt
         return order
 
     def live(self, parent_id: str | None = None) -> Iterator[ChildOrder]:
@@ -95,7 +119,7 @@ class OrderTracker:
         order = self.get(cl_ord_id)
         if request_id in self:
             raise ValueError(f"ClOrdID {request_id} already used")
-        order.request_cancel(ts_ns)
+        order.request_cancel(ts_ns, request_id)
         self._alias[request_id] = order.cl_ord_id
         return order
 
@@ -121,6 +145,7 @@ class OrderTracker:
             successor = old.on_replaced(r.ts_ns, r.venue_order_id)
             self._alias.pop(successor.cl_ord_id, None)
             self.orders[successor.cl_ord_id] = successor
+            self._successor[old.cl_ord_id] = successor.cl_ord_id
             self._settle(old)
             self._settle(successor)
             self._remember(r.exec_id)
@@ -136,6 +161,11 @@ class OrderTracker:
         elif et is ExecType.EXPIRED:
             order.on_expired(r.ts_ns)
         elif et is ExecType.ORDER_STATUS:
+            if venue_does_not_know(r):
+                order.on_unknown(r.ts_ns)
+                self._settle(order)
+                self._remember(r.exec_id)
+                return OrderUpdate(order)  # nothing to compare: the venue has no CumQty
             order.on_status(r.ord_status, r.cum_qty, r.ts_ns)
         # PENDING_CANCEL / PENDING_REPLACE acknowledge what we already recorded.
         self._settle(order)
@@ -144,11 +174,17 @@ class OrderTracker:
 
     def _on_trade(self, r: ExecReport) -> OrderUpdate:
         order = self._target(r)
+        named = r.cl_ord_id
+        if order.status is OrdStatus.REPLACED:
+            # reported under a ClOrdID replaced meanwhile: the fill is the chain's, and
+            # only the order that carries the chain now can still take it
+            order = self.current(order.cl_ord_id)
+            named = order.cl_ord_id
         if r.exec_id in self._exec_ids or r.exec_id in order.exec_ids:
             return OrderUpdate(order, duplicate=True)
         fill = Fill(
             exec_id=r.exec_id,
-            cl_ord_id=r.cl_ord_id,
+            cl_ord_id=named,
             symbol=r.symbol,
             side=r.side,
             qty=r.last_qty,
@@ -188,4 +224,5 @@ class OrderTracker:
         if drop:
             dropped = set(drop)
             self._alias = {a: o for a, o in self._alias.items() if o not in dropped}
+            self._successor = {a: o for a, o in self._successor.items() if a not in dropped}
         return len(drop)

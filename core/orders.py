@@ -7,6 +7,11 @@ and the event, rather than being silently absorbed. Races FIX explicitly allows 
 fill while a cancel is pending, a cancel reject for an order that filled meanwhile)
 are legal transitions, not errors.
 
+A status answer (OrderStatusRequest) is information about the order it names, as the
+venue held it when the question arrived: a cancel or replace we sent after asking is
+still ahead of it on the wire, so such an answer never moves an order out of a pending
+state. A venue that does not know an order at all ends it without touching its fills.
+
 Invariant while an order is not terminal: ``cum_qty + leaves_qty == qty``.
 """
 
@@ -47,6 +52,7 @@ class ChildOrder:
         "ord_type",
         "orig_cl_ord_id",
         "parent_id",
+        "pending_cancel_id",
         "pending_replace",
         "price",
         "qty",
@@ -103,6 +109,7 @@ class ChildOrder:
         self.exec_ids: set[str] = set()
         self.venue_order_id = ""
         self.pending_replace: PendingReplace | None = None
+        self.pending_cancel_id = ""  # the cancel request's own ClOrdID, while one is in flight
         self.reject_reason = ""
 
     # --------------------------------------------------------------- derived
@@ -123,6 +130,18 @@ class ChildOrder:
         if self.pending_replace is not None:
             leaves = max(leaves, self.pending_replace.qty - self.cum_qty)
         return max(0, leaves)
+
+    @property
+    def pending_id(self) -> str:
+        """The ClOrdID of the request awaiting the venue's answer ("" when none): the
+        order's own for a new order, the cancel's, or the replace's new one."""
+        if self.status is S.PENDING_NEW:
+            return self.cl_ord_id
+        if self.status is S.PENDING_CANCEL:
+            return self.pending_cancel_id
+        if self.status is S.PENDING_REPLACE and self.pending_replace is not None:
+            return self.pending_replace.new_cl_ord_id
+        return ""
 
     @property
     def avg_px(self) -> float:
@@ -192,22 +211,23 @@ class ChildOrder:
         self.updated_ns = fill.ts_ns
         if self.cum_qty == self.qty:
             self.status = S.FILLED
-            self.pending_replace = None
+            self._end_requests()
         elif self.status in (S.PENDING_NEW, S.NEW):
             self.status = S.PARTIALLY_FILLED
         return True
 
-    def request_cancel(self, ts_ns: int = 0) -> None:
+    def request_cancel(self, ts_ns: int = 0, request_id: str = "") -> None:
         if self.status not in _WORKING:
             raise self._illegal("cancel request")
         self.status = S.PENDING_CANCEL
+        self.pending_cancel_id = request_id
         self.updated_ns = ts_ns
 
     def on_canceled(self, ts_ns: int = 0) -> None:
         """Canceled by our request, or unsolicited by the venue (IOC remainder, kill)."""
         if self.status in (S.PENDING_CANCEL, S.PENDING_REPLACE, S.NEW, S.PARTIALLY_FILLED):
             self.status = S.CANCELED
-            self.pending_replace = None
+            self._end_requests()
             self.updated_ns = ts_ns
             return
         if self.status is S.PENDING_NEW and self.tif is not TimeInForce.DAY:
@@ -225,7 +245,7 @@ class ChildOrder:
         """
         if self.status in (S.PENDING_CANCEL, S.PENDING_REPLACE):
             self.status = self._working_status()
-            self.pending_replace = None
+            self._end_requests()
             self.updated_ns = ts_ns
             return
         if self.status in (S.FILLED, S.CANCELED, S.EXPIRED):
@@ -286,20 +306,52 @@ class ChildOrder:
         if self.status.is_terminal:
             raise self._illegal("expired")
         self.status = S.EXPIRED
-        self.pending_replace = None
+        self._end_requests()
         self.updated_ns = ts_ns
 
     def on_status(self, status: OrdStatus, cum_qty: int, ts_ns: int = 0) -> None:
-        """Adopt the venue's view after an OrderStatusRequest (recovery, uncertain orders).
+        """Adopt what an OrderStatusRequest answer says about this order.
 
-        Only moves forward: the venue may report more filled than we know, never less.
-        Fills themselves come separately (with ExecIDs) so notional stays exact.
+        The answer shows the order as the venue held it when the question arrived. A
+        cancel or replace we sent after asking is still ahead of it on the wire, so a
+        working or pending answer never moves the order out of a pending state (only the
+        venue's answer to that request may); it only settles a new order's ack. An end
+        the venue reports (filled, cancelled, expired, rejected) is adopted. Fills come
+        separately with ExecIDs, so quantities are never taken from here: a CumQty that
+        differs from ours is the tracker's to flag, not this method's to copy.
         """
-        if cum_qty < self.cum_qty:
-            raise IllegalTransition(
-                f"order {self.cl_ord_id}: venue reports cum {cum_qty} below our {self.cum_qty}"
-            )
-        if self.status.is_terminal and status is not self.status:
+        if self.status.is_terminal:
+            if status.is_terminal or self.status is S.REPLACED:
+                return  # the venue agrees it ended (or the chain lives on in the successor)
             raise self._illegal(f"status {status.name}")
-        self.status = status
+        if status is S.REPLACED:
+            return  # the Replaced report (or the question under the new ClOrdID) settles it
+        if status.is_terminal:
+            self.status = status
+            self._end_requests()
+        elif self.status is S.PENDING_NEW and status is not S.PENDING_NEW:
+            self.status = self._working_status()  # the ack we never saw
+        else:
+            return  # information only: our state already says as much, or more
         self.updated_ns = ts_ns
+
+    def on_unknown(self, ts_ns: int = 0) -> None:
+        """The venue does not know this order: nothing more can fill.
+
+        Never acknowledged and never filled, it never reached the venue: rejected. Known
+        before (acknowledged or filled), the venue has forgotten it (a restart): cancelled
+        with its fills kept, so position and parent stay right and the leaves go to zero.
+        """
+        if self.status.is_terminal:
+            return
+        never_there = self.status is S.PENDING_NEW and self.cum_qty == 0
+        self.status = S.REJECTED if never_there else S.CANCELED
+        if never_there:
+            self.reject_reason = "unknown to the venue"
+        self._end_requests()
+        self.updated_ns = ts_ns
+
+    def _end_requests(self) -> None:
+        """The order left its pending state: no request of ours is in flight any more."""
+        self.pending_replace = None
+        self.pending_cancel_id = ""

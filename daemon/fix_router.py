@@ -8,6 +8,13 @@ from the FIX gateway, so there is no path to the venue around the overlay.
 When the session is not logged on the message is *not* queued (it would go out later
 on stale prices): the router answers at once with a local reject, which the execution
 engine applies like any venue reject, so the order never counts as live.
+
+The same holds after a reconnect: the session resends what the venue missed only where
+:meth:`FixRouter.may_resend` allows it (an order-adding message whose order the node
+still wants, sent recently), and gap-fills the rest. :meth:`FixRouter.not_resent` tells
+the node of each request gap-filled, which asks the venue where that order stands: the
+status path settles a request the venue never processed as not sent, losing nothing
+(and keeps what a venue that asked again for a message it had processed already has).
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ from core.requests import (
 )
 from core.types import ExecType, OrdStatus
 from gateways.fix import AppMessage, FixInitiator, FixMessages, LoggedOn, LoggedOut
+from gateways.fix.codec import FixMessage
 from gateways.fix.messages import BusinessReject, FixMappingError
 from gateways.fix.session import SessionNotReady
 from gateways.fix.settings import InitiatorSettings
@@ -45,6 +53,13 @@ class VenueReject:
 
 
 VenueMessage = ExecReport | CancelReject | VenueReject
+OrderEntry = NewOrderRequest | CancelRequest | ReplaceRequest
+_KINDS: dict[type[object], str] = {
+    NewOrderRequest: "new",
+    CancelRequest: "cancel",
+    ReplaceRequest: "replace",
+    StatusRequest: "status",
+}
 
 
 class FixRouter:
@@ -63,7 +78,9 @@ class FixRouter:
         on_message: Callable[[VenueMessage], None],
         on_session: Callable[[bool, str], None],
         on_unreadable: Callable[[str], None],
-        on_sent: Callable[[str, str, int], None] | None = None,
+        on_sent: Callable[[str, str, str], None] | None = None,
+        resend_allowed: Callable[[str, str, float], bool] | None = None,
+        on_not_resent: Callable[[OrderEntry], None] | None = None,
     ) -> None:
         self.initiator = FixInitiator(settings, on_event=self._on_event)
         self.messages = FixMessages(settings.session.begin_string, instruments)
@@ -71,7 +88,9 @@ class FixRouter:
         self._on_local_reject = on_message
         self._on_session = on_session
         self._on_unreadable = on_unreadable
-        self._on_sent = on_sent
+        self._on_sent = on_sent  # (symbol, kind, ClOrdID of the request)
+        self._resend_allowed = resend_allowed  # (kind, ClOrdID, age s) -> may it go again
+        self._on_not_resent = on_not_resent
         self._local_ids = itertools.count(1)
         self.sent = 0
         self.refused = 0
@@ -120,52 +139,88 @@ class FixRouter:
 
     def submit_new(self, approved: Approved[NewOrderRequest]) -> None:
         req = require_approved(approved, NewOrderRequest)
-        try:
-            self.initiator.send_app(*self.messages.new_order_single(req))
-        except SessionNotReady:
-            self.refused += 1
-            self._on_local_reject(
-                ExecReport(
-                    cl_ord_id=req.cl_ord_id,
-                    exec_id=self._local_exec_id(),
-                    exec_type=ExecType.REJECTED,
-                    ord_status=OrdStatus.REJECTED,
-                    symbol=req.symbol,
-                    side=req.side,
-                    order_qty=req.qty,
-                    cum_qty=0,
-                    leaves_qty=0,
-                    ts_ns=req.ts_ns,
-                    price=req.price,
-                    text=LOCAL_REJECT_TEXT,
-                )
-            )
-            return
-        self._sent(req.symbol, "new", req.ts_ns)
+        self._submit(req, self.messages.new_order_single(req), "new")
 
     def submit_replace(self, approved: Approved[ReplaceRequest]) -> None:
         req = require_approved(approved, ReplaceRequest)
-        try:
-            self.initiator.send_app(*self.messages.order_cancel_replace_request(req))
-        except SessionNotReady:
-            self.refused += 1
-            self._on_local_reject(
-                CancelReject(req.cl_ord_id, req.orig_cl_ord_id, True, LOCAL_REJECT_TEXT, req.ts_ns)
-            )
-            return
-        self._sent(req.symbol, "replace", req.ts_ns)
+        self._submit(req, self.messages.order_cancel_replace_request(req), "replace")
 
     def submit_cancel(self, approved: Approved[CancelRequest]) -> None:
         req = require_approved(approved, CancelRequest)
+        self._submit(req, self.messages.order_cancel_request(req), "cancel")
+
+    def _submit(self, req: OrderEntry, msg: tuple[bytes, bytes], kind: str) -> None:
         try:
-            self.initiator.send_app(*self.messages.order_cancel_request(req))
+            self.initiator.send_app(*msg)
         except SessionNotReady:
             self.refused += 1
-            self._on_local_reject(
-                CancelReject(req.cl_ord_id, req.orig_cl_ord_id, False, LOCAL_REJECT_TEXT, req.ts_ns)
-            )
+            self._on_local_reject(self.not_sent(req, LOCAL_REJECT_TEXT))
             return
-        self._sent(req.symbol, "cancel", req.ts_ns)
+        self.sent += 1
+        if self._on_sent is not None:
+            self._on_sent(req.symbol, kind, req.cl_ord_id)
+
+    def not_sent(self, req: OrderEntry, text: str) -> ExecReport | CancelReject:
+        """The answer to a request that never left: a reject of the new order, or a
+        cancel reject of the cancel or replace (the order stands as it was)."""
+        if isinstance(req, NewOrderRequest):
+            return ExecReport(
+                cl_ord_id=req.cl_ord_id,
+                exec_id=self._local_exec_id(),
+                exec_type=ExecType.REJECTED,
+                ord_status=OrdStatus.REJECTED,
+                symbol=req.symbol,
+                side=req.side,
+                order_qty=req.qty,
+                cum_qty=0,
+                leaves_qty=0,
+                ts_ns=req.ts_ns,
+                price=req.price,
+                text=text,
+            )
+        return CancelReject(
+            req.cl_ord_id, req.orig_cl_ord_id, isinstance(req, ReplaceRequest), text, req.ts_ns
+        )
+
+    # ------------------------------------------------------------ resend after a gap
+    def _decode_own(self, msg: FixMessage) -> tuple[str, OrderEntry | StatusRequest] | None:
+        try:
+            req = self.messages.decode_request(msg)
+        except FixMappingError:
+            return None
+        kind = _KINDS.get(type(req))
+        return None if kind is None or isinstance(req, MassStatusRequest) else (kind, req)
+
+    def may_resend(self, msg: FixMessage, age_s: float) -> bool:
+        """The session's question on a ResendRequest: may ``msg`` (sent ``age_s`` ago)
+        go out again with PossDupFlag=Y, or must it be gap-filled?
+
+        Status requests and cancels only reduce what we risk: always. A new order or a
+        replace only if the node still wants exactly that request (its order awaits
+        it, the parent works, nothing halts the symbol but the reconnect itself); the
+        session's own age limit applies before this is asked. Anything we cannot read
+        is gap-filled: never resend what we cannot vouch for.
+        """
+        decoded = self._decode_own(msg)
+        if decoded is None:
+            return False
+        kind, req = decoded
+        if kind in ("status", "cancel"):
+            return True
+        allowed = self._resend_allowed
+        return allowed is not None and allowed(kind, req.cl_ord_id, age_s)
+
+    def not_resent(self, msg: FixMessage) -> None:
+        """The session gap-filled ``msg`` instead of resending it. The venue asked for
+        it, so it has most likely not processed it; the node asks where the order
+        stands rather than assume (a status request itself is simply asked again by the
+        reconciliation that follows every logon)."""
+        decoded = self._decode_own(msg)
+        if decoded is None or self._on_not_resent is None:
+            return
+        _, req = decoded
+        if not isinstance(req, StatusRequest):
+            self._on_not_resent(req)
 
     def request_status(self, req: StatusRequest) -> bool:
         """Ask the venue where an order stands (recovery, uncertain orders); no risk check:
@@ -182,8 +237,3 @@ class FixRouter:
         except SessionNotReady:
             return False
         return True
-
-    def _sent(self, symbol: str, kind: str, ts_ns: int) -> None:
-        self.sent += 1
-        if self._on_sent is not None:
-            self._on_sent(symbol, kind, ts_ns)

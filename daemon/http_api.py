@@ -1,13 +1,14 @@
 """The daemon's HTTP face: /metrics for Prometheus, /healthz and /readyz for orchestrators.
 
 /healthz answers "is the process alive and its loop turning" (restart me if not);
-/readyz answers "may this node trade" and lists every failed condition by name, so
-whoever looks at a 503 sees why without reading logs.
+/readyz answers "may this node trade" and lists every failed condition by name and every
+halt with its reason, so whoever looks at a 503 sees why without reading logs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import orjson
 from aiohttp import web
@@ -15,7 +16,18 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from daemon.metrics import Metrics
 
-ReadinessProbe = Callable[[], Awaitable[dict[str, bool]]]
+
+@dataclass(frozen=True, slots=True)
+class Readiness:
+    checks: dict[str, bool]  # condition -> met
+    halts: dict[str, str]  # halt reason -> why (the kill switch included)
+
+    @property
+    def ready(self) -> bool:
+        return all(self.checks.values())
+
+
+ReadinessProbe = Callable[[], Readiness]
 
 
 def build_app(metrics: Metrics, readiness: ReadinessProbe) -> web.Application:
@@ -27,13 +39,14 @@ def build_app(metrics: Metrics, readiness: ReadinessProbe) -> web.Application:
         return web.Response(body=b'{"status":"alive"}', content_type="application/json")
 
     async def readyz(_: web.Request) -> web.Response:
-        checks = await readiness()
-        ready = all(checks.values())
-        metrics.ready.set(1 if ready else 0)
-        failing = sorted(name for name, good in checks.items() if not good)
-        body = orjson.dumps({"ready": ready, "checks": checks, "failing": failing})
+        state = readiness()
+        metrics.ready.set(1 if state.ready else 0)
+        failing = sorted(name for name, good in state.checks.items() if not good)
+        body = orjson.dumps(
+            {"ready": state.ready, "checks": state.checks, "failing": failing, "halts": state.halts}
+        )
         return web.Response(
-            body=body, status=200 if ready else 503, content_type="application/json"
+            body=body, status=200 if state.ready else 503, content_type="application/json"
         )
 
     app = web.Application()

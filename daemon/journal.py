@@ -44,6 +44,11 @@ CREATE TABLE IF NOT EXISTS commands (
     seq        INTEGER NOT NULL,
     result     BLOB
 );
+CREATE TABLE IF NOT EXISTS snapshots (
+    key    TEXT PRIMARY KEY,
+    ts_ns  INTEGER NOT NULL,
+    body   BLOB    NOT NULL
+);
 """
 
 
@@ -153,6 +158,31 @@ class Journal:
             return False, None
         return True, (None if row[0] is None else records.decode("reply", row[0]))
 
+    def save_snapshot(self, key: str, payload: Any) -> None:
+        """Keep the latest ``payload`` under ``key`` (state rebuilt on a restart that the
+        records do not carry, such as the market's recent volume); replaces the last."""
+        try:
+            self._db.execute(
+                "INSERT INTO snapshots(key, ts_ns, body) VALUES (?, ?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET ts_ns = excluded.ts_ns, body = excluded.body",
+                (key, self._now_ns(), records.encode(payload)),
+            )
+        except (sqlite3.Error, TypeError) as exc:
+            raise JournalError(f"journal {self.path}: cannot save snapshot {key}: {exc}") from exc
+
+    def snapshot(self, key: str) -> Any:
+        """The payload last saved under ``key`` (JSON types), or None."""
+        try:
+            row = self._db.execute("SELECT body FROM snapshots WHERE key = ?", (key,)).fetchone()
+        except sqlite3.Error as exc:
+            raise JournalError(f"journal {self.path}: cannot read snapshot {key}: {exc}") from exc
+        if row is None:
+            return None
+        try:
+            return records.decode("snapshot", row[0])
+        except records.RecordError as exc:
+            raise JournalError(f"journal {self.path}: snapshot {key}: {exc}") from exc
+
     def reserve(self, n: int) -> int:
         """ClOrdID high-water mark (implements ``core.ids.SequenceStore``)."""
         if n <= 0:
@@ -174,7 +204,10 @@ class Journal:
         return first
 
     # ----------------------------------------------------------------- read
-    def records(self, after_seq: int = 0) -> Iterator[JournalRecord]:
+    def records(self, after_seq: int = 0, *, lenient: bool = False) -> Iterator[JournalRecord]:
+        """Every record in order. A record that does not decode raises
+        :class:`JournalError`, or with ``lenient`` comes back with a
+        :class:`~daemon.records.Undecodable` payload (recovery names it and goes on)."""
         try:
             rows = self._db.execute(
                 "SELECT seq, ts_ns, kind, body FROM records WHERE seq > ? ORDER BY seq",
@@ -184,7 +217,9 @@ class Journal:
                 try:
                     payload = records.decode(kind, body)
                 except records.RecordError as exc:
-                    raise JournalError(f"journal {self.path}: record {seq}: {exc}") from exc
+                    if not lenient:
+                        raise JournalError(f"journal {self.path}: record {seq}: {exc}") from exc
+                    payload = records.Undecodable(str(exc))
                 yield JournalRecord(seq, ts_ns, kind, payload)
         except sqlite3.Error as exc:
             raise JournalError(f"journal {self.path}: cannot read: {exc}") from exc

@@ -44,7 +44,13 @@ async def serve(cfg: DaemonConfig, *, ready_line: bool = True) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
-    await node.start()
+    try:
+        await node.start()
+    except NodeStartError as exc:  # the journal database itself cannot be read
+        log.critical("node_cannot_start", error=str(exc))
+        print(f"rlexec run: cannot start: {exc}", file=sys.stderr)
+        node.journal.close()
+        return EXIT_CONFIG
     if ready_line:
         # one machine-readable line for whoever started us (the demo, tests)
         print(f'{{"event": "daemon_started", "http_port": {node.http_port}}}', flush=True)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import re
 import time
 from collections import deque
@@ -32,24 +33,26 @@ from core.events import CancelReject, ExecReport, TradePrint
 from core.ids import ClOrdIdGenerator
 from core.instruments import Instrument
 from core.log import get_logger
-from core.order_tracker import OrderUpdate
+from core.order_tracker import OrderUpdate, UnknownOrder
 from core.orders import ChildOrder
 from core.parent import ParentOrder, ParentState
-from core.requests import StatusRequest
 from core.types import ExecType, OrdStatus, Side
+from daemon import records, volume_history
+from daemon.ack_watch import AckWatch
 from daemon.busy_poll import BusyPoll
 from daemon.config import DaemonConfig
 from daemon.control.commands import LoadPolicy, SubmitParent
 from daemon.control.handler import CommandHandler
 from daemon.control.redis_plane import RedisControlPlane, RedisPlaneSettings
-from daemon.fix_router import FixRouter, VenueMessage
-from daemon.http_api import HttpServer, build_app
+from daemon.fix_router import FixRouter, OrderEntry, VenueMessage
+from daemon.http_api import HttpServer, Readiness, build_app
 from daemon.journal import Journal, JournalError
 from daemon.loop_monitor import LoopMonitor
 from daemon.metrics import Metrics
 from daemon.recovery import replay_journal
 from daemon.runner import ParentRunner
-from daemon.sd_notify import Notifier
+from daemon.sd_notify import Notifier, SdNotifyError
+from daemon.status_questions import StatusQuestions
 from gateways.marketdata.client import BookStatus, MarketDataClient
 from policies.baselines import (
     AlmgrenChrissSchedule,
@@ -72,6 +75,9 @@ log = get_logger("rlexec.node")
 
 DEFAULT_POLICY_DIR = Path(policies.__file__).resolve().parent / "artifacts" / "ppo_amzn"
 _REASON_LABEL = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+# Halts limited to one symbol, as "<kind>:<SYMBOL>": its feed (md), or an overdue
+# acknowledgement (ack_overdue) that leaves the symbol's order state unknown.
+_SYMBOL_HALTS = frozenset({"md", "ack_overdue"})
 
 
 class NodeStartError(RuntimeError):
@@ -98,8 +104,9 @@ class Node:
         self.recovered = False
         self.started_ns = time.time_ns()
         self._md_good_ns: dict[str, int] = dict.fromkeys(self.instruments, 0)
-        self._awaiting_status: dict[str, tuple[str, int]] = {}  # queried id -> (kind, sent_ns)
-        self._status_asked_ns: dict[str, int] = {}
+        # requests awaiting the venue, and questions about them: on the monotonic clock
+        self.acks = AckWatch(cfg.execution.ack_timeout_s)
+        self.questions = StatusQuestions()
         self._tasks: list[asyncio.Task[Any]] = []
         self._reconcile_task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -156,6 +163,8 @@ class Node:
             on_session=self._on_fix_session,
             on_unreadable=self._on_unreadable_report,
             on_sent=self._on_sent,
+            resend_allowed=self._resend_allowed,
+            on_not_resent=self._on_not_resent,
         )
         self.ids = ClOrdIdGenerator(f"{cfg.node.id}-", self.journal)
         self.engine = ExecutionEngine(
@@ -191,7 +200,7 @@ class Node:
         self.handler = CommandHandler(
             self,
             self.journal,
-            self.clock,
+            WallClock(),  # signatures carry wall time, whatever pace the market keeps
             self.verifier,
             on_result=lambda c, r: self.metrics.commands.labels(c, r).inc(),
         )
@@ -243,9 +252,15 @@ class Node:
             data_dir=str(self.data_dir),
             clock=self.cfg.clock.mode,
         )
-        report = replay_journal(self.journal, self.engine, self.clock.now_ns())
+        try:
+            report = replay_journal(self.journal, self.engine, self.clock.now_ns())
+        except JournalError as exc:  # the database itself cannot be read
+            raise NodeStartError(str(exc)) from exc
         if report.problems:
-            self.halt("recovery", f"{len(report.problems)} journal records could not be re-applied")
+            more = f" (and {len(report.problems) - 1} more)" if len(report.problems) > 1 else ""
+            self.halt("recovery", f"{report.problems[0]}{more}")
+        restored = volume_history.restore(self.journal, self.risk, report.our_prints)
+        log.info("participation_window_restored", market_volume=restored)
         self.http_port = await self.http.start()
         self.loop_monitor.start()
         if self.cfg.node.busy_poll:
@@ -271,7 +286,7 @@ class Node:
             return
         self._stopping = True
         bound = self.cfg.execution.shutdown_timeout_s
-        self.notifier.stopping("cancelling resting child orders")
+        self._tell_systemd(self.notifier.stopping, "cancelling resting child orders")
         log.info("node_stopping", live_children=sum(1 for _ in self.engine.tracker.live()))
         if self.control is not None:
             self.control.stop()
@@ -307,21 +322,31 @@ class Node:
         await self.loop_monitor.stop()
         await self.busy_poll.stop()
         await self.http.stop()
+        self._keep_volume_history()
         self.journal.close()
         if self.cfg.node.freeze_heap:
             heap.thaw()
         log.info("node_stopped")
 
+    @staticmethod
+    def _tell_systemd(send: Callable[[str], bool], status: str) -> None:
+        """A notification that cannot go out is logged, never raised into the caller:
+        the next one (or systemd's own timeout) covers it."""
+        try:
+            send(status)
+        except SdNotifyError as exc:
+            log.error("sd_notify_failed", error=str(exc))
+
     # ================================================================ safety
     def halt(self, reason: str, detail: str) -> None:
+        """Stop new orders (in one symbol for a ``kind:SYMBOL`` reason, else everywhere)
+        and cancel what rests there."""
         if self.halts.get(reason) == detail:
             return
-        first = not self.halts
         self.halts[reason] = detail
         self.metrics.trading_halted.labels(reason.split(":", maxsplit=1)[0]).set(1)
         log.warning("trading_halted", reason=reason, detail=detail)
-        if first or reason.startswith("md:") is False:
-            self._cancel_for_halt(reason)
+        self._cancel_for_halt(reason)
 
     def clear_halt(self, reason: str) -> None:
         if self.halts.pop(reason, None) is not None:
@@ -340,14 +365,15 @@ class Node:
         if self._stopping:
             return False
         for reason in self.halts:
-            if not reason.startswith("md:") or reason == f"md:{symbol}":
+            scope = _halt_scope(reason)
+            if scope is None or scope == symbol:
                 return False
         return not self.risk.kill_switch.engaged
 
     def _cancel_for_halt(self, reason: str) -> None:
         if not self.router.ready:
             return  # nothing reaches the venue; orders are settled on reconnect
-        symbol = reason[3:] if reason.startswith("md:") else None
+        symbol = _halt_scope(reason)
         for order in list(self.engine.tracker.live()):
             if (symbol is None or order.symbol == symbol) and not order.status.is_pending:
                 self._cancel_parent_children(order.parent_id)
@@ -433,6 +459,9 @@ class Node:
             self._start_reconcile()
         elif not self._stopping:
             self.risk.set_market_open(False, self.clock.now_ns())
+            # questions asked on the lost session are asked again after the next logon
+            # (an answer the venue resends then is applied as any status report)
+            self.questions.clear()
             self.halt("fix_down", f"FIX session lost: {why}")
 
     def _on_venue_message(self, msg: VenueMessage) -> None:
@@ -467,7 +496,7 @@ class Node:
             self._start_reconcile()
 
     def _on_report(self, r: ExecReport) -> None:
-        if r.exec_type is ExecType.ORDER_STATUS and r.cl_ord_id in self._awaiting_status:
+        if r.exec_type is ExecType.ORDER_STATUS and r.cl_ord_id in self.questions:
             self._on_status_answer(r)
             return
         try:
@@ -479,6 +508,8 @@ class Node:
         if update is None or update.duplicate:
             return
         self._cancel_if_orphaned(update.order)
+        if any(h.startswith("ack_overdue:") for h in self.halts):
+            self._check_acks()  # the answer may be the one overdue: lift the halt at once
         if r.exec_type is ExecType.NEW:
             self.metrics.orders_acked.labels(r.symbol).inc()
         elif r.exec_type is ExecType.REJECTED:
@@ -488,12 +519,56 @@ class Node:
             ).inc()
             log.warning("child_rejected", cl_ord_id=r.cl_ord_id, text=r.text)
 
-    def _on_sent(self, symbol: str, kind: str, ts_ns: int) -> None:
+    def _on_sent(self, symbol: str, kind: str, cl_ord_id: str) -> None:
+        self.acks.sent(cl_ord_id)
+        # the answer is due within ack_timeout_s of the monotonic clock: look then
+        asyncio.get_running_loop().call_later(
+            self.cfg.execution.ack_timeout_s, self._guarded_check_acks
+        )
         self.metrics.orders_sent.labels(symbol, kind).inc()
         if self.decision_trigger_ns and kind == "new":
             elapsed = time.perf_counter_ns() - self.decision_trigger_ns
             self.latency_samples.append(elapsed)
             self.metrics.tick_to_order.observe(elapsed / 1e9)
+
+    def _resend_allowed(self, kind: str, cl_ord_id: str, age_s: float) -> bool:
+        """After a reconnect, may this new order or replace go out again? Only if it is
+        younger than the ack timeout, its order awaits exactly that request, the parent
+        works and nothing but the reconnect itself halts the symbol (an overdue ack, the
+        kill switch, stale data: each means gap-fill it, and settle it as never sent)."""
+        if age_s >= self.cfg.execution.ack_timeout_s:
+            return False
+        try:
+            order = self.engine.tracker.get(cl_ord_id)
+        except UnknownOrder:
+            return False
+        parent = self.engine.parents.get(order.parent_id)
+        if order.pending_id != cl_ord_id or parent is None:
+            return False
+        if parent.state is not ParentState.WORKING or self.risk.kill_switch.engaged:
+            return False
+        reconnecting = {"fix_down", "reconciling"}
+        return not any(
+            _halt_scope(r) in (None, order.symbol) and r not in reconnecting for r in self.halts
+        )
+
+    def _on_not_resent(self, req: OrderEntry) -> None:
+        """A request gap-filled on resend: the venue has most likely never processed it.
+        Its order is asked about, and the answer settles it ("unknown": never sent,
+        rejected or left as it was; anything else: what the venue has), losing nothing."""
+        try:
+            order = self.engine.tracker.get(req.cl_ord_id)
+        except UnknownOrder:
+            return
+        log.warning(
+            "request_not_resent",
+            cl_ord_id=order.cl_ord_id,
+            request=req.cl_ord_id,
+            awaited=order.pending_id == req.cl_ord_id,
+            detail="gap-filled on resend: asking the venue where the order stands",
+        )
+        if order.is_live and not self.questions.asked_since(order, time.monotonic_ns()):
+            self._ask_status(order)
 
     def _on_fill(self, parent: ParentOrder, update: OrderUpdate) -> None:
         fill = update.fill
@@ -537,18 +612,20 @@ class Node:
             for order in live:
                 self._ask_status(order)
             deadline = time.monotonic() + timeout
-            while time.monotonic() < deadline and self._awaiting_status:
+            while time.monotonic() < deadline and len(self.questions):
                 await asyncio.sleep(0.01)
-            if not self._awaiting_status:
+            if not len(self.questions):
                 self.recovered = True
                 # the venue session is open to us: risk's market-closed check lifts
                 self.risk.set_market_open(True, self.clock.now_ns())
                 self.clear_halt("reconciling")
                 if "recovery" not in self.halts:
-                    self.notifier.ready("trading: live orders settled with the venue")
+                    self._tell_systemd(
+                        self.notifier.ready, "trading: live orders settled with the venue"
+                    )
                 log.info("venue_reconciled", orders=len(live))
                 return
-            unsettled = sorted(self._awaiting_status)
+            unsettled = self.questions.unanswered()
             log.error(
                 "venue_reconcile_incomplete",
                 unsettled=unsettled[:20],
@@ -556,110 +633,102 @@ class Node:
                 detail="no answer to OrderStatusRequest; not trading, retrying",
             )
             self.halt("reconciling", f"{len(unsettled)} orders unsettled with the venue")
-            self._awaiting_status.clear()
+            self.questions.clear()
             await asyncio.sleep(timeout)
 
     def _ask_status(self, order: ChildOrder) -> None:
-        """OrderStatusRequest for where an order may now be: a pending replace is asked
-        about under its new ClOrdID (the venue may have applied it)."""
-        pr = order.pending_replace
-        if order.status is OrdStatus.PENDING_REPLACE and pr is not None:
-            qid, kind = pr.new_cl_ord_id, "replace"
-        else:
-            qid, kind = order.cl_ord_id, "order"
-        if self.router.request_status(StatusRequest(qid, order.symbol, order.side)):
-            self._awaiting_status[qid] = (kind, time.monotonic_ns())
-            self._status_asked_ns[order.cl_ord_id] = self.clock.now_ns()
+        """OrderStatusRequest for where an order may now be (see daemon.status_questions)."""
+        req, kind = self.questions.request_for(order)
+        if self.router.request_status(req):
+            self.questions.asked(order, req, kind, time.monotonic_ns())
 
     def _on_status_answer(self, r: ExecReport) -> None:
-        kind, _ = self._awaiting_status.pop(r.cl_ord_id)
-        unknown = r.ord_status is OrdStatus.REJECTED and r.cum_qty == 0 and r.order_qty == 0
-        try:
-            order = self.engine.tracker.get(r.cl_ord_id)
-        except Exception:
+        question = self.questions.take(r.cl_ord_id)
+        if question is None:  # pragma: no cover - the caller checked
+            return
+        settled = self.questions.settle(r, question, self.engine.tracker)
+        if not settled.messages:
             log.warning("status_for_forgotten_order", cl_ord_id=r.cl_ord_id)
             return
-        # The venue's own Replaced may have landed between the question and this answer:
-        # the successor then exists under the queried id, and the answer is its status.
-        if kind == "replace" and order.cl_ord_id != r.cl_ord_id:
-            if unknown:
-                # the replace never reached the venue: the original still stands as it was
-                self._safe(
-                    lambda: self.engine.on_cancel_reject(
-                        CancelReject(
-                            r.cl_ord_id, order.cl_ord_id, True, "replace not at venue", r.ts_ns
-                        )
-                    )
-                )
-                self._ask_status(order)
-                return
-            replaced = ExecReport(
-                cl_ord_id=r.cl_ord_id,
-                exec_id="",
-                exec_type=ExecType.REPLACED,
-                ord_status=r.ord_status,
-                symbol=r.symbol,
-                side=r.side,
-                order_qty=r.order_qty,
-                cum_qty=r.cum_qty,
-                leaves_qty=r.leaves_qty,
-                ts_ns=r.ts_ns,
-                price=r.price,
-                orig_cl_ord_id=order.cl_ord_id,
-            )
-            self._safe(lambda: self.engine.on_exec_report(replaced))
         log.info(
             "order_status",
             cl_ord_id=r.cl_ord_id,
             status=r.ord_status.name,
             cum=r.cum_qty,
-            ours=order.cum_qty,
+            asked_while=question.pending_id or "working",
+            settles=[type(m).__name__ for m in settled.messages[:-1]],
         )
-        self._safe(lambda: self.engine.on_exec_report(r))
+        for msg in settled.messages:
+            self._safe(functools.partial(self._apply_answer, msg))
+        if settled.ask_again is not None:
+            self._ask_status(settled.ask_again)
         current = self.engine.tracker.orders.get(r.cl_ord_id)
         if current is not None:
             self._cancel_if_orphaned(current)
 
+    def _apply_answer(self, msg: ExecReport | CancelReject) -> None:
+        if isinstance(msg, CancelReject):
+            self.engine.on_cancel_reject(msg)
+        else:
+            self.engine.on_exec_report(msg)
+
     def _cancel_if_orphaned(self, order: ChildOrder) -> None:
         """A child that became cancellable only after its parent ended (a cancel, the end
-        time or the last fill raced its ack) must not rest: no runner is left to do it."""
+        time or the last fill raced its ack) must not rest: no runner is left to do it.
+        Nor after the kill switch was engaged: the kill's own pass could not reach it."""
         if not order.is_live or order.status.is_pending or not order.tif.rests:
             return
         parent = self.engine.parents.get(order.parent_id)
-        if parent is None or not parent.state.is_terminal:
+        if parent is None:
+            return
+        killed = self.risk.kill_switch.engaged
+        if not parent.state.is_terminal and not killed:
             return
         log.warning(
             "orphan_child_cancelled",
             cl_ord_id=order.cl_ord_id,
             parent_id=order.parent_id,
             parent_state=parent.state.value,
+            kill_switch=killed,
         )
         self._cancel_parent_children(order.parent_id)
 
-    def _check_uncertain(self) -> None:
-        """A request without an answer within ack_timeout: ask the venue (never while
-        FIX is down, when no answer is possible and nothing is declared lost)."""
+    def _guarded_check_acks(self) -> None:
+        try:
+            self._check_acks()
+        except Exception as exc:  # a timer callback must never take the loop down
+            log.error("ack_check_failed", error=repr(exc))
+
+    def _check_acks(self) -> None:
+        """Requests without an answer within ack_timeout_s (monotonic): the symbol's
+        order state is unknown, so nothing new goes out in it (halt ``ack_overdue``),
+        and the venue is asked where each such order stands (never while FIX is down,
+        when no answer is possible and nothing is declared lost)."""
+        live = list(self.engine.tracker.live())
+        overdue = self.acks.overdue(live)
+        late = {o.symbol for o in overdue}
+        timeout = self.cfg.execution.ack_timeout_s
+        for symbol in self.instruments:
+            reason = f"ack_overdue:{symbol}"
+            if symbol in late:
+                self.halt(
+                    reason, f"an acknowledgement is overdue (> {timeout:g} s): order state unknown"
+                )
+            elif reason in self.halts:
+                self.clear_halt(reason)
+        self.questions.forget({o.cl_ord_id for o in live})
         if not self.router.ready or not self.recovered:
             return
-        now = self.clock.now_ns()
-        limit = int(self.cfg.execution.ack_timeout_s * 1e9)
-        for order in list(self.engine.tracker.live()):
-            if not order.status.is_pending or now - order.updated_ns < limit:
-                continue
-            if now - self._status_asked_ns.get(order.cl_ord_id, 0) < limit:
-                continue
-            qid = (
-                order.pending_replace.new_cl_ord_id
-                if order.pending_replace is not None
-                else order.cl_ord_id
-            )
-            if qid in self._awaiting_status:
+        again = time.monotonic_ns() - self.acks.timeout_ns
+        for order in overdue:
+            if self.questions.asked_since(order, again):
                 continue
             log.warning(
                 "uncertain_order",
                 cl_ord_id=order.cl_ord_id,
                 status=order.status.name,
-                waited_s=round((now - order.updated_ns) / 1e9, 3),
+                request=order.pending_id,
+                waited_s=round(self.acks.waited_s(order), 3),
             )
             self._ask_status(order)
 
@@ -727,14 +796,7 @@ class Node:
         self._journal_state(parent, reason)
 
     def _journal_state(self, parent: ParentOrder, reason: str) -> None:
-        payload = {
-            "parent_id": parent.parent_id,
-            "state": parent.state.value,
-            "reason": reason,
-            "arrival_mid": parent.arrival_mid,
-            "start_ns": parent.start_ns,
-            "end_ns": parent.end_ns,
-        }
+        payload = records.parent_state(parent, reason)
         try:
             self.journal.record("parent_state", payload)
         except JournalError as exc:
@@ -854,13 +916,26 @@ class Node:
         return {"working": [p.parent_id for p in targets if p.state is ParentState.WORKING]}
 
     async def kill(self, reason: str) -> dict[str, Any]:
+        """Engage the kill switch; the reply says what is being cancelled, whichever pass
+        sent the cancel, and what is cancelled as soon as the venue answers it."""
         decision = self.engine.engage_kill(f"command: {reason}")
-        return {"engaged": True, "cancels_sent": len(decision.sent)}
+        live = list(self.engine.tracker.live())
+        return {
+            "engaged": True,
+            "cancels_sent": len(decision.sent),
+            "cancelling": sorted(o.cl_ord_id for o in live if o.status is OrdStatus.PENDING_CANCEL),
+            "cancel_on_answer": sorted(
+                o.cl_ord_id
+                for o in live
+                if o.status in (OrdStatus.PENDING_NEW, OrdStatus.PENDING_REPLACE) and o.tif.rests
+            ),
+        }
 
     async def reset_kill(self, reason: str, auth: SignedCommand | None) -> dict[str, Any]:
         if auth is None:
             raise CommandRefused("malformed", "reset_kill must be signed")
-        was = self.risk.reset_kill_switch(auth, self.clock.now_ns(), action=auth.action)
+        # signed with the operator's wall clock: checked against ours, never market time
+        was = self.risk.reset_kill_switch(auth, time.time_ns(), action=auth.action)
         log.warning("kill_switch_reset_by_command", reason=reason, was_engaged=was)
         for runner in self.runners.values():
             runner.wake()
@@ -897,16 +972,23 @@ class Node:
         }
 
     # ================================================================ health
-    async def readiness(self) -> dict[str, bool]:
+    def readiness(self) -> Readiness:
+        """May this node trade, and if not, why: every failing condition by name, and
+        the halts with their reasons (the kill switch among them). Never waits on
+        anything: Redis reachability is what the control plane's own task last saw."""
+        halts = dict(self.halts)
+        if self.risk.kill_switch.engaged:
+            halts["kill_switch"] = self.risk.kill_switch.status.detail or "engaged"
         checks = {
             "fix_logged_on": self.router.ready,
             "market_data_fresh": all(st is BookStatus.SYNCED for st in self.md.status.values()),
             "journal_writable": self.journal.writable(),
             "recovered": self.recovered and "recovery" not in self.halts,
+            "may_trade": not halts and not self._stopping,
         }
         if self.control is not None:
-            checks["redis_reachable"] = await self.control.ping()
-        return checks
+            checks["redis_reachable"] = self.control.reachable
+        return Readiness(checks, halts)
 
     async def _housekeeping(self) -> None:
         tick = 0
@@ -914,13 +996,13 @@ class Node:
             await asyncio.sleep(0.25)
             tick += 1
             try:
-                self._check_uncertain()
+                self._check_acks()
                 self._refresh_gauges()
                 if tick % 4 == 0:
-                    ready = await self.readiness()
-                    self.metrics.ready.set(1 if all(ready.values()) else 0)
+                    self.metrics.ready.set(1 if self.readiness().ready else 0)
+                    self._keep_volume_history()
                     if self.control is not None:
-                        await self.control.write_state({"status": self.status()})
+                        self.control.post_state({"status": self.status()})
                 interval = self.notifier.watchdog_ping_interval_s
                 if interval is not None and self.loop_monitor.last_lag_s < interval:
                     self.notifier.watchdog()
@@ -928,6 +1010,13 @@ class Node:
                 raise
             except Exception as exc:  # housekeeping must never take the node down
                 log.error("housekeeping_failed", error=repr(exc))
+
+    def _keep_volume_history(self) -> None:
+        try:
+            volume_history.keep(self.journal, self.risk, self.instruments)
+        except JournalError as exc:
+            self.metrics.journal_errors.inc()
+            log.error("volume_history_not_saved", error=str(exc))
 
     def _refresh_gauges(self) -> None:
         m = self.metrics
@@ -955,9 +1044,13 @@ class Node:
 
     def _publish(self, event: dict[str, Any]) -> None:
         if self.control is not None and not self._stopping:
-            task = asyncio.ensure_future(self.control.publish_event(event))
-            self._tasks.append(task)
-            self._tasks[:] = [t for t in self._tasks if not t.done() or t is task]
+            self.control.post_event(event)  # never waits: the control plane writes it
+
+
+def _halt_scope(reason: str) -> str | None:
+    """The symbol a halt is limited to (``md:AMZN``, ``ack_overdue:AMZN``), or None."""
+    kind, _, symbol = reason.partition(":")
+    return symbol or None if kind in _SYMBOL_HALTS else None
 
 
 def _unusable_key() -> bytes:

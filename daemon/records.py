@@ -2,8 +2,9 @@
 
 orjson writes dataclasses and enums natively; reading back needs the field types, so
 each journalled kind names its class and :func:`decode` rebuilds it field by field
-(enums from their values, tuples from lists). A record that does not decode is a
-corrupt journal: the node refuses to start on it rather than guess.
+(enums from their values, tuples from lists). A record that does not decode is never
+guessed at: recovery names it and halts the node (``recovery``), which still settles
+its orders with the venue and lets the operator cancel what rests.
 """
 
 from __future__ import annotations
@@ -32,6 +33,25 @@ KINDS: dict[str, type[Any]] = {
 
 class RecordError(ValueError):
     """A journal record that cannot be decoded into its kind."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Undecodable:
+    """The payload of a record that did not decode (read leniently, for recovery)."""
+
+    error: str
+
+
+def parent_state(parent: ParentOrder, reason: str) -> dict[str, Any]:
+    """The ``parent_state`` record: a parent's state change and the times it keeps."""
+    return {
+        "parent_id": parent.parent_id,
+        "state": parent.state.value,
+        "reason": reason,
+        "arrival_mid": parent.arrival_mid,
+        "start_ns": parent.start_ns,
+        "end_ns": parent.end_ns,
+    }
 
 
 def encode(payload: Any) -> bytes:

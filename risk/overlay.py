@@ -1122,6 +1122,31 @@ class RiskOverlay:
         self._revalue(s, now_ns)
         self._day_base = self._pnl_total
 
+    def market_prints(self, symbol: str, resolution_ns: int = 0) -> list[tuple[int, int]]:
+        """Recovery: the market's prints in ``symbol``'s participation window, to keep."""
+        return self._symbols[symbol].market_volume.prints(resolution_ns)
+
+    def adopt_volume(
+        self,
+        symbol: str,
+        market: list[tuple[int, int]],
+        ours: list[tuple[int, int]],
+    ) -> None:
+        """Recovery: the participation window as it stood before a restart, the market's
+        prints and our fills, so the cap neither starts empty (denying everything) nor
+        forgets what we traded."""
+        s = self._symbols.get(symbol)
+        if s is None:
+            raise ValueError(f"{symbol!r} is not an allowed symbol; cannot adopt its volume")
+        s.market_volume.adopt(market)
+        s.our_volume.adopt(ours)
+        log.warning(
+            "risk_volume_adopted",
+            symbol=symbol,
+            market=sum(q for _, q in market),
+            ours=sum(q for _, q in ours),
+        )
+
     def adopt_open_order(
         self,
         cl_ord_id: str,

@@ -2,7 +2,9 @@
 
 A command arrives as one JSON envelope ``{"id", "cmd", "args", "auth"?}``. Parsing
 either yields a typed command or a :class:`CommandError` whose message names the
-field and the problem; nothing is applied from a command that does not parse.
+field and the problem; nothing is applied from a command that does not parse. Values
+are taken as the JSON types they are: a boolean is never a number (``"qty": true`` is
+not 1) and a string never a number.
 
 Commands that loosen safety (``reset_kill``, ``load_policy``) must carry an HMAC
 signature (:mod:`risk.command_auth`). The signed action binds the command name *and*
@@ -44,7 +46,8 @@ class CommandError(Exception):
 
 
 class _Args(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: JSON types as they are; true is not 1 and "5" is not 5, anywhere
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class SubmitParent(_Args):
@@ -73,7 +76,7 @@ class ResetKill(_Args):
 
 
 class LoadPolicy(_Args):
-    path: Path
+    path: Path = Field(strict=False)  # a JSON string, read as a path
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
 
 
@@ -94,7 +97,7 @@ ARGS: dict[str, type[_Args]] = {
 
 
 class _Auth(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
     ts_ns: int
     nonce: str
     signature: str

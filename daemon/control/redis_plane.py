@@ -8,12 +8,15 @@ reconnect) this consumer first re-reads its own pending entries, then new ones.
 Replies go to a reply stream (field ``id`` = command id) where ``rlexec ctl`` waits for
 them; the state snapshot is a hash; events go out on pub/sub. Redis being down never
 stops execution: working parents go on, new commands simply wait in Redis until we
-reconnect (with exponential backoff + jitter).
+reconnect (with exponential backoff + jitter). Redis being *slow or hung* never stops it
+either: the node only posts state and events (:mod:`daemon.control.outbox`), which
+its own task writes under timeouts, and reads reachability as a value.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -22,12 +25,13 @@ from typing import Any
 import orjson
 import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from core.log import get_logger
 from daemon.control.commands import CommandError, parse
 from daemon.control.handler import error
+from daemon.control.outbox import RedisOutbox
 
 log = get_logger("rlexec.control.redis")
 
@@ -50,6 +54,8 @@ class RedisPlaneSettings:
     tls_ca_file: str | None = None
     tls_cert_file: str | None = None
     tls_key_file: str | None = None
+    io_timeout_s: float = 1.0  # each state/event write and ping
+    event_backlog: int = 1_000  # events kept while Redis cannot take them
 
     def tls_kwargs(self) -> dict[str, Any]:
         """redis-py's TLS options (used with a rediss:// url)."""
@@ -80,6 +86,12 @@ class RedisControlPlane:
         self.malformed = 0
         self.reconnects = 0
         self._stopping = False
+        self.outbox = RedisOutbox(
+            settings.state_key,
+            settings.events_channel,
+            io_timeout_s=settings.io_timeout_s,
+            backlog=settings.event_backlog,
+        )
 
     def _connect(self) -> aioredis.Redis:
         return aioredis.Redis.from_url(
@@ -99,17 +111,28 @@ class RedisControlPlane:
             if self._on_up is not None:
                 self._on_up(up)
 
-    async def ping(self) -> bool:
-        client = self._client
-        if client is None:
-            return False
-        try:
-            return bool(await client.ping())
-        except (*_DOWN, RedisError):
-            return False
+    @property
+    def reachable(self) -> bool:
+        """Connected, and a Redis call succeeded within the last few seconds."""
+        return self.up and self.outbox.reachable(within_s=3 * self.s.io_timeout_s + 1.0)
+
+    def post_state(self, state: dict[str, Any]) -> None:
+        self.outbox.post_state(state)
+
+    def post_event(self, event: dict[str, Any]) -> None:
+        self.outbox.post_event(event)
 
     async def run(self) -> None:
         """Serve commands until :meth:`stop`; survives Redis restarts."""
+        writer = asyncio.create_task(self.outbox.run(lambda: self._client), name="redis-outbox")
+        try:
+            await self._serve_forever()
+        finally:
+            writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await writer
+
+    async def _serve_forever(self) -> None:
         delay = 0.1
         while not self._stopping:
             try:
@@ -191,29 +214,6 @@ class RedisControlPlane:
         )
         await client.xack(self.s.command_stream, self.s.group, msg_id)
         self.processed += 1
-
-    async def publish_event(self, event: dict[str, Any]) -> bool:
-        """Best effort: an event lost while Redis is down is only a notification."""
-        client = self._client
-        if client is None:
-            return False
-        try:
-            await client.publish(self.s.events_channel, orjson.dumps(event))
-            return True
-        except (*_DOWN, RedisError):
-            return False
-
-    async def write_state(self, state: dict[str, Any]) -> bool:
-        client = self._client
-        if client is None:
-            return False
-        try:
-            await client.hset(
-                self.s.state_key, mapping={k: orjson.dumps(v) for k, v in state.items()}
-            )
-            return True
-        except (*_DOWN, RedisError):
-            return False
 
 
 def _redact(url: str) -> str:

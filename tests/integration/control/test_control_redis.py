@@ -142,6 +142,52 @@ async def test_submit_status_cancel_round_trip(redis_server: RedisServer, tmp_pa
             "args.extra: unknown field",
         ),
         (orjson.dumps({"id": "bad id!", "cmd": "status"}), "malformed", "command.id"),
+        # booleans and strings are not numbers anywhere in the control plane
+        (
+            orjson.dumps(
+                {
+                    "id": "b1",
+                    "cmd": "submit_parent",
+                    "args": {"symbol": "AMZN", "side": "buy", "qty": True, "duration_s": 60},
+                }
+            ),
+            "invalid_args",
+            "args.qty",
+        ),
+        (
+            orjson.dumps(
+                {
+                    "id": "b2",
+                    "cmd": "submit_parent",
+                    "args": {"symbol": "AMZN", "side": "buy", "qty": 100, "duration_s": True},
+                }
+            ),
+            "invalid_args",
+            "args.duration_s",
+        ),
+        (
+            orjson.dumps(
+                {
+                    "id": "b3",
+                    "cmd": "submit_parent",
+                    "args": {"symbol": "AMZN", "side": "buy", "qty": "100", "duration_s": 60},
+                }
+            ),
+            "invalid_args",
+            "args.qty",
+        ),
+        (
+            orjson.dumps(
+                {
+                    "id": "b4",
+                    "cmd": "reset_kill",
+                    "args": {},
+                    "auth": {"ts_ns": True, "nonce": "n" * 16, "signature": "0" * 64},
+                }
+            ),
+            "malformed",
+            "command.auth.ts_ns",
+        ),
         (orjson.dumps({"id": "x4", "cmd": "reset_kill"}), "unauthorized", "must be signed"),
     ],
 )

@@ -10,13 +10,20 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from core.clock import WallClock
 from core.events import CancelReject, ExecReport
 from core.instruments import Instrument
-from core.requests import CancelRequest, NewOrderRequest, ReplaceRequest, StatusRequest
+from core.requests import (
+    CancelRequest,
+    MassStatusRequest,
+    NewOrderRequest,
+    ReplaceRequest,
+    StatusRequest,
+)
 from core.types import ExecType, OrdStatus, Side
 from exchange.service.md_publisher import MarketDataPublisher
 from gateways.fix import AppMessage, FixAcceptor, FixMessages
@@ -45,6 +52,9 @@ class ScriptedVenue:
     orders: dict[str, VenueOrder] = field(default_factory=dict)
     requests: list[Any] = field(default_factory=list)
     status_requests: list[str] = field(default_factory=list)
+    received_at: dict[str, float] = field(default_factory=dict)  # ClOrdID -> monotonic
+    asked_at: dict[str, float] = field(default_factory=dict)  # status requests, likewise
+    market_ns: int = 1  # the market time of the first snapshot (a replayed day, say)
 
     def __post_init__(self) -> None:
         inst = Instrument(SYMBOL)
@@ -64,7 +74,7 @@ class ScriptedVenue:
         await self.acceptor.start()
         self.fix_port = self.acceptor.port
         self.md.publish_snapshot(
-            SYMBOL, [(22_000, 500), (21_999, 800)], [(22_002, 400), (22_003, 900)], 1
+            SYMBOL, [(22_000, 500), (21_999, 800)], [(22_002, 400), (22_003, 900)], self.market_ns
         )
         self.md_port = await self.md.start(port=0)
 
@@ -116,6 +126,10 @@ class ScriptedVenue:
             return
         req = self.msgs.decode_request(event.message)
         self.requests.append(req)
+        if isinstance(req, StatusRequest):
+            self.asked_at.setdefault(req.cl_ord_id, time.monotonic())
+        elif not isinstance(req, MassStatusRequest):
+            self.received_at.setdefault(req.cl_ord_id, time.monotonic())
         if isinstance(req, NewOrderRequest):
             if self.lose_next_orders:
                 self.lose_next_orders -= 1
@@ -151,6 +165,10 @@ class ScriptedVenue:
                 self.held_status.append(req)
                 return
             self._status(req)
+
+    def forget_orders(self) -> None:
+        """A venue restart that lost its book: every order, fills and all, is unknown."""
+        self.orders.clear()
 
     def _status(self, req: StatusRequest) -> None:
         o = self._find(req.cl_ord_id)

@@ -63,11 +63,15 @@ def twap(qty: int = 600, seconds: float = 30) -> SubmitParent:
     return SubmitParent(symbol=SYMBOL, side="buy", qty=qty, duration_s=seconds, algo="twap")
 
 
-async def working_twap(node: Node, venue: ScriptedVenue, parent_id: str = "P1") -> None:
-    """A TWAP parent whose first child rests at the venue (its ack may be held back)."""
+async def working_twap(
+    node: Node, venue: ScriptedVenue, parent_id: str = "P1", *, wait: bool = True
+) -> None:
+    """A TWAP parent whose first child rests at the venue (its ack may be held back);
+    ``wait=False`` when the venue is set to lose it."""
     node.engine.on_market_trade(SYMBOL, 100_000, node.clock.now_ns())
     await node.submit_parent(parent_id, twap())
-    await eventually(venue.live, what="a child resting at the venue")
+    if wait:
+        await eventually(venue.live, what="a child resting at the venue")
 
 
 def new_orders(venue: ScriptedVenue) -> list[NewOrderRequest]:

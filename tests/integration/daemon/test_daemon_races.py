@@ -69,7 +69,7 @@ async def test_a_replace_answered_while_its_status_was_being_asked_is_applied_on
         )
         venue.answer_replaces()  # Replaced, then the status answer: the venue's order
         venue.answer_status()
-        await eventually(lambda: not node._awaiting_status, what="the status answer handled")
+        await eventually(lambda: not len(node.questions), what="the status answer handled")
         successor = node.engine.tracker.get(new_id)
         assert successor.cl_ord_id == new_id and successor.status is OrdStatus.NEW
         assert node.router.initiator.session.stats.internal_errors == 0

@@ -205,6 +205,10 @@ EVENTS = [
     "replace_req",
     "replaced",
     "expired",
+    "status_new",
+    "status_pending",
+    "status_canceled",
+    "unknown",
 ]
 
 
@@ -238,6 +242,14 @@ def test_random_event_sequences_keep_the_state_machine_sound(
                 chain.append(o.on_replaced())
             elif name == "expired":
                 o.on_expired()
+            elif name == "status_new":
+                o.on_status(S.PARTIALLY_FILLED if o.cum_qty else S.NEW, o.cum_qty)
+            elif name == "status_pending":
+                o.on_status(S.PENDING_CANCEL, o.cum_qty)
+            elif name == "status_canceled":
+                o.on_status(S.CANCELED, o.cum_qty)
+            elif name == "unknown":
+                o.on_unknown()
         except (IllegalTransition, OverfillError, ValueError):
             assert (o.status, o.cum_qty, o.qty) == before, "a refused event must change nothing"
         cur = chain[-1]
@@ -252,5 +264,103 @@ def test_random_event_sequences_keep_the_state_machine_sound(
             assert 0 < cur.cum_qty < cur.qty
         if cur.status is S.NEW:
             assert cur.cum_qty == 0
+        if cur.status.is_pending and name.startswith("status"):
+            assert cur.status is before[0], "a status answer never moves a pending order"
         # fills are carried across replaces: the chain never loses executed quantity
         assert cur.cum_qty >= max(o.cum_qty for o in chain)
+
+
+# ------------------------------------------------------------- status answers
+def test_a_status_answer_asked_before_a_replace_does_not_undo_the_pending_replace() -> None:
+    # Issue 13 item 1: asked while the order awaited its ack, answered "New" after the
+    # replace went out. The answer predates the replace on the wire: it changes nothing.
+    o = make()
+    o.on_ack()
+    o.request_replace("C2", 10_001, 100)
+    o.on_status(S.NEW, 0)
+    assert o.status is S.PENDING_REPLACE
+    successor = o.on_replaced()
+    assert (successor.cl_ord_id, successor.status) == ("C2", S.NEW)
+
+
+def test_a_status_answer_does_not_undo_a_pending_cancel() -> None:
+    o = make()
+    o.on_ack()
+    o.on_fill(fill("E1", 30))
+    o.request_cancel(request_id="K1")
+    o.on_status(S.PARTIALLY_FILLED, 30)
+    assert o.status is S.PENDING_CANCEL and o.pending_id == "K1"
+    o.on_canceled()
+    assert o.status is S.CANCELED
+
+
+def test_a_status_answer_settles_the_ack_of_a_new_order() -> None:
+    o = make()
+    o.on_status(S.NEW, 0)
+    assert o.status is S.NEW
+
+
+def test_a_status_answer_reporting_the_end_of_an_order_is_adopted() -> None:
+    o = make()
+    o.on_ack()
+    o.request_replace("C2", 10_001, 100)
+    o.on_status(S.CANCELED, 0)
+    assert o.status is S.CANCELED and o.pending_replace is None
+    assert o.pending_id == ""
+
+
+def test_a_status_answer_saying_a_replaced_order_is_gone_changes_nothing() -> None:
+    o = make()
+    o.on_ack()
+    o.request_replace("C2", 10_001, 100)
+    o.on_replaced()
+    o.on_status(S.REJECTED, 0)  # the venue no longer knows the old ClOrdID
+    assert o.status is S.REPLACED
+
+
+def test_a_status_answer_saying_an_ended_order_works_is_refused() -> None:
+    o = make()
+    o.on_ack()
+    o.on_canceled()
+    with pytest.raises(IllegalTransition, match="status NEW"):
+        o.on_status(S.NEW, 0)
+    assert o.status is S.CANCELED
+
+
+def test_an_order_the_venue_forgot_keeps_its_fills_and_leaves_nothing() -> None:
+    # Issue 13 item 3, daemon side: "unknown" for an order with fills
+    o = make()
+    o.on_ack()
+    o.on_fill(fill("E1", 14))
+    o.request_cancel(request_id="K1")
+    o.on_unknown()
+    assert o.status is S.CANCELED
+    assert (o.cum_qty, o.leaves_qty, o.pending_id) == (14, 0, "")
+
+
+def test_an_order_that_never_reached_the_venue_is_rejected_when_unknown() -> None:
+    o = make()
+    o.on_unknown()
+    assert o.status is S.REJECTED and o.leaves_qty == 0
+
+
+def test_an_acknowledged_order_the_venue_forgot_is_cancelled_not_rejected() -> None:
+    o = make()
+    o.on_ack()
+    o.on_unknown()
+    assert o.status is S.CANCELED
+
+
+@pytest.mark.parametrize(
+    ("setup", "expected"),
+    [("pending_new", "C1"), ("cancel", "K1"), ("replace", "C2"), ("new", "")],
+)
+def test_pending_id_names_the_request_awaiting_the_venue(setup: str, expected: str) -> None:
+    o = make()
+    if setup != "pending_new":
+        o.on_ack()
+    if setup == "cancel":
+        o.request_cancel(request_id="K1")
+    elif setup == "replace":
+        o.request_replace("C2", 10_001, 100)
+    assert o.pending_id == expected

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from core.events import CancelReject, ExecReport
-from core.order_tracker import OrderTracker, UnknownOrder
+from core.order_tracker import OrderTracker, UnknownOrder, venue_does_not_know
 from core.orders import ChildOrder
 from core.types import ExecType, OrdStatus, Side
 
@@ -130,3 +130,54 @@ def test_recovered_exec_ids_are_not_applied_again() -> None:
     )
     assert up.duplicate
     assert t.get("C1").cum_qty == 0
+
+
+def test_a_fill_reported_under_a_replaced_clordid_lands_on_the_chain() -> None:
+    t = tracker_with_order()
+    t.on_exec_report(report("C1", ExecType.NEW, OrdStatus.NEW, 0, 100))
+    t.request_replace("C1", "C2", 10_001, 80)
+    t.on_exec_report(report("C2", ExecType.REPLACED, OrdStatus.NEW, 0, 80, orig_cl_ord_id="C1"))
+    up = t.on_exec_report(
+        report(
+            "C1", ExecType.TRADE, OrdStatus.PARTIALLY_FILLED, 30, 50, last_qty=30, last_px=10_001
+        )
+    )
+    assert up.fill is not None and up.order.cl_ord_id == "C2"
+    assert t.get("C2").cum_qty == 30 and not up.cum_mismatch
+    assert t.current("C1") is t.get("C2")
+
+
+def test_the_new_clordid_of_a_replace_in_flight_names_the_order_it_replaces() -> None:
+    t = tracker_with_order()
+    t.on_exec_report(report("C1", ExecType.NEW, OrdStatus.NEW, 0, 100))
+    t.request_replace("C1", "C2", 10_001, 80)
+    assert t.get("C2") is t.get("C1") and t.current("C2").cl_ord_id == "C1"
+
+
+def test_a_status_answer_from_before_a_replace_leaves_the_replace_pending() -> None:
+    t = tracker_with_order()  # asked while the order awaited its ack; answered now
+    t.on_exec_report(report("C1", ExecType.NEW, OrdStatus.NEW, 0, 100))
+    t.request_replace("C1", "C2", 10_001, 80)
+    up = t.on_exec_report(report("C1", ExecType.ORDER_STATUS, OrdStatus.NEW, 0, 100))
+    assert up.order.status is OrdStatus.PENDING_REPLACE and not up.cum_mismatch
+    up = t.on_exec_report(
+        report("C2", ExecType.REPLACED, OrdStatus.NEW, 0, 80, orig_cl_ord_id="C1")
+    )
+    assert up.order.cl_ord_id == "C2" and up.order.status is OrdStatus.NEW
+
+
+def test_an_order_the_venue_does_not_know_keeps_its_fills_and_ends() -> None:
+    t = tracker_with_order()
+    t.on_exec_report(report("C1", ExecType.NEW, OrdStatus.NEW, 0, 100))
+    t.on_exec_report(
+        report(
+            "C1", ExecType.TRADE, OrdStatus.PARTIALLY_FILLED, 14, 86, last_qty=14, last_px=10_000
+        )
+    )
+    unknown = report("C1", ExecType.ORDER_STATUS, OrdStatus.REJECTED, 0, 0, text="unknown order")
+    assert venue_does_not_know(unknown)
+    up = t.on_exec_report(unknown)
+    assert not up.cum_mismatch
+    order = t.get("C1")
+    assert (order.status, order.cum_qty, order.leaves_qty) == (OrdStatus.CANCELED, 14, 0)
+    assert list(t.live()) == []

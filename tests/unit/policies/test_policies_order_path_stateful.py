@@ -190,6 +190,20 @@ class FakeVenue:
             self.end(chain, status)
         self.report(chain, ExecType.TRADE, status, last_qty=qty)
 
+    def status_of(self, chain: VenueOrder) -> OrdStatus:
+        """The truthful answer to a status request that arrives now."""
+        if chain.state == "done":
+            assert chain.final is not None
+            return chain.final
+        if chain.state == "in_flight":
+            return OrdStatus.PENDING_NEW
+        if chain.pending:
+            pending = chain.pending[0]
+            return (
+                OrdStatus.PENDING_REPLACE if pending in self.replaces else OrdStatus.PENDING_CANCEL
+            )
+        return chain.working_status
+
     def working(self) -> list[VenueOrder]:
         return sorted(
             {id(c): c for c in self.chains.values() if c.state == "working"}.values(),
@@ -442,19 +456,21 @@ class OrderPathMachine(RuleBasedStateMachine):
         if not chains:
             return
         chain = data.draw(st.sampled_from(chains))
-        if chain.state == "done":
-            assert chain.final is not None
-            status = chain.final
-        elif chain.state == "in_flight":
-            status = OrdStatus.PENDING_NEW
-        elif chain.pending:
-            pending = chain.pending[0]
-            status = (
-                OrdStatus.PENDING_REPLACE if pending in v.replaces else OrdStatus.PENDING_CANCEL
-            )
-        else:
-            status = chain.working_status
-        v.report(chain, ExecType.ORDER_STATUS, status, exec_id=v.exec_id("S"))
+        v.report(chain, ExecType.ORDER_STATUS, v.status_of(chain), exec_id=v.exec_id("S"))
+
+    @precondition(lambda m: any(c.state == "working" for c in m.venue.chains.values()))
+    @rule(data=st.data())
+    def venue_status_asked_before_our_requests(self, data: st.DataObject) -> None:
+        """A late OrderStatusRequest answer: asked before the cancel or replace we have in
+        flight (it may have waited for an ack timeout), so the venue answers from before
+        them. It must not undo what we asked for since (issue 13 item 1)."""
+        working = self.venue.working()
+        if not working:
+            return
+        chain = data.draw(st.sampled_from(working))
+        self.venue.report(
+            chain, ExecType.ORDER_STATUS, chain.working_status, exec_id=self.venue.exec_id("S")
+        )
 
     # ============================================================ invariants
     @invariant()

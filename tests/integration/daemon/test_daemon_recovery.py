@@ -1,0 +1,76 @@
+"""Recovery on a journal holding records that cannot be re-applied (issue 13 item 2): the
+node starts anyway, halted in ``recovery`` with the record named, and still settles its
+orders with the venue, cancels what rests and lets the operator end the parents."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from core.events import ExecReport
+from core.types import ExecType, OrdStatus
+from daemon.journal import Journal
+from daemon.node import Node
+from tests.integration.daemon.daemon_venue import SYMBOL, ScriptedVenue, eventually
+from tests.integration.daemon.test_daemon_node import node_config, started, venue, working_twap
+
+__all__ = ["venue"]  # the fixture
+
+
+async def test_a_record_that_cannot_be_applied_halts_in_recovery_and_the_node_still_cleans_up(
+    tmp_path: Path, venue: ScriptedVenue
+) -> None:
+    cfg = node_config(tmp_path, venue, RLEXEC__EXECUTION__CANCEL_ON_SHUTDOWN="false")
+    node = await started(cfg)
+    try:
+        await working_twap(node, venue)
+        (child,) = venue.live()
+        rested = node.engine.tracker.get(child.cl_ord_id)
+    finally:
+        await node.stop()  # leaves the child resting, as a crash would
+    # What issue 13 found after a late status answer: a Replaced for an order our books
+    # hold as New (and, for good measure, a record that no longer decodes).
+    journal = Journal(cfg.node.data_dir / "journal.db")
+    bad = journal.record(
+        "report",
+        ExecReport(
+            cl_ord_id="rlexec-1-99",
+            exec_id="V-bad",
+            exec_type=ExecType.REPLACED,
+            ord_status=OrdStatus.NEW,
+            symbol=SYMBOL,
+            side=rested.side,
+            order_qty=rested.qty,
+            cum_qty=0,
+            leaves_qty=rested.qty,
+            ts_ns=1,
+            price=rested.price,
+            orig_cl_ord_id=rested.cl_ord_id,
+        ),
+    )
+    garbled = journal.record("new", {"placeholder": True})
+    journal.close()
+    db = sqlite3.connect(cfg.node.data_dir / "journal.db")
+    db.execute("UPDATE records SET body = ? WHERE seq = ?", (b'{"cl_ord_id": 5}', garbled))
+    db.commit()
+    db.close()
+
+    again = Node(cfg)
+    await again.start()  # never raises on a record
+    try:
+        assert f"record {bad} (report)" in again.halts["recovery"]
+        assert "IllegalTransition" in again.halts["recovery"]
+        assert "and 1 more" in again.halts["recovery"]
+        assert not again.may_trade(SYMBOL)
+        readiness = again.readiness()
+        assert not readiness.ready and "recovery" in readiness.halts
+        # settled with the venue, and what rests is cancelled
+        await eventually(lambda: again.recovered, what="venue reconciliation")
+        assert child.cl_ord_id in venue.status_requests
+        await eventually(lambda: not venue.live(), what="the resting child cancelled")
+        # the operator ends the parent
+        reply = await again.cancel_parent("P1")
+        assert reply["state"] == "canceled"
+        assert "recovery" in again.halts  # stays until a restart on a sound journal
+    finally:
+        await again.stop()
