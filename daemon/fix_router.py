@@ -34,7 +34,15 @@ from core.requests import (
     StatusRequest,
 )
 from core.types import ExecType, OrdStatus
-from gateways.fix import AppMessage, FixInitiator, FixMessages, LoggedOn, LoggedOut
+from gateways.fix import (
+    AppMessage,
+    FixInitiator,
+    FixMessages,
+    LoggedOn,
+    LoggedOut,
+    NotResent,
+    ResendCandidate,
+)
 from gateways.fix.codec import FixMessage
 from gateways.fix.messages import BusinessReject, FixMappingError
 from gateways.fix.session import SessionNotReady
@@ -82,8 +90,14 @@ class FixRouter:
         resend_allowed: Callable[[str, str, float], bool] | None = None,
         on_not_resent: Callable[[OrderEntry], None] | None = None,
     ) -> None:
-        self.initiator = FixInitiator(settings, on_event=self._on_event)
-        self.messages = FixMessages(settings.session.begin_string, instruments)
+        self.initiator = FixInitiator(
+            settings, on_event=self._on_event, resend_policy=self._resend_policy
+        )
+        self.messages = FixMessages(
+            settings.session.begin_string,
+            instruments,
+            dictionary=settings.session.dictionary(),
+        )
         self._on_message = on_message
         self._on_local_reject = on_message
         self._on_session = on_session
@@ -129,6 +143,8 @@ class FixRouter:
                 self._on_message(VenueReject(decoded.text, decoded.ref_seq_num))
             else:
                 self._on_message(decoded)
+        elif isinstance(event, NotResent):
+            self.not_resent(event.message)
         elif isinstance(event, LoggedOn):
             self._on_session(True, f"logged on ({event.session_id})")
         elif isinstance(event, LoggedOut):
@@ -190,6 +206,10 @@ class FixRouter:
             return None
         kind = _KINDS.get(type(req))
         return None if kind is None or isinstance(req, MassStatusRequest) else (kind, req)
+
+    def _resend_policy(self, candidate: ResendCandidate) -> bool:
+        """The session's age rule first (a stale order never goes again), then ours."""
+        return candidate.default and self.may_resend(candidate.message, candidate.age_s)
 
     def may_resend(self, msg: FixMessage, age_s: float) -> bool:
         """The session's question on a ResendRequest: may ``msg`` (sent ``age_s`` ago)

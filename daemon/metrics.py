@@ -102,6 +102,12 @@ class Metrics:
             "Garbled or invalid FIX messages dropped.",
             registry=r,
         )
+        self.fix_not_resent = Counter(
+            "rlexec_fix_orders_not_resent_total",
+            "Orders and replaces gap-filled instead of resent after a reconnect (stale, or "
+            "no longer wanted); each is then settled with the venue.",
+            registry=r,
+        )
         # ---- market data
         self.md_updates = Counter(
             "rlexec_md_updates_total", "Book updates applied.", ["symbol"], registry=r

@@ -556,6 +556,7 @@ class Node:
         """A request gap-filled on resend: the venue has most likely never processed it.
         Its order is asked about, and the answer settles it ("unknown": never sent,
         rejected or left as it was; anything else: what the venue has), losing nothing."""
+        self.metrics.fix_not_resent.inc()
         try:
             order = self.engine.tracker.get(req.cl_ord_id)
         except UnknownOrder:
