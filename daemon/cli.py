@@ -114,6 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("demo", help="the whole product on one machine: exchange + daemon + policy")
     sub.add_parser("train", help="train a policy (PPO or DQN) and write an artifact")
     sub.add_parser("evaluate", help="compare a policy with TWAP/VWAP/POV/AC on held-out data")
+    sub.add_parser("backtest", help="execution-quality report: IS split, intervals, plots")
 
     run = sub.add_parser("run", help="run the execution daemon")
     run.add_argument("--config", metavar="FILE", default=None, help="omit for embedded defaults")
@@ -145,6 +146,7 @@ _PASSTHROUGH = {
     "demo": ("daemon.demo", "main"),
     "train": ("policies.train", "main"),
     "evaluate": ("policies.evaluate", "main"),
+    "backtest": ("policies.backtest.cli", "main"),
 }
 
 
