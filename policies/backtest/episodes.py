@@ -28,6 +28,7 @@ from policies.backtest.metrics import (
     inventory_path,
     participation,
     split_shortfall,
+    sweep_share,
 )
 from policies.backtest.orders import GroupSpec, ParentSpec
 from policies.backtest.trace import ActionRecorder, TraceFactory
@@ -159,7 +160,7 @@ def run_order(
         timing_bps=split.timing_bps,
         arrival_mid=parent.arrival_mid,
         fill_rate=parent.filled_qty / parent.qty,
-        sweep_share=result.swept / parent.qty,
+        sweep_share=sweep_share(parent.qty, fills),
         participation=participation(fills, trace.tape_since(parent.start_ns), parent.start_ns),
         child_orders=trace.new_orders,
         cancels=trace.cancels,

@@ -32,11 +32,13 @@ INVENTORY_POINTS = 21  # remaining inventory at 0 %, 5 %, ..., 100 % of the hori
 
 
 class Print(NamedTuple):
-    """One fill of ours (or one print on the tape): time, quantity, price in ticks."""
+    """One fill of ours (or one print on the tape): time, quantity, price in ticks, and
+    whether it came from the end-of-horizon sweep (our market orders)."""
 
     ts_ns: int
     qty: int
     price: int
+    sweep: bool = False
 
 
 class BookSample(NamedTuple):
@@ -119,6 +121,11 @@ def split_shortfall(
         impact += sign * (m - m0) * left
         timing += sign * (m0 - arrival_mid) * left
     return CostSplit(is_bps, spread * scale, impact * scale, timing * scale)
+
+
+def sweep_share(qty: int, fills: Sequence[Print]) -> float:
+    """Share of the parent done by the end-of-horizon sweep."""
+    return sum(f.qty for f in fills if f.sweep) / qty
 
 
 def participation(fills: Sequence[Print], tape: Sequence[Print], start_ns: int) -> float:

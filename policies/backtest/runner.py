@@ -31,7 +31,7 @@ from policies.backtest.lineup import REFERENCE, PolicySpec
 from policies.backtest.metrics import OrderOutcome
 from policies.backtest.orders import DataGroup, GroupSpec, ParentSpec, draw_orders
 from policies.backtest.scaleout import Executor, JobFailure, make_executor
-from policies.backtest.summary import GroupData, statistics_note, summarise_group
+from policies.backtest.summary import GroupData, summarise
 from policies.backtest.trace import TraceFactory
 from policies.data import Source, load_source
 from policies.env import EnvConfig, ExecutionEnv
@@ -276,38 +276,32 @@ def run_backtest(cfg: BacktestConfig, executor: Executor | None = None) -> Backt
             gd.outcomes[p.name] = [OrderOutcome.from_json(have[k]) for k in pl.keys[p.name]]
         groups.append(gd)
     names = [p.name for p in cfg.policies]
-    learned = {p.name for p in cfg.policies if p.learned}
+    learned = sorted(p.name for p in cfg.policies if p.learned)
     reference = REFERENCE if REFERENCE in names else names[0]
-    summary: dict[str, Any] = {
-        "command": cfg.command,
-        "seed": cfg.seed,
-        "orders_per_group": cfg.orders,
-        "reference": reference,
-        "policies": [
-            {"name": p.name, "kind": p.kind, "fingerprint": p.fingerprint(baselines)}
-            for p in cfg.policies
-        ],
-        "baselines_from": str(source_of_params),
-        "env": cfg.env.to_json(),
-        "features": features.to_json(),
-        "impact_text": _impact_text(plans, cfg.env),
-        "code": code_fingerprint(),
-        "statistics": statistics_note(cfg.draws, cfg.level),
-        "counterfactual": "the same replay without our orders (the LOBSTER file's own book)",
-        "groups": {
-            g.key: summarise_group(
-                g,
-                names,
-                reference=reference,
-                learned=learned,
-                seed=cfg.seed,
-                draws=cfg.draws,
-                level=cfg.level,
-            )
-            for g in groups
-        },
-    }
-    gates = [promotion_gate(summary, p, min_orders=cfg.min_gate_orders) for p in sorted(learned)]
+    summary = summarise(
+        groups,
+        {p.name: p.kind for p in cfg.policies},
+        reference=reference,
+        seed=cfg.seed,
+        draws=cfg.draws,
+        level=cfg.level,
+    )
+    for entry, p in zip(summary["policies"], cfg.policies, strict=True):
+        entry["fingerprint"] = p.fingerprint(baselines)
+    summary.update(
+        {
+            "command": cfg.command,
+            "seed": cfg.seed,
+            "orders_per_group": cfg.orders,
+            "baselines_from": str(source_of_params),
+            "env": cfg.env.to_json(),
+            "features": features.to_json(),
+            "impact_text": _impact_text(plans, cfg.env),
+            "code": code_fingerprint(),
+            "counterfactual": "the same replay without our orders (the LOBSTER file's own book)",
+        }
+    )
+    gates = [promotion_gate(summary, p, min_orders=cfg.min_gate_orders) for p in learned]
     summary["executor"] = executor_name
     summary["computed"] = computed
     summary["reused"] = reused

@@ -5,10 +5,12 @@ differences.
   and 99th percentiles, so one order caught in a freak move cannot decide a comparison.
   The report says so wherever it prints a mean; the raw means are kept beside them.
 * **Bootstrap**: orders are resampled with replacement, the *same* resamples for every
-  policy and every difference in a cell (the comparison stays paired); the interval is
-  the percentile interval of the resampled statistic. The generator is seeded from the
-  run's seed and the cell's name, so a rerun gives the same intervals and adding a
-  policy does not move anyone else's.
+  policy and every difference in a cell (the comparison stays paired); each resample is
+  winsorised at its own percentiles, as the sample was, and the interval is the
+  percentile interval of the resampled statistic. (Clipping once and resampling the
+  clipped values under-covers: measured 92 % instead of 95 % on heavy-tailed data.)
+  The generator is seeded from the run's seed and the cell's name, so a rerun gives the
+  same intervals and adding a policy does not move anyone else's.
 * **Paired difference** of A against B: A's cost minus B's on each order (negative: A
   is cheaper), winsorised, averaged; the market's own move, which dominates any single
   order's shortfall, cancels in it.
@@ -35,8 +37,24 @@ def winsorise(x: npt.ArrayLike, limits: tuple[float, float] = WINSOR) -> F64:
     a = np.asarray(x, dtype=np.float64)
     if a.size == 0:
         return a
-    lo, hi = np.percentile(a, limits)
-    return np.clip(a, lo, hi)
+    row: F64 = winsorise_rows(a[None, :], limits)[0]
+    return row
+
+
+def winsorise_rows(m: F64, limits: tuple[float, float] = WINSOR) -> F64:
+    """Each row of ``m`` clipped to that row's own percentiles (numpy's default, linear
+    interpolation), found by one partial sort of the needed ranks rather than a sort."""
+    n = m.shape[1]
+    pos = [(n - 1) * q / 100.0 for q in limits]
+    ranks = sorted({int(np.floor(p)) for p in pos} | {int(np.ceil(p)) for p in pos})
+    part = np.partition(m, ranks, axis=1)
+    bounds = []
+    for p in pos:
+        k0, k1 = int(np.floor(p)), int(np.ceil(p))
+        f = p - k0
+        bounds.append(part[:, k0] * (1 - f) + part[:, k1] * f)
+    clipped: F64 = np.clip(m, bounds[0][:, None], bounds[1][:, None])
+    return clipped
 
 
 def cell_rng(seed: int, *names: str) -> np.random.Generator:
@@ -56,6 +74,10 @@ class Estimate:
     lo: float
     hi: float
 
+    def negated(self) -> Estimate:
+        """The same estimate for the opposite difference (B - A instead of A - B)."""
+        return Estimate(-self.value, -self.hi, -self.lo)
+
     def excludes_zero(self) -> bool:
         return self.lo > 0 or self.hi < 0
 
@@ -69,18 +91,30 @@ def _interval(stats: F64, level: float) -> tuple[float, float]:
     return float(lo), float(hi)
 
 
-def mean_ci(x: F64, idx: npt.NDArray[np.intp], level: float = 0.95) -> Estimate:
-    """Mean of ``x`` with its bootstrap percentile interval over the resamples ``idx``."""
-    stats = x[idx].mean(axis=1)
-    return Estimate(float(x.mean()), *_interval(stats, level))
+def mean_ci(
+    x: F64, idx: npt.NDArray[np.intp], level: float = 0.95, *, winsor: bool = True
+) -> Estimate:
+    """Mean of ``x`` (winsorised, unless ``winsor`` is False) with its bootstrap
+    percentile interval over the resamples ``idx``."""
+    if not winsor:
+        return Estimate(float(x.mean()), *_interval(x[idx].mean(axis=1), level))
+    stats = winsorise_rows(x[idx]).mean(axis=1)
+    return Estimate(float(winsorise(x).mean()), *_interval(stats, level))
 
 
-def std_ci(x: F64, idx: npt.NDArray[np.intp], level: float = 0.95) -> Estimate:
-    """Standard deviation (ddof 1) of ``x`` with its bootstrap percentile interval."""
+def mean_and_std_ci(
+    x: F64, idx: npt.NDArray[np.intp], level: float = 0.95
+) -> tuple[Estimate, Estimate]:
+    """Winsorised mean and standard deviation (ddof 1) of ``x``, each with its interval,
+    from one pass over the resamples."""
+    w = winsorise(x)
+    nan = Estimate(float("nan"), float("nan"), float("nan"))
     if len(x) < 2:
-        return Estimate(float("nan"), float("nan"), float("nan"))
-    stats = x[idx].std(axis=1, ddof=1)
-    return Estimate(float(x.std(ddof=1)), *_interval(stats, level))
+        return Estimate(float(w.mean()), float("nan"), float("nan")), nan
+    m = winsorise_rows(x[idx])
+    mean = Estimate(float(w.mean()), *_interval(m.mean(axis=1), level))
+    std = Estimate(float(w.std(ddof=1)), *_interval(m.std(axis=1, ddof=1), level))
+    return mean, std
 
 
 def terciles(values: F64) -> tuple[float, float]:

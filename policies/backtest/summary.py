@@ -30,10 +30,11 @@ from policies.backtest.orders import TOD_BUCKETS, ParentSpec
 from policies.backtest.statistics import (
     F64,
     WINSOR,
+    Estimate,
     cell_rng,
+    mean_and_std_ci,
     mean_ci,
     resample,
-    std_ci,
     tercile_labels,
     winsorise,
 )
@@ -116,19 +117,40 @@ def summarise_cell(
     n = int(m.sum())
     idx = resample(n, draws, cell_rng(seed, g.key, cell.name))
     cost = {p: g.column(p, "is_bps")[m] for p in policies}
-    wins = {p: winsorise(cost[p]) for p in policies}
+    stats = {p: mean_and_std_ci(cost[p], idx, level) for p in policies}
+    pairs: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def pair(p: str, q: str) -> dict[str, Any]:
+        """p - q on the same orders; q - p is its mirror image, computed once."""
+        if (q, p) in pairs:
+            other = pairs[(q, p)]
+            est = Estimate(*other["diff"]).negated()
+            return {
+                "diff": est.to_json(),
+                "p_beat": 1 - other["p_beat"] - other["ties"],
+                "ties": other["ties"],
+            }
+        d = cost[p] - cost[q]
+        pairs[(p, q)] = {
+            "diff": mean_ci(d, idx, level).to_json(),
+            "p_beat": float(np.mean(d < 0)),
+            "ties": float(np.mean(d == 0)),
+        }
+        return pairs[(p, q)]
+
     rows: dict[str, Any] = {}
     for p in policies:
-        x, w = cost[p], wins[p]
+        x = cost[p]
+        mean, risk = stats[p]
         others = [q for q in policies if q != p]
-        best = min(others, key=lambda q: float(wins[q].mean())) if others else None
+        best = min(others, key=lambda q: stats[q][0].value) if others else None
         row: dict[str, Any] = {
             "n": n,
-            "mean": mean_ci(w, idx, level).to_json(),
+            "mean": mean.to_json(),
             "raw_mean": float(x.mean()),
             "median": float(np.median(x)),
-            "se": float(w.std(ddof=1) / np.sqrt(n)) if n > 1 else float("nan"),
-            "timing_risk": std_ci(w, idx, level).to_json(),
+            "se": float(winsorise(x).std(ddof=1) / np.sqrt(n)) if n > 1 else float("nan"),
+            "timing_risk": risk.to_json(),
             "best_other": best,
         }
         for name, attr in SPLIT:
@@ -137,15 +159,7 @@ def summarise_cell(
             row[attr] = float(g.column(p, attr)[m].mean())
         against = {q for q in (reference, best) if q is not None and q != p and q in cost}
         against.update(_pairs(p, policies, cell, learned))
-        vs: dict[str, Any] = {}
-        for q in [q for q in policies if q in against]:
-            d = x - cost[q]
-            vs[q] = {
-                "diff": mean_ci(winsorise(d), idx, level).to_json(),
-                "p_beat": float(np.mean(d < 0)),
-                "ties": float(np.mean(d == 0)),
-            }
-        row["vs"] = vs
+        row["vs"] = {q: pair(p, q) for q in policies if q in against}
         rows[p] = row
     return {"kind": cell.kind, "label": cell.label, "range": cell.range, "n": n, "rows": rows}
 
@@ -214,10 +228,40 @@ def summarise_group(
     }
 
 
-def statistics_note(draws: int, level: float) -> dict[str, Any]:
+def summarise(
+    groups: Sequence[GroupData],
+    kinds: dict[str, str],
+    *,
+    reference: str,
+    seed: int,
+    draws: int,
+    level: float,
+) -> dict[str, Any]:
+    """The statistics of every group; ``kinds``: policy name -> "rl" or its baseline name,
+    in table order."""
+    policies = list(kinds)
+    learned = {p for p, k in kinds.items() if k == "rl"}
     return {
-        "winsorised": list(WINSOR),
-        "bootstrap_draws": draws,
-        "level": level,
-        "interval": "percentile bootstrap over orders, the same resamples for every policy",
+        "reference": reference,
+        "policies": [{"name": p, "kind": k} for p, k in kinds.items()],
+        "statistics": {
+            "winsorised": list(WINSOR),
+            "bootstrap_draws": draws,
+            "level": level,
+            "interval": "percentile bootstrap over orders, the same resamples for every "
+            "policy, each resample winsorised at its own percentiles",
+            "seed": seed,
+        },
+        "groups": {
+            g.key: summarise_group(
+                g,
+                policies,
+                reference=reference,
+                learned=learned,
+                seed=seed,
+                draws=draws,
+                level=level,
+            )
+            for g in groups
+        },
     }

@@ -22,6 +22,7 @@ from typing import Any
 from core.clock import SimClock
 from core.events import CancelReject, ExecReport
 from core.requests import CancelRequest, NewOrderRequest, ReplaceRequest
+from core.types import OrdType
 from exchange.replay.api import MarketSimulator
 from policies.actions import Action
 from policies.backtest.metrics import BookSample, Print
@@ -34,17 +35,19 @@ from risk.approval import Approved
 class _FillTap:
     """Hands each report to the engine and keeps the fills the engine applied."""
 
-    __slots__ = ("consumer", "fills")
+    __slots__ = ("consumer", "fills", "sweeps")
 
-    def __init__(self, consumer: ReportConsumer, fills: list[Print]) -> None:
+    def __init__(self, consumer: ReportConsumer, fills: list[Print], sweeps: set[str]) -> None:
         self.consumer = consumer
         self.fills = fills
+        self.sweeps = sweeps
 
     def on_exec_report(self, report: ExecReport) -> object:
         update = self.consumer.on_exec_report(report)
         fill = getattr(update, "fill", None)
         if fill is not None:
-            self.fills.append(Print(fill.ts_ns, fill.qty, fill.price))
+            swept = fill.cl_ord_id in self.sweeps
+            self.fills.append(Print(fill.ts_ns, fill.qty, fill.price, swept))
         return update
 
     def on_cancel_reject(self, rej: CancelReject) -> object:
@@ -56,16 +59,19 @@ class TracingRouter(SimRouter):
         super().__init__(clock)
         self.fills: list[Print] = []
         self.samples: list[BookSample] = []
+        self.sweep_orders: set[str] = set()  # ClOrdIDs of our market orders
         self.new_orders = 0
         self.replaces = 0
         self.cancels = 0
 
     def reset(self, sim: MarketSimulator, consumer: ReportConsumer) -> None:
-        super().reset(sim, _FillTap(consumer, self.fills))
+        super().reset(sim, _FillTap(consumer, self.fills, self.sweep_orders))
 
     def submit_new(self, approved: Approved[NewOrderRequest]) -> None:
         super().submit_new(approved)
         self.new_orders += 1
+        if approved.request.ord_type is OrdType.MARKET:  # only the end-of-horizon sweep
+            self.sweep_orders.add(approved.request.cl_ord_id)
 
     def submit_replace(self, approved: Approved[ReplaceRequest]) -> None:
         super().submit_replace(approved)
