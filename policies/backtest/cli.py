@@ -12,6 +12,7 @@ interrupted (rerun to resume).
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -37,9 +38,15 @@ def _pair(text: str) -> tuple[float, float]:
     return lo, hi
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from policies.backtest.runner import default_workers
+def default_workers() -> int:
+    """The CPUs this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
 
+
+def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
         prog="rlexec backtest",
         description=__doc__.split("\n\n")[0] if __doc__ else None,

@@ -56,7 +56,13 @@ class _Market:
     path: FileMidPath
 
 
-class _Worker:
+def _normaliser(policy: Policy) -> Normaliser | None:
+    inner = policy.policy if isinstance(policy, ActionRecorder) else policy
+    artifact = getattr(inner, "artifact", None)
+    return artifact.normaliser if artifact is not None else None
+
+
+class Worker:
     """What one process keeps between jobs: loaded days, environments, policies."""
 
     def __init__(self) -> None:
@@ -97,31 +103,29 @@ class _Worker:
             found = self.envs[key] = (env, factory)
         return found
 
+    def run(self, job: Job) -> list[tuple[int, dict[str, Any]]]:
+        """Each order's outcome (JSON-ready), in the job's order."""
+        policy = self.policy(job)
+        env, factory = self.env(job, policy)
+        path = self.market(job.group).path
+        return [
+            (order.index, run_order(env, factory, policy, order, path).to_json())
+            for order in job.orders
+        ]
 
-def _normaliser(policy: Policy) -> Normaliser | None:
-    inner = policy.policy if isinstance(policy, ActionRecorder) else policy
-    artifact = getattr(inner, "artifact", None)
-    return artifact.normaliser if artifact is not None else None
 
-
-_STATE: dict[str, _Worker] = {}  # this process's worker, made on its first job
+_STATE: dict[str, Worker] = {}  # this process's worker, made on its first job
 
 
 def run_job(job: Job) -> list[tuple[int, dict[str, Any]]]:
-    """Each order's outcome (JSON-ready), in the job's order."""
+    """:meth:`Worker.run` on this process's worker."""
     w = _STATE.get("worker")
     if w is None:
         from core.log import configure
 
         configure(level="ERROR")
-        w = _STATE["worker"] = _Worker()
-    policy = w.policy(job)
-    env, factory = w.env(job, policy)
-    path = w.market(job.group).path
-    out = []
-    for order in job.orders:
-        out.append((order.index, run_order(env, factory, policy, order, path).to_json()))
-    return out
+        w = _STATE["worker"] = Worker()
+    return w.run(job)
 
 
 def run_order(

@@ -15,7 +15,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -323,10 +322,3 @@ def _bar(total: int, show: bool) -> Any:
     from tqdm import tqdm
 
     return tqdm(total=total, unit="order", desc="backtest", smoothing=0.05)
-
-
-def default_workers() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
