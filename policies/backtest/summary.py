@@ -96,26 +96,30 @@ def cells_of(orders: Sequence[ParentSpec]) -> list[Cell]:
     return out
 
 
-def _pairs(policy: str, policies: Sequence[str], cell: Cell, learned: set[str]) -> list[str]:
-    if cell.kind in FULL_PAIRS or policy in learned:
-        return [q for q in policies if q != policy]
-    return []
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    """Who is compared, and how: the policies in table order, the reference (TWAP), the
+    learned ones (compared with everyone in every cell), the bootstrap's settings."""
+
+    policies: tuple[str, ...]
+    reference: str
+    learned: frozenset[str]
+    seed: int
+    draws: int
+    level: float
+
+    def against(self, policy: str, cell: Cell) -> list[str]:
+        """Who ``policy`` is compared with in every case, beyond TWAP and its best rival."""
+        if cell.kind in FULL_PAIRS or policy in self.learned:
+            return [q for q in self.policies if q != policy]
+        return []
 
 
-def summarise_cell(
-    g: GroupData,
-    cell: Cell,
-    policies: Sequence[str],
-    *,
-    reference: str,
-    learned: set[str],
-    seed: int,
-    draws: int,
-    level: float,
-) -> dict[str, Any]:
+def summarise_cell(g: GroupData, cell: Cell, cmp: Comparison) -> dict[str, Any]:
+    policies, reference, level = cmp.policies, cmp.reference, cmp.level
     m = cell.mask
     n = int(m.sum())
-    idx = resample(n, draws, cell_rng(seed, g.key, cell.name))
+    idx = resample(n, cmp.draws, cell_rng(cmp.seed, g.key, cell.name))
     cost = {p: g.column(p, "is_bps")[m] for p in policies}
     stats = {p: mean_and_std_ci(cost[p], idx, level) for p in policies}
     pairs: dict[tuple[str, str], dict[str, Any]] = {}
@@ -158,20 +162,18 @@ def summarise_cell(
         for attr in COUNTS:
             row[attr] = float(g.column(p, attr)[m].mean())
         against = {q for q in (reference, best) if q is not None and q != p and q in cost}
-        against.update(_pairs(p, policies, cell, learned))
+        against.update(cmp.against(p, cell))
         row["vs"] = {q: pair(p, q) for q in policies if q in against}
         rows[p] = row
     return {"kind": cell.kind, "label": cell.label, "range": cell.range, "n": n, "rows": rows}
 
 
-def worse_in(
-    cells: dict[str, Any], policies: Sequence[str], reference: str, learned: set[str]
-) -> list[dict[str, Any]]:
+def worse_in(cells: dict[str, Any], cmp: Comparison) -> list[dict[str, Any]]:
     """Cells where a policy cheaper than another over the whole group is dearer than it."""
     overall = cells["all"]["rows"]
     out = []
-    for p in policies:
-        targets = [q for q in policies if q != p and (q == reference or p in learned)]
+    for p in cmp.policies:
+        targets = [q for q in cmp.policies if q != p and (q == cmp.reference or p in cmp.learned)]
         for q in targets:
             whole = overall[p]["vs"].get(q)
             if whole is None or whole["diff"][0] >= 0:
@@ -195,36 +197,18 @@ def worse_in(
     return out
 
 
-def summarise_group(
-    g: GroupData,
-    policies: Sequence[str],
-    *,
-    reference: str,
-    learned: set[str],
-    seed: int,
-    draws: int,
-    level: float,
-) -> dict[str, Any]:
-    cells: dict[str, Any] = {}
-    for cell in cells_of(g.orders):
-        if int(cell.mask.sum()) < 2:
-            continue
-        cells[cell.name] = summarise_cell(
-            g,
-            cell,
-            policies,
-            reference=reference,
-            learned=learned,
-            seed=seed,
-            draws=draws,
-            level=level,
-        )
+def summarise_group(g: GroupData, cmp: Comparison) -> dict[str, Any]:
+    cells = {
+        cell.name: summarise_cell(g, cell, cmp)
+        for cell in cells_of(g.orders)
+        if int(cell.mask.sum()) >= 2
+    }
     return {
         "key": g.key,
         "meta": g.meta,
         "orders": len(g.orders),
         "cells": cells,
-        "worse_in": worse_in(cells, policies, reference, learned),
+        "worse_in": worse_in(cells, cmp),
     }
 
 
@@ -239,8 +223,14 @@ def summarise(
 ) -> dict[str, Any]:
     """The statistics of every group; ``kinds``: policy name -> "rl" or its baseline name,
     in table order."""
-    policies = list(kinds)
-    learned = {p for p, k in kinds.items() if k == "rl"}
+    cmp = Comparison(
+        tuple(kinds),
+        reference,
+        frozenset(p for p, k in kinds.items() if k == "rl"),
+        seed,
+        draws,
+        level,
+    )
     return {
         "reference": reference,
         "policies": [{"name": p, "kind": k} for p, k in kinds.items()],
@@ -252,16 +242,5 @@ def summarise(
             "policy, each resample winsorised at its own percentiles",
             "seed": seed,
         },
-        "groups": {
-            g.key: summarise_group(
-                g,
-                policies,
-                reference=reference,
-                learned=learned,
-                seed=seed,
-                draws=draws,
-                level=level,
-            )
-            for g in groups
-        },
+        "groups": {g.key: summarise_group(g, cmp) for g in groups},
     }

@@ -7,13 +7,12 @@ so 1 tick x 1 share = 0.1 bp.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import pytest
 
 from core.types import Side
 from policies.backtest.metrics import (
     BookSample,
+    CostSplit,
     Print,
     inventory_path,
     participation,
@@ -26,9 +25,24 @@ ARRIVAL = 1000.0
 QTY = 100
 
 
-def counterfactual(path: dict[int, float]) -> Callable[[int], float]:
-    """The mid without our orders at each sample time (only those are ever asked for)."""
-    return lambda ts: path[ts]
+def split(
+    fills: list[Print],
+    samples: list[BookSample],
+    without_us: dict[int, float],
+    is_bps: float,
+    side: Side = Side.BUY,
+) -> CostSplit:
+    """``without_us``: the mid without our orders at each sample time (only those are
+    ever asked for)."""
+    return split_shortfall(
+        side,
+        QTY,
+        ARRIVAL,
+        fills,
+        samples=samples,
+        counterfactual_mid=lambda ts: without_us[ts],
+        is_bps=is_bps,
+    )
 
 
 def test_buy_fills_split_into_spread_impact_and_timing_by_hand() -> None:
@@ -36,43 +50,31 @@ def test_buy_fills_split_into_spread_impact_and_timing_by_hand() -> None:
     # 40 @ 999 after the book seen at t=15 (mid 999.5; without us 999.0)
     fills = [Print(10, 60, 1002), Print(20, 40, 999)]
     samples = [BookSample(0, 1000.0), BookSample(5, 1001.0), BookSample(15, 999.5)]
-    m0 = counterfactual({0: 1000.0, 5: 1000.5, 15: 999.0})
+    m0 = {0: 1000.0, 5: 1000.5, 15: 999.0}
     # shortfall: (2 x 60 - 1 x 40) ticks x shares = 80 -> 8 bps
-    split = split_shortfall(
-        Side.BUY, QTY, ARRIVAL, fills, samples=samples, counterfactual_mid=m0, is_bps=8.0
-    )
-    assert split.spread_bps == pytest.approx(0.1 * (1 * 60 - 0.5 * 40))  # 4.0
-    assert split.impact_bps == pytest.approx(0.1 * (0.5 * 60 + 0.5 * 40))  # 5.0
-    assert split.timing_bps == pytest.approx(0.1 * (0.5 * 60 - 1.0 * 40))  # -1.0
-    assert split.spread_bps + split.impact_bps + split.timing_bps == pytest.approx(8.0)
+    cost = split(fills, samples, m0, 8.0)
+    assert cost.spread_bps == pytest.approx(0.1 * (1 * 60 - 0.5 * 40))  # 4.0
+    assert cost.impact_bps == pytest.approx(0.1 * (0.5 * 60 + 0.5 * 40))  # 5.0
+    assert cost.timing_bps == pytest.approx(0.1 * (0.5 * 60 - 1.0 * 40))  # -1.0
+    assert cost.spread_bps + cost.impact_bps + cost.timing_bps == pytest.approx(8.0)
 
 
 def test_a_sell_flips_every_sign() -> None:
     fills = [Print(10, 100, 998)]  # sold 2 ticks under arrival: a cost
     samples = [BookSample(5, 999.0)]  # we had pushed the mid down a tick ...
-    m0 = counterfactual({5: 999.5})  # ... of a market that fell half a tick by itself
-    split = split_shortfall(
-        Side.SELL, QTY, ARRIVAL, fills, samples=samples, counterfactual_mid=m0, is_bps=20.0
-    )
-    assert split.spread_bps == pytest.approx(10.0)  # sold 1 tick under the mid
-    assert split.impact_bps == pytest.approx(5.0)  # our half tick of impact
-    assert split.timing_bps == pytest.approx(5.0)  # the market's own half tick
+    m0 = {5: 999.5}  # ... of a market that fell half a tick by itself
+    cost = split(fills, samples, m0, 20.0, Side.SELL)
+    assert cost.spread_bps == pytest.approx(10.0)  # sold 1 tick under the mid
+    assert cost.impact_bps == pytest.approx(5.0)  # our half tick of impact
+    assert cost.timing_bps == pytest.approx(5.0)  # the market's own half tick
 
 
 def test_passive_fills_earn_the_spread_as_a_negative_cost() -> None:
     fills = [Print(10, 100, 999)]  # bought at our bid, one tick under the mid
     samples = [BookSample(5, 1000.0)]
-    split = split_shortfall(
-        Side.BUY,
-        QTY,
-        ARRIVAL,
-        fills,
-        samples=samples,
-        counterfactual_mid=counterfactual({5: 1000.0}),
-        is_bps=-10.0,
-    )
-    assert split.spread_bps == pytest.approx(-10.0)
-    assert split.impact_bps == 0 and split.timing_bps == 0
+    cost = split(fills, samples, {5: 1000.0}, -10.0)
+    assert cost.spread_bps == pytest.approx(-10.0)
+    assert cost.impact_bps == 0 and cost.timing_bps == 0
 
 
 def test_a_fill_at_a_samples_own_time_refers_to_the_sample_before() -> None:
@@ -86,18 +88,10 @@ def test_a_fill_at_a_samples_own_time_refers_to_the_sample_before() -> None:
 def test_a_one_sided_book_carries_the_last_mid_forward() -> None:
     fills = [Print(12, 100, 1003)]
     samples = [BookSample(5, 1002.0), BookSample(10, None)]
-    split = split_shortfall(
-        Side.BUY,
-        QTY,
-        ARRIVAL,
-        fills,
-        samples=samples,
-        counterfactual_mid=counterfactual({10: 1001.0}),
-        is_bps=30.0,
-    )
-    assert split.spread_bps == pytest.approx(10.0)  # 1003 - 1002
-    assert split.impact_bps == pytest.approx(10.0)  # 1002 - 1001
-    assert split.timing_bps == pytest.approx(10.0)  # 1001 - 1000
+    cost = split(fills, samples, {10: 1001.0}, 30.0)
+    assert cost.spread_bps == pytest.approx(10.0)  # 1003 - 1002
+    assert cost.impact_bps == pytest.approx(10.0)  # 1002 - 1001
+    assert cost.timing_bps == pytest.approx(10.0)  # 1001 - 1000
 
 
 def test_the_charged_remainder_is_split_at_the_last_book() -> None:
@@ -105,19 +99,11 @@ def test_the_charged_remainder_is_split_at_the_last_book() -> None:
     fills = [Print(10, 60, 1001)]
     samples = [BookSample(5, 1000.0), BookSample(30, 1003.0)]
     is_bps = 0.1 * (1 * 60 + 5 * 40)  # 26 bps
-    split = split_shortfall(
-        Side.BUY,
-        QTY,
-        ARRIVAL,
-        fills,
-        samples=samples,
-        counterfactual_mid=counterfactual({5: 1000.0, 30: 1002.0}),
-        is_bps=is_bps,
-    )
-    assert split.spread_bps == pytest.approx(0.1 * (1 * 60 + (1005 - 1003) * 40))
-    assert split.impact_bps == pytest.approx(0.1 * (1003 - 1002) * 40)
-    assert split.timing_bps == pytest.approx(0.1 * (1002 - 1000) * 40)
-    total = split.spread_bps + split.impact_bps + split.timing_bps
+    cost = split(fills, samples, {5: 1000.0, 30: 1002.0}, is_bps)
+    assert cost.spread_bps == pytest.approx(0.1 * (1 * 60 + (1005 - 1003) * 40))
+    assert cost.impact_bps == pytest.approx(0.1 * (1003 - 1002) * 40)
+    assert cost.timing_bps == pytest.approx(0.1 * (1002 - 1000) * 40)
+    total = cost.spread_bps + cost.impact_bps + cost.timing_bps
     assert total == pytest.approx(is_bps)
 
 
