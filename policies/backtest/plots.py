@@ -13,6 +13,8 @@ One file per question, each with a panel per data group where that makes sense:
   its bootstrap interval;
 * ``cost_split.png``: spread, impact and timing cost per policy (raw means, which add
   up to the raw mean shortfall);
+* ``vs_twap_by_bucket.png``: each policy's paired difference against TWAP in every
+  bucket, with its interval (the market's drift cancels here, unlike in the costs);
 * ``action_mix_<policy>.png``: how often a learned policy chose each action, per fifth
   of the horizon, over every group.
 """
@@ -190,6 +192,32 @@ class Figures:
         axes[0].legend(fontsize=7)
         return self._save(fig, "cost_by_time_of_day.png")
 
+    def vs_reference(self) -> Path:
+        """Paired difference against TWAP in every bucket, with intervals: where the
+        market's drift cancels, so a bucket a policy loses stands out."""
+        ref = self.summary["reference"]
+        others = [p for p in self.policies if p != ref]
+        fig, axes = self.plt.subplots(
+            len(self.groups), 1, figsize=(16, 3.4 * len(self.groups)), squeeze=False
+        )
+        for ax, g in zip(axes[:, 0], self.groups, strict=True):
+            cells = self._cells(g)
+            names = list(cells)
+            diffs = {p: [cells[n]["rows"][p]["vs"][ref]["diff"] for n in names] for p in others}
+            width = 0.8 / max(1, len(others))
+            x = np.arange(len(names))
+            for k, p in enumerate(others):
+                d = np.asarray(diffs[p])
+                err = [d[:, 0] - d[:, 1], d[:, 2] - d[:, 0]]
+                offset = (k - (len(others) - 1) / 2) * width
+                ax.bar(x + offset, d[:, 0], width, yerr=err, label=p, capsize=1.5)
+            ax.set_xticks(x, names, rotation=35, fontsize=7, ha="right")
+            ax.axhline(0, color="black", linewidth=0.8)
+            ax.set_title(f"{g.key}: paired difference against {ref} (95 % interval)", fontsize=9)
+            ax.set_ylabel(f"IS - {ref} IS, bps")
+        axes[0][0].legend(fontsize=7, ncol=len(others))
+        return self._save(fig, "vs_twap_by_bucket.png")
+
     def cost_split(self) -> Path:
         policies = self.policies
         fig, axes = self._grid(width=max(5.0, 0.7 * len(policies) + 2))
@@ -255,6 +283,8 @@ def draw_all(
         f.cost_by_time_of_day(),
         f.cost_split(),
     ]
+    if summary["reference"] in policies and len(policies) > 1:
+        files.append(f.vs_reference())
     for policy, names in action_names.items():
         mix = f.action_mix(policy, names)
         if mix is not None:

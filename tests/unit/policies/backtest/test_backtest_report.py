@@ -81,6 +81,7 @@ def test_the_report_folder_holds_a_self_contained_html_and_every_png(
         "cost_by_time_of_day.png",
         "cost_split.png",
         "action_mix_cand.png",
+        "vs_twap_by_bucket.png",
     } <= names
     for p in pngs:
         data = p.read_bytes()
