@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
+import signal
 import sys
 from pathlib import Path
 
@@ -36,6 +37,11 @@ def _pair(text: str) -> tuple[float, float]:
     if not 0 < lo <= hi:
         raise argparse.ArgumentTypeError(f"need 0 < LO <= HI, got {text!r}")
     return lo, hi
+
+
+def _stop(signum: int, frame: object) -> None:
+    """SIGTERM takes the Ctrl-C path: workers stopped, finished results kept, exit 130."""
+    raise KeyboardInterrupt
 
 
 def default_workers() -> int:
@@ -144,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     from policies.env import EnvConfig
 
     configure(level="ERROR")
+    signal.signal(signal.SIGTERM, _stop)  # a service manager's stop: the Ctrl-C path
     command = "rlexec backtest " + shlex.join(sys.argv[1:] if argv is None else argv)
     try:
         if args.orders < 2 or args.workers < 1 or args.bootstrap < 100 or args.chunk < 1:

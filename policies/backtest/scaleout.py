@@ -70,9 +70,16 @@ def _numbered(item: tuple[int, Job]) -> tuple[int, Result]:
 
 
 def _worker_init() -> None:
-    # one thread per worker: the processes are the parallelism
+    """One thread per worker (the processes are the parallelism). Stopping is the
+    coordinator's job: a Ctrl-C reaches the whole process group, and the coordinator's
+    SIGTERM handler would otherwise be inherited, so workers ignore SIGINT and die
+    quietly on the SIGTERM the pool's terminate sends."""
+    import signal
+
     import torch
 
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     torch.set_num_threads(1)
 
 

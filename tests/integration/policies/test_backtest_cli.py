@@ -81,3 +81,69 @@ def test_a_small_run_writes_the_report_and_the_docs_block(tmp_path: Path) -> Non
     again = rlexec(*args)
     assert again.returncode == 1
     assert "0 orders simulated, 8 from the cache" in again.stdout
+
+
+def _children(pid: int) -> set[int]:
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return set()
+    return {int(c) for c in text.split()}
+
+
+def _rows(cache: Path) -> int:
+    import sqlite3
+
+    try:
+        db = sqlite3.connect(cache)
+        n = int(db.execute("SELECT COUNT(*) FROM outcomes").fetchone()[0])
+        db.close()
+    except sqlite3.Error:
+        return 0
+    return n
+
+
+@pytest.mark.slow
+def test_sigterm_stops_the_workers_keeps_what_finished_and_the_rerun_resumes(
+    tmp_path: Path,
+) -> None:
+    import signal
+    import time
+
+    cache = tmp_path / "c.sqlite"
+    args = [
+        "--policies", "twap,pov", "--data", "AAPL_2012-06-21_1@12:00-14:00",
+        "--orders", "60", "--chunk", "2", "--workers", "2", "--no-plots",
+        "--cache", str(cache), "--out", str(tmp_path / "out"),
+    ]  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "daemon.cli", "backtest", *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 180
+        while _rows(cache) < 8 and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.2)
+        workers = _children(proc.pid)
+        assert len(workers) >= 2, "the worker pool should be running"
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, err
+    assert "rerun the same command to resume" in err and "Traceback" not in err
+    for _ in range(50):  # the pool is terminated, not left behind
+        if not any(Path(f"/proc/{w}").exists() for w in workers):
+            break
+        time.sleep(0.1)
+    assert not any(Path(f"/proc/{w}").exists() for w in workers)
+    kept = _rows(cache)
+    assert 8 <= kept < 120
+    again = rlexec(*args, timeout=600)
+    assert again.returncode == 0, again.stderr
+    assert f"{120 - kept} orders simulated, {kept} from the cache" in again.stdout

@@ -52,7 +52,9 @@ def features() -> FeatureSpec:
     return load_policy(ARTIFACT).artifact.feature_spec
 
 
-def _orders(amzn: tuple[GroupSpec, Source, DataGroup], n: int, config: EnvConfig) -> list[ParentSpec]:
+def _orders(
+    amzn: tuple[GroupSpec, Source, DataGroup], n: int, config: EnvConfig
+) -> list[ParentSpec]:
     _, source, group = amzn
     env = ExecutionEnv([source], config=config)
     try:

@@ -103,7 +103,9 @@ class _Failing(InProcess):
 
 def test_a_failing_job_is_named_and_what_finished_is_kept(tmp_path: Path) -> None:
     cache = tmp_path / "cache.sqlite"
-    with pytest.raises(JobFailed, match=r"twap on AMZN 2012-06-21 L5 14:15-16:00, orders 2-3: RuntimeError: boom") as info:
+    with pytest.raises(
+        JobFailed, match=r"twap on AMZN 2012-06-21 L5 14:15-16:00, orders 2-3: RuntimeError: boom"
+    ) as info:
         run_backtest(config("twap,pov", cache), executor=_Failing())
     assert "Traceback" in info.value.detail
     assert run_backtest(config("twap,pov", cache)).reused == 2
