@@ -133,6 +133,33 @@ def breakdown_rows(
     return head, rows
 
 
+def table_cells(group: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """The group as a whole, then each time-of-day bucket unless it holds every order."""
+    cells = group["cells"]
+    out = [("all", cells["all"])]
+    out += [
+        (name, c) for name, c in cells.items() if c["kind"] == "tod" and c["n"] < cells["all"]["n"]
+    ]
+    return out
+
+
+def bucket_rows(
+    summary: dict[str, Any], policy: str, reference: str
+) -> tuple[list[str], list[list[str]]]:
+    """One row per group: ``policy``'s paired difference against ``reference`` in each
+    third by size and arrival regime."""
+    names = [f"{kind}:{lab}" for kind, _, labels in REGIMES for lab in labels]
+    rows = []
+    for gkey, group in summary["groups"].items():
+        cells = group["cells"]
+        row = [gkey]
+        for n in names:
+            vs = cells[n]["rows"][policy]["vs"].get(reference) if n in cells else None
+            row.append(_ci(vs["diff"]) if vs else "")
+        rows.append(row)
+    return ["group", *names], rows
+
+
 def worse_lines(group: dict[str, Any]) -> list[str]:
     out = []
     for w in group["worse_in"]:
@@ -164,13 +191,13 @@ def markdown(summary: dict[str, Any], gates: Sequence[GateVerdict]) -> str:
         f"impact model {summary['impact_text']}; bps of arrival notional, positive = cost; "
         "means winsorised at 1 % / 99 %, 95 % percentile-bootstrap intervals "
         f"({summary['statistics']['bootstrap_draws']} resamples, seed {summary['seed']}); "
-        "spread + impact + timing = raw mean shortfall. Run took "
-        f"{summary['elapsed_s']:.0f} s on {summary['executor']}.",
+        "spread + impact + timing = raw mean shortfall. "
+        f"{summary['computed']} (policy, order) runs simulated by this command, "
+        f"{summary['reused']} taken from the cache; {summary['elapsed_s']:.0f} s "
+        f"({summary['executor']}).",
     ]
     for gkey, group in summary["groups"].items():
-        for cname, cell in group["cells"].items():
-            if cell["kind"] not in ("all", "tod"):
-                continue
+        for cname, cell in table_cells(group):
             title = gkey if cname == "all" else f"{gkey}, {cell['label']} ({cell['range']})"
             parts += [
                 "",
@@ -182,6 +209,14 @@ def markdown(summary: dict[str, Any], gates: Sequence[GateVerdict]) -> str:
         if lines:
             parts += ["", f"Better on average, dearer in a bucket ({gkey}):", ""]
             parts += [f"- {line}" for line in lines]
+    for cand in [p["name"] for p in summary["policies"] if p["kind"] == "rl"]:
+        head, rows = bucket_rows(summary, cand, ref)
+        parts += [
+            "",
+            f"#### {cand} - {ref} by order size and arrival regime (thirds), bps [95% CI]",
+            "",
+            _md_table(head, rows),
+        ]
     for v in gates:
         parts += [
             "",
@@ -243,7 +278,9 @@ def html_report(
         f"<p class=note>Command: <code>{e(summary['command'])}</code><br>"
         f"{summary['orders_per_group']} orders per group, every policy on the same orders "
         f"(seed {summary['seed']}); impact model {e(summary['impact_text'])}; "
-        f"code {e(summary['code'][:12])}; {summary['elapsed_s']:.0f} s on {e(summary['executor'])}.</p>",
+        f"code {e(summary['code'][:12])}; {summary['computed']} runs simulated, "
+        f"{summary['reused']} from the cache, {summary['elapsed_s']:.0f} s "
+        f"({e(summary['executor'])}).</p>",
         "<p class=note>All costs in basis points of arrival notional, positive = cost. Means "
         "are <b>winsorised at 1 % / 99 %</b> (raw means in summary.json); intervals are 95 % "
         f"percentile-bootstrap intervals over orders ({summary['statistics']['bootstrap_draws']} "
@@ -269,9 +306,7 @@ def html_report(
             f"<p class=note>{e(meta.get('file', ''))} (sha256 {e(meta.get('sha256', '')[:16])}...), "
             f"{group['orders']} orders.</p>"
         )
-        for cname, cell in group["cells"].items():
-            if cell["kind"] not in ("all", "tod"):
-                continue
+        for cname, cell in table_cells(group):
             cap = (
                 "all orders"
                 if cname == "all"

@@ -210,11 +210,23 @@ def execute(
     return done
 
 
+def _short(model: dict[str, Any]) -> str:
+    """``Type(a=1.23, b=Other(c=4))``, numbers to four significant digits."""
+
+    def value(v: Any) -> str:
+        if isinstance(v, dict) and "type" in v:
+            return _short(v)
+        try:
+            return f"{float(v):.4g}"
+        except (TypeError, ValueError):
+            return str(v)
+
+    params = ", ".join(f"{k}={value(v)}" for k, v in model.get("params", {}).items())
+    return f"{str(model['type']).rsplit('.', 1)[-1]}({params})"
+
+
 def _impact_text(plans: Sequence[_Plan], env: EnvConfig) -> str:
-    per = []
-    for pl in plans:
-        params = ", ".join(f"{k}={v}" for k, v in pl.impact.get("params", {}).items())
-        per.append(f"{pl.group.ticker}: {pl.impact['type'].rsplit('.', 1)[-1]}({params})")
+    per = [f"{pl.group.ticker}: {_short(pl.impact)}" for pl in plans]
     return f"'{env.impact}' (" + "; ".join(dict.fromkeys(per)) + ")"
 
 

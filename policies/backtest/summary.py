@@ -13,7 +13,8 @@ that cell and, for learned policies (and everyone in the group-wide and time-of-
 cells), against every other policy.
 
 ``worse_in`` lists every cell where a policy that is cheaper than another over the
-whole group is dearer than it, so an average cannot hide a bucket where it loses.
+whole group (interval of the difference below zero) is dearer than it, so an average
+cannot hide a bucket where it loses.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from policies.backtest.metrics import OrderOutcome
-from policies.backtest.orders import TOD_BUCKETS, ParentSpec
+from policies.backtest.orders import TOD_BUCKETS, ParentSpec, hhmm
 from policies.backtest.statistics import (
     F64,
     WINSOR,
@@ -38,6 +39,7 @@ from policies.backtest.statistics import (
     tercile_labels,
     winsorise,
 )
+from policies.data import CLOSE_S, OPEN_S
 
 COUNTS = ("fill_rate", "sweep_share", "participation", "child_orders", "cancels", "replaces")
 SPLIT = (("spread", "spread_bps"), ("impact", "impact_bps"), ("timing", "timing_bps"))
@@ -79,11 +81,9 @@ def cells_of(orders: Sequence[ParentSpec]) -> list[Cell]:
     tods = np.asarray([o.tod for o in orders])
     for name, lo, hi in TOD_BUCKETS:
         mask = tods == name
-        if mask.any():
-            rng = f"{lo // 3600:02d}:{lo % 3600 // 60:02d}-{hi // 3600:02d}:{hi % 3600 // 60:02d}"
-            out.append(
-                Cell(f"tod:{name}", "tod", name, rng if hi < 86_400 else rng[:5] + "-", mask)
-            )
+        if mask.any():  # shown within the session: the open is 09:30-10:30
+            rng = f"{hhmm(max(lo, OPEN_S))}-{hhmm(min(hi, CLOSE_S))}"
+            out.append(Cell(f"tod:{name}", "tod", name, rng, mask))
     if n >= 3:
         for kind, attr, names in REGIMES:
             values = np.asarray([getattr(o, attr) for o in orders], dtype=np.float64)
@@ -169,15 +169,16 @@ def summarise_cell(g: GroupData, cell: Cell, cmp: Comparison) -> dict[str, Any]:
 
 
 def worse_in(cells: dict[str, Any], cmp: Comparison) -> list[dict[str, Any]]:
-    """Cells where a policy cheaper than another over the whole group is dearer than it."""
+    """Cells where a policy established as cheaper than another over the whole group (the
+    interval of the difference below zero) is dearer than it; the clearest first."""
     overall = cells["all"]["rows"]
     out = []
     for p in cmp.policies:
         targets = [q for q in cmp.policies if q != p and (q == cmp.reference or p in cmp.learned)]
         for q in targets:
             whole = overall[p]["vs"].get(q)
-            if whole is None or whole["diff"][0] >= 0:
-                continue
+            if whole is None or whole["diff"][2] >= 0:
+                continue  # not established as cheaper over the group
             for name, cell in cells.items():
                 if name == "all":
                     continue
@@ -194,6 +195,7 @@ def worse_in(cells: dict[str, Any], cmp: Comparison) -> list[dict[str, Any]]:
                             "significant": here["diff"][1] > 0,
                         }
                     )
+    out.sort(key=lambda w: (not w["significant"], -w["diff"][0]))
     return out
 
 

@@ -63,6 +63,8 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         code="f" * 64,
         elapsed_s=1.0,
         executor="this process",
+        computed=180,
+        reused=0,
     )
     gates = [promotion_gate(summary, "cand")]
     return write_report(tmp_path, summary, [g], gates, action_names={"cand": ACTIONS})

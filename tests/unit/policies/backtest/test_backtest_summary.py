@@ -57,7 +57,7 @@ def test_the_cost_split_columns_add_up_to_the_raw_mean() -> None:
 
 def test_a_policy_better_on_average_but_worse_at_the_close_is_listed() -> None:
     def cand(o: ParentSpec, m: float) -> float:
-        return m + (3.0 if o.tod_s == CLOSE else -2.0) + 0.3 * WOBBLE(o, m)
+        return m + (3.0 if o.tod_s == CLOSE else -3.0) + 0.3 * WOBBLE(o, m)
 
     g = group(N, {"cand": cand, "twap": lambda o, m: m + WOBBLE(o, m)})
     summary = summary_of(g)
@@ -77,3 +77,14 @@ def test_intervals_do_not_move_when_a_policy_is_added() -> None:
     a = one["groups"][key]["cells"]["all"]["rows"]["pov"]
     b = two["groups"][key]["cells"]["all"]["rows"]["pov"]
     assert a["mean"] == b["mean"] and a["vs"]["twap"] == b["vs"]["twap"]
+
+
+def test_an_edge_not_established_over_the_group_lists_no_bucket() -> None:
+    # cheaper on average by a hair, well inside the noise: no claim to qualify
+    def cand(o: ParentSpec, m: float) -> float:
+        return m + (0.5 if o.index % 2 else -0.52)
+
+    g = group(N, {"cand": cand, "twap": lambda o, m: m})
+    summary = summary_of(g)
+    assert summary["groups"][g.key]["cells"]["all"]["rows"]["cand"]["vs"]["twap"]["diff"][2] > 0
+    assert summary["groups"][g.key]["worse_in"] == []
