@@ -7,19 +7,24 @@ group, the default 3-15 minute horizons), no cache, so every order is simulated:
 - one core: this process only, pinned to one CPU (the in-process executor);
 - all cores: one forked worker process per CPU this process may use.
 
-Each figure is the median of ``--repeats`` runs; "orders/s" counts (policy, order)
-runs through the whole backtest (planning, the simulation, the statistics), "sim
-orders/s" the simulation alone (jobs dispatched to the last result back). The statistics
-are kept small here (200 resamples) so the figure is about simulation; the report's
-2,000 resamples cost extra once per run, not per order.
+Each figure is the median of ``--repeats`` runs, the two set-ups alternated so a change
+in the machine's load hits both; the days are parsed once before any measurement.
+"orders/s" counts (policy, order) runs through the whole backtest (planning, the
+simulation, the statistics), "sim orders/s" the simulation alone (jobs dispatched to
+the last result back), "CPU ms/order" the processor time this process and its workers
+spent per order, which does not depend on what else the machine runs: on an idle
+machine, N cores do about N x 1000 / (CPU ms/order) orders/s. The statistics are kept
+small here (200 resamples) so the figure is about simulation; the report's 2,000
+resamples cost extra once per run, not per order.
 
-Run: python bench/backtest_bench.py [--orders 40] [--repeats 3]
+Run: python bench/backtest_bench.py [--orders 60] [--repeats 3]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import sys
 import time
@@ -57,7 +62,14 @@ class Timed:
         self.inner.close()
 
 
-def one_run(orders: int, executor: Executor) -> dict[str, float]:
+def _cpu() -> float:
+    """CPU seconds used by this process and its reaped children so far."""
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def one_run(orders: int, make: Any) -> dict[str, float]:
     cfg = BacktestConfig(
         policies=parse_policies(POLICIES),
         data=parse_data(DATA),
@@ -66,60 +78,58 @@ def one_run(orders: int, executor: Executor) -> dict[str, float]:
         draws=200,
         chunk=5,
     )
-    timed = Timed(executor)
+    cpu0 = _cpu()
+    timed = Timed(make())
     t0 = time.perf_counter()
-    result = run_backtest(cfg, executor=timed)
+    try:
+        result = run_backtest(cfg, executor=timed)
+    finally:
+        timed.close()  # reaps the workers, so their CPU time is counted
     total = time.perf_counter() - t0
     return {
         "orders": result.computed,
         "seconds": total,
         "orders_per_s": result.computed / total,
         "sim_orders_per_s": result.computed / timed.seconds,
-    }
-
-
-def measure(label: str, orders: int, repeats: int, make: Any) -> dict[str, Any]:
-    runs = []
-    for _ in range(repeats):
-        ex = make()
-        try:
-            runs.append(one_run(orders, ex))
-        finally:
-            ex.close()
-    return {
-        "setup": label,
-        "orders": runs[0]["orders"],
-        "orders_per_s": statistics.median(r["orders_per_s"] for r in runs),
-        "sim_orders_per_s": statistics.median(r["sim_orders_per_s"] for r in runs),
-        "runs": runs,
+        "cpu_ms_per_order": (_cpu() - cpu0) / result.computed * 1000,
     }
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    ap.add_argument("--orders", type=int, default=40, help="orders per group")
+    ap.add_argument("--orders", type=int, default=60, help="orders per group")
     ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args(argv)
     configure(level="ERROR")
-    cpus = len(os.sched_getaffinity(0))
-    rows = [
-        measure(
-            f"all cores ({cpus} processes)", args.orders, args.repeats, lambda: LocalProcesses(cpus)
-        ),
-    ]
-    pinned = pin_one_core()
-    rows.insert(0, measure(f"one core ({pinned})", args.orders, args.repeats, InProcess))
+    everywhere = os.sched_getaffinity(0)
+    cpus = len(everywhere)
+    one_run(2, InProcess)  # parse the days once, outside every measurement
+    setups = {
+        "one core": (InProcess, True),
+        f"all cores ({cpus} processes)": (lambda: LocalProcesses(cpus), False),
+    }
+    runs: dict[str, list[dict[str, float]]] = {name: [] for name in setups}
+    pinned = ""
+    for _ in range(args.repeats):  # alternated, so a change in the machine's load hits both
+        for name, (make, pin) in setups.items():
+            if pin:
+                pinned = pin_one_core()
+            try:
+                runs[name].append(one_run(args.orders, make))
+            finally:
+                os.sched_setaffinity(0, everywhere)
+    rows = []
+    for name, rs in runs.items():
+        row: dict[str, Any] = {"setup": name + (f" ({pinned})" if name == "one core" else "")}
+        row["orders"] = rs[0]["orders"]
+        for k in ("orders_per_s", "sim_orders_per_s", "cpu_ms_per_order"):
+            row[k] = statistics.median(r[k] for r in rs)
+        rows.append(row)
     rows[1]["speed-up"] = rows[1]["sim_orders_per_s"] / rows[0]["sim_orders_per_s"]
-    table = [{k: v for k, v in r.items() if k != "runs"} for r in rows]
     report(
         "backtest_bench",
-        table,
-        {
-            "data": DATA,
-            "policies": POLICIES,
-            "runs": {r["setup"]: r["runs"] for r in rows},
-            "load_average": os.getloadavg(),
-        },
+        rows,
+        {"data": DATA, "policies": POLICIES, "runs": runs, "load_average": os.getloadavg()},
     )
     return 0
 

@@ -84,22 +84,28 @@ def _worker_init() -> None:
 
 
 class LocalProcesses:
-    """Forked worker processes: each loads what it needs once and keeps it for its jobs."""
+    """Forked worker processes: each keeps what it loads for all its jobs. The pool is
+    forked when the first jobs arrive, after the coordinator has loaded the days to
+    draw the orders, so the workers start with them in memory (shared, copy-on-write)."""
 
     def __init__(self, workers: int) -> None:
         if workers < 1:
             raise ValueError(f"need at least one worker, got {workers}")
         self.workers = workers
         self.name = f"{workers} local processes"
-        method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
-        self._pool = mp.get_context(method).Pool(workers, initializer=_worker_init)
+        self._pool: Any = None
 
     def run(self, jobs: Sequence[Job]) -> Iterator[tuple[int, Result]]:
+        if self._pool is None:
+            method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
+            self._pool = mp.get_context(method).Pool(self.workers, initializer=_worker_init)
         yield from self._pool.imap_unordered(_numbered, list(enumerate(jobs)), chunksize=1)
 
     def close(self) -> None:
-        self._pool.terminate()
-        self._pool.join()
+        if self._pool is not None:
+            self._pool.terminate()
+            self._pool.join()
+            self._pool = None
 
 
 class RayCluster:
