@@ -55,7 +55,9 @@ def default_workers() -> int:
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
         prog="rlexec backtest",
-        description=__doc__.split("\n\n")[0] if __doc__ else None,
+        description="The execution-quality report: every policy on the same parent orders "
+        "through the one execution path; IS split into spread / impact / timing, intervals, "
+        "breakdowns, figures (docs/policies.md, 'Backtest').",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     ap.add_argument(
@@ -69,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=list(HELD_OUT),
         metavar="FOLDER[@HH:MM-HH:MM,...]",
         help="LOBSTER ticker/day folders (path, or a name under data/lobster); each window "
-        "after @ is its own group (default: the shipped data's held-out parts)",
+        "after @ is its own group; the default is the shipped data's held-out parts",
     )
     ap.add_argument("--hours", default="09:30-16:00", help="windows for folders given without @")
     ap.add_argument("--orders", type=int, default=200, help="parent orders per group")
@@ -88,7 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument(
         "--impact",
         default=None,
-        help="impact model of the simulator (default: the environment's default)",
+        help="impact model of the simulator (none, permanent, transient, ...); "
+        "None = the environment's default",
     )
     ap.add_argument(
         "--horizon-s",
