@@ -287,6 +287,11 @@ _PASSTHROUGH = {
         "main",
         "compare a policy with TWAP/VWAP/POV/AC on held-out data",
     ),
+    "backtest": (
+        "policies.backtest.cli",
+        "main",
+        "execution-quality report: IS split, intervals, plots",
+    ),
 }
 
 
