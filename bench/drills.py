@@ -42,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.drills_checks import Books, FixWire, check_books, sent_while_unknown, stale_resends
 from daemon.stack import Stack, StackError, StackSettings
+from exchange.service.venue_state import RecoveredOrder, recover_orders
 
 ACK_TIMEOUT_S = 2.0  # the daemon's ack_timeout_s default, taken as wall time
 STALE_RESEND_S = 5.0
@@ -242,8 +243,15 @@ async def exchange_restart(d: Drill) -> None:
     """kill -9 of the exchange with resting and partially filled children, restart."""
     await d.submit("buy", 2400, 600)
     await d.wait_parents(60, until="filled")
-    await asyncio.sleep(1.0)
-    d.facts["resting_at_kill"] = _resting(d)
+    deadline = time.monotonic() + 30  # kill with children resting, some partially filled
+    while time.monotonic() < deadline:
+        live = _live(d)
+        if live and any(o.cum_qty for o in live):
+            break
+        await asyncio.sleep(0.05)
+    live = _live(d)
+    d.facts["resting_at_kill"] = len(live)
+    d.facts["partially_filled_at_kill"] = sum(1 for o in live if o.cum_qty)
     d.stack.kill("exchange")
     await asyncio.sleep(2.0)
     d.stack.start_exchange()
@@ -251,10 +259,12 @@ async def exchange_restart(d: Drill) -> None:
     await d.finish()
 
 
-def _resting(d: Drill) -> int:
-    from exchange.service.venue_state import recover_orders
+def _live(d: Drill) -> list[RecoveredOrder]:
+    return recover_orders(d.stack.audit_path).live
 
-    return len(recover_orders(d.stack.audit_path).live)
+
+def _resting(d: Drill) -> int:
+    return len(_live(d))
 
 
 def _exchange_health(stack: Stack) -> dict[str, Any]:

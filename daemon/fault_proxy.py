@@ -245,13 +245,14 @@ class MarketDataRelay:
             await self._runner.cleanup()
             self._runner = None
 
-    async def _client(self, request: web.Request) -> web.WebSocketResponse:
-        down = web.WebSocketResponse(autoping=True)
-        await down.prepare(request)
-        async with (
-            aiohttp.ClientSession() as session,
-            session.ws_connect(self.upstream_url) as up,
-        ):
+    async def _client(self, request: web.Request) -> web.StreamResponse:
+        async with aiohttp.ClientSession() as session:
+            try:
+                up = await session.ws_connect(self.upstream_url)
+            except (aiohttp.ClientError, OSError):
+                return web.Response(status=502, text="upstream market data unreachable")
+            down = web.WebSocketResponse(autoping=True)
+            await down.prepare(request)
 
             async def upward() -> None:
                 async for msg in down:
@@ -264,6 +265,7 @@ class MarketDataRelay:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+            await up.close()
         await down.close()
         return down
 

@@ -99,10 +99,17 @@ class _Proc:
                     self._ready.set()
 
     def wait_line(self, timeout: float) -> dict[str, Any]:
-        if not self._ready.wait(timeout):
-            raise StackError(
-                f"{self.name} did not report ready within {timeout:.0f} s; see {self.log}"
-            )
+        deadline = time.monotonic() + timeout
+        while not self._ready.wait(0.1):
+            if not self.alive():
+                raise StackError(
+                    f"{self.name} exited with {self.popen.returncode} before reporting ready"
+                    f"{_last_error(self.log)}; see {self.log}"
+                )
+            if time.monotonic() > deadline:
+                raise StackError(
+                    f"{self.name} did not report ready within {timeout:.0f} s; see {self.log}"
+                )
         return self.lines[0]
 
     def alive(self) -> bool:
@@ -359,6 +366,19 @@ participation_window_s = 600
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _last_error(log: Path) -> str:
+    """The last line of the last traceback in ``log`` (what killed the process), if any."""
+    try:
+        lines = log.read_text(errors="replace").splitlines()
+    except OSError:
+        return ""
+    for i in range(len(lines) - 1, -1, -1):
+        if lines[i].startswith("Traceback"):
+            tail = [ln for ln in lines[i + 1 :] if ln and not ln.startswith(" ")]
+            return f" ({tail[0][:300]})" if tail else ""
+    return ""
 
 
 def _wait_port(port: int, timeout: float, proc: _Proc) -> None:
