@@ -534,6 +534,10 @@ async def kill_switch(d: Drill) -> None:
     resting = _resting(d)
     if resting:
         d.violation(f"{resting} order(s) still resting 3 s after the kill switch")
+    ready = _readyz(d.stack)
+    d.facts["readyz_after_kill"] = ready
+    if ready.get("ready"):
+        d.violation("/readyz says ready with the kill switch engaged")
     d.facts["kill_reply"] = reply.get("result")
     reset = await d.ctl("reset_kill", {"reason": "drill"}, key=HMAC_KEY.encode())
     d.facts["reset_kill"] = reset.get("ok"), reset.get("error")

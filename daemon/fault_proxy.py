@@ -9,8 +9,10 @@ either process:
   **blackhole** (a silent partition: both ends stay connected, nothing gets through,
   bytes are held as a real network's retransmissions would be), **heal** (release what
   was held), **cut** (close every connection, dropping what was held) and **refuse**
-  new connections. A ``tap`` sees every chunk when it is *delivered*, stamped with the
-  monotonic clock, so a checker can tell what each side had seen at any moment;
+  new connections. A ``tap`` sees every chunk stamped with the monotonic clock:
+  client -> server when the client *sent* it (read by the proxy, whatever happens to it
+  next), server -> client when it was *delivered* to the client, so a checker knows
+  what the client (the daemon) had done and had heard at any moment;
 - :class:`MarketDataRelay` relays the market-data websocket message by message and can
   **drop** messages (a sequence gap) or **inject** bad frames.
 
@@ -71,7 +73,10 @@ class _Pipe:
     async def read(self) -> None:
         try:
             while data := await self.reader.read(65536):
-                self.queue.put_nowait((time.monotonic(), data))
+                now = time.monotonic()
+                if self.direction == UP and self.proxy.tap is not None:
+                    self.proxy.tap(UP, data, now)
+                self.queue.put_nowait((now, data))
         except (ConnectionError, OSError):
             pass
         self.queue.put_nowait(None)
@@ -104,8 +109,8 @@ class _Pipe:
             proxy.stats.bytes_up += len(data)
         else:
             proxy.stats.bytes_down += len(data)
-        if proxy.tap is not None:
-            proxy.tap(self.direction, data, time.monotonic())
+        if self.direction == DOWN and proxy.tap is not None:
+            proxy.tap(DOWN, data, time.monotonic())
         self.writer.write(data)
         await self.writer.drain()
 
@@ -225,7 +230,7 @@ class MarketDataRelay:
         return f"ws://127.0.0.1:{self._port}{self.path}"
 
     def drop(self, n: int) -> None:
-        """Drop the next ``n`` server messages (deltas lost: a sequence gap)."""
+        """Drop the next ``n`` frames carrying deltas (a sequence gap for the client)."""
         self._drop_next += n
 
     def inject(self, frame: str | bytes) -> None:
@@ -282,7 +287,8 @@ class MarketDataRelay:
                     await down.send_bytes(frame)
                 else:
                     await down.send_str(frame)
-            if self._drop_next and '"delta"' in msg.data:
+            # Deltas are lost, never a snapshot: the publisher itself never drops one.
+            if self._drop_next and '"delta"' in msg.data and '"snapshot"' not in msg.data:
                 self._drop_next -= 1
                 self.dropped += 1
                 continue
