@@ -9,15 +9,17 @@ import pytest
 
 from core.clock import WallClock
 from core.events import CancelReject, ExecReport
+from core.instruments import Instrument
 from core.requests import NewOrderRequest, ReplaceRequest
 from core.types import ExecType, OrdStatus, Side
 from exchange.data import lobster_message_file
+from exchange.engine import MatchingEngine
 from exchange.replay import ReplaySimulator, load_day
 from exchange.replay.prepared import PreparedDay
 from exchange.service.audit import AuditLog
 from exchange.service.checkpoint import Checkpoint, queue_key
 from exchange.service.order_entry import EngineOrderEntry
-from exchange.service.restart import plan_restart, restore_simulated
+from exchange.service.restart import cancel_all_recovered, plan_restart, restore_simulated
 from exchange.service.venue_state import recover_orders
 from exchange.service.venues import SimulatedVenue
 
@@ -155,3 +157,41 @@ def test_a_replace_chain_and_fills_fold_into_one_live_order(
     assert live.notional == size * ask
     assert live.status is OrdStatus.PARTIALLY_FILLED
     assert recovered.done[(S, "A1")][0] is OrdStatus.REPLACED
+
+
+def test_a_changed_market_configuration_starts_a_new_session(
+    day: PreparedDay, tmp_path: Path
+) -> None:
+    before = Venue(day, tmp_path / "audit.jsonl")
+    _rest_at_best_bid(before, "Q1", 100)
+    before.log.close()
+    recovered = recover_orders(tmp_path / "audit.jsonl")
+    saved = Checkpoint("old-market", event_ns={"AMZN": before.sim.now_ns})
+    plan = plan_restart(recovered, saved, "new-market", before.window)
+    assert not plan.resume and "configuration changed" in plan.reason
+
+
+def test_a_paper_venue_cancels_what_rested_and_remembers_every_clordid(
+    day: PreparedDay, tmp_path: Path
+) -> None:
+    before = Venue(day, tmp_path / "audit.jsonl")
+    _rest_at_best_bid(before, "Q1", 100)
+    before.log.close()
+    recovered = recover_orders(tmp_path / "audit.jsonl")
+    reports: list[tuple[str, ExecReport | CancelReject]] = []
+    engine = MatchingEngine([Instrument("AMZN")], lambda s, r: reports.append((s, r)))
+    summary = cancel_all_recovered(
+        [engine],
+        recovered,
+        lambda s, r: reports.append((s, r)),
+        ts_ns=1,
+        run_id="r2",
+        why="upstream moved on",
+    )
+    assert summary.cancelled == ["Q1"]
+    (session, cxl) = reports[-1]
+    assert isinstance(cxl, ExecReport) and cxl.exec_type is ExecType.CANCELED
+    assert session == S and "venue restarted: upstream moved on" in cxl.text
+    engine.handle(NewOrderRequest("Q1", "AMZN", Side.BUY, 100, 22000), S, 2)
+    dup = reports[-1][1]
+    assert isinstance(dup, ExecReport) and "duplicate" in dup.text
