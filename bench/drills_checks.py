@@ -16,7 +16,7 @@ Invariants (each violation is one line saying what, which ids, and by how much):
 5. the daemon restarts on its journal and becomes ready (checked by the drill runner);
 6. no new order is sent while the daemon's state was unknown: while an earlier request
    had gone unanswered for longer than ``ack_timeout_s`` of wall time; and no stale
-   resend (a PossDup NewOrderSingle/Replace older than ``stale_resend_s``) reaches it.
+   resend (a PossDup NewOrderSingle/Replace older than ``stale_resend_s``) is sent.
 """
 
 from __future__ import annotations
@@ -120,8 +120,8 @@ def stale_resends(wire: list[WireMsg], stale_after_s: float) -> list[str]:
         sent, orig = _fix_time(m.fields.get(52)), _fix_time(m.fields.get(122))
         if sent is not None and orig is not None and sent - orig > stale_after_s:
             out.append(
-                f"stale resend of {m.cl_ord_id} (35={m.msg_type}) reached the venue "
-                f"{sent - orig:.1f} s after it was first sent"
+                f"stale resend of {m.cl_ord_id} (35={m.msg_type}, PossDup) sent "
+                f"{sent - orig:.1f} s after the original"
             )
     return out
 
