@@ -226,16 +226,22 @@ class DrillError(RuntimeError):
 
 # ===================================================================== drills
 async def kill9(d: Drill) -> None:
-    """kill -9 of the daemon at random points while two parents trade."""
+    """kill -9 of the daemon at random points, always with a parent trading: when the
+    parents have ended, a new one (the other side) is submitted before the next kill."""
     await d.submit("buy", 3000, 900)
     await d.submit("buy", 1500, 600)
-    kills = 0
+    kills = with_live_children = 0
     for _ in range(d.cfg.kills):
+        views = await d.views()
+        if all(v["state"] in TERMINAL for v in views.values()):
+            side = "sell" if len(d.parents) % 2 == 0 else "buy"
+            await d.submit(side, 1500, 300)
         await asyncio.sleep(d.rng.uniform(0.05, 2.0))
+        with_live_children += bool(_live(d))
         d.stack.kill_daemon()
         kills += 1
         d.stack.start_daemon(timeout=60)
-    d.facts["kills"] = kills
+    d.facts.update(kills=kills, kills_with_children_resting=with_live_children)
     await d.finish(timeout=120)
 
 

@@ -177,7 +177,9 @@ def restore_simulated(
     for rec in sorted(recovered.live, key=lambda r: r.created_ns):
         listed = venue.sims.get(rec.symbol)
         if listed is None or not keep_them or rec.price is None:
-            reason = why if listed else f"venue restarted: {rec.symbol} is not traded here"
+            reason = (
+                why if listed is not None else f"venue restarted: {rec.symbol} is not traded here"
+            )
             restorer.cancel(rec, engines, venue.now_ns, reason)
             summary.cancelled.append(rec.cl_ord_id)
             continue
