@@ -219,6 +219,6 @@ def check_books(
         "replaces": sum(1 for r in requests if r["kind"] == "replace_request"),
         "venue_fills": len(venue_fills),
         "filled_qty": sum(int(f["last_qty"]) for f in venue_fills.values()),
-        "parents": dict(venue_by_parent),
+        "venue_filled_by_parent": dict(venue_by_parent),
     }
     return out, facts
