@@ -41,6 +41,7 @@ import redis.asyncio as aioredis
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.drills_checks import Books, FixWire, check_books, sent_while_unknown, stale_resends
+from daemon.control.client import ControlTimeout
 from daemon.stack import Stack, StackError, StackSettings
 from exchange.service.venue_state import RecoveredOrder, recover_orders
 
@@ -141,11 +142,20 @@ class Drill:
         self.parents.append(pid)
         return pid
 
-    async def views(self) -> dict[str, dict[str, Any]]:
-        reply = await self.ctl("status", timeout_s=5)
-        if not reply.get("ok"):
-            raise DrillError(f"status refused: {reply}")
-        return {p["parent_id"]: p for p in reply["result"]["parents"]}
+    async def views(self, patience_s: float = 0.0) -> dict[str, dict[str, Any]]:
+        """Every parent's view from ``status``; asked again for up to ``patience_s`` when
+        the daemon is slow to answer (a loaded machine, a node just restarted)."""
+        deadline = time.monotonic() + patience_s
+        while True:
+            try:
+                reply = await self.ctl("status", timeout_s=5)
+                if not reply.get("ok"):
+                    raise DrillError(f"status refused: {reply}")
+                return {p["parent_id"]: p for p in reply["result"]["parents"]}
+            except (ControlTimeout, OSError, DrillError):
+                if time.monotonic() >= deadline:
+                    raise
+                await asyncio.sleep(0.5)
 
     async def wait_parents(self, timeout: float, *, until: str = "terminal") -> dict[str, Any]:
         deadline = time.monotonic() + timeout
@@ -238,7 +248,7 @@ async def kill9(d: Drill) -> None:
     await d.submit("buy", 1500, 600)
     kills = with_live_children = 0
     for _ in range(d.cfg.kills):
-        views = await d.views()
+        views = await d.views(patience_s=30)
         if all(v["state"] in TERMINAL for v in views.values()):
             side = "sell" if len(d.parents) % 2 == 0 else "buy"
             await d.submit(side, 1500, 300)
@@ -453,7 +463,7 @@ async def control_garbage(d: Drill) -> None:
     if "daemon" not in d.stack.procs or not d.stack.procs["daemon"].alive():
         d.violation("daemon died on control-plane garbage")
         return
-    views = await d.views()
+    views = await d.views(patience_s=10)
     if views:
         d.violation(f"garbage created parents: {sorted(views)}")
     await d.submit("buy", 600, 120)  # and a valid command still works
@@ -625,6 +635,8 @@ async def run_drill(name: str, cfg: Settings, root: Path, limit_s: float) -> Dri
         body = scenarios(cfg)[name]
         coro = redis_freeze(d, listener) if listener is not None else body(d)
         await asyncio.wait_for(coro, limit_s)
+    except ControlTimeout as exc:
+        d.result.error = f"control plane unanswered: {exc}"
     except TimeoutError:
         d.result.error = f"drill did not finish within {limit_s:.0f} s"
     except (DrillError, StackError, OSError) as exc:
