@@ -648,6 +648,31 @@ class MatchingEngine:
             self._flush_md(book, ts_ns)
         return len(victims)
 
+    # ------------------------------------------------------------ restart
+    # A venue keeps its orders across a restart (exchange.service.restart rebuilds them
+    # from the audit log); these three put that state back into a fresh engine.
+
+    def adopt(self, o: OwnedOrder) -> None:
+        """Take over a live order held before a restart. The caller has already queued
+        its leaves in the book where its time priority puts it."""
+        self._orders[o.key] = o
+        self._by_clid[(o.session, o.cl_ord_id)] = o.key
+        if o.price is not None:
+            self.books[o.symbol].owned(o.side)[o.key] = o
+        self.reserve_keys(o.key)
+
+    def reserve_keys(self, lowest_used: int) -> None:
+        """Keys down to ``lowest_used`` were handed out before a restart: OrderIDs made
+        from them must not be handed out again."""
+        self._next_key = min(self._next_key, lowest_used - 1)
+
+    def remember(
+        self, session: str, cl_ord_id: str, status: OrdStatus, o: OwnedOrder | None
+    ) -> None:
+        """A ClOrdID whose order ended before a restart: a reuse is a duplicate, a
+        cancel is "too late", a status request is answered from ``o``."""
+        self._remember_done(session, cl_ord_id, status, o)
+
     def halt(self, symbol: str, halted: bool = True) -> None:
         self.books[symbol].halted = halted
 
