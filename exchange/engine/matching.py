@@ -554,6 +554,19 @@ class MatchingEngine:
             self._cancel_reject(
                 session, req, ts_ns, RejectReason.UNKNOWN_ORDER.text(req.orig_cl_ord_id), None
             )
+        elif done[0] is _S.REPLACED and done[1] is not None:
+            # The order lives on (or ended) under its new ClOrdID; OrdStatus on the
+            # reject is that order's status: "replaced" (5) is no status from FIX.4.3 on.
+            now = done[1]
+            self._cancel_reject(
+                session,
+                req,
+                ts_ns,
+                RejectReason.TOO_LATE.text(
+                    f"order was replaced (now {now.cl_ord_id}, {now.status.name})"
+                ),
+                now.status,
+            )
         else:
             self._cancel_reject(
                 session,
@@ -593,7 +606,7 @@ class MatchingEngine:
         old_leaves = o.order_qty - o.cum_qty
         new_leaves = req.qty - o.cum_qty
         del self._by_clid[(session, old_id)]
-        self._remember_done(session, old_id, _S.REPLACED, None)
+        self._remember_done(session, old_id, _S.REPLACED, o)  # o lives on under the new id
         self._by_clid[(session, req.cl_ord_id)] = key
         o.cl_ord_id = req.cl_ord_id
         if req.price == o.price and new_leaves <= old_leaves:
@@ -613,7 +626,9 @@ class MatchingEngine:
         o = self.order(session, req.cl_ord_id)
         if o is None:
             done = self._done.get((session, req.cl_ord_id))
-            o = done[1] if done is not None else None
+            # A replaced ClOrdID is answered "unknown", as ever: the order is asked about
+            # under the ClOrdID it has now.
+            o = done[1] if done is not None and done[0] is not _S.REPLACED else None
         if o is None:
             self._on_report(
                 session,

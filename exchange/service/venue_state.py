@@ -161,7 +161,7 @@ def _apply_report(
         orders[(session, oid)] = order
     orig = row.get("orig_cl_ord_id") or ""
     if exec_type is ExecType.REPLACED and orig:
-        out.done[(session, orig)] = (OrdStatus.REPLACED, None)
+        out.done[(session, orig)] = (OrdStatus.REPLACED, order)  # it lives on as ``cl``
         order.cl_ord_id = cl
     elif exec_type is ExecType.CANCELED and orig:
         out.done[(session, cl)] = (OrdStatus.CANCELED, order)  # the cancel request's id
