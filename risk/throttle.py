@@ -37,8 +37,10 @@ class TokenBucket:
         elapsed = now_ns - self._last_ns  # _refill inlined: this is on every order's path
         if elapsed > 0:
             level = self._level + elapsed * self.capacity
-            self._level = level if level < self._max else self._max
+            level = level if level < self._max else self._max
+            self._level = level
             self._last_ns = now_ns
+            return level >= self.window_ns
         return self._level >= self.window_ns
 
     def take(self) -> None:
