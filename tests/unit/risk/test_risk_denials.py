@@ -172,3 +172,36 @@ def test_after_a_bug_inside_a_check_nothing_new_passes_until_a_restart_but_cance
     with pytest.raises(CommandRefused, match="restart"):
         h.ov.clear_halt(halt, h.now)
     assert denied(h.new()).reason is DenyReason.TRADING_HALTED
+
+
+def test_a_denial_names_its_kind_as_an_order_kind_never_a_string(h: Harness):
+    a = approved(h.new(qty=100))
+    assert denied(h.new(symbol="MSFT")).kind is OrderKind.NEW
+    assert denied(h.replace(a, 100, 20_000)).kind is OrderKind.REPLACE
+    with pytest.raises(TypeError, match="OrderKind"):
+        Denied(DenyReason.MAX_POSITION, LimitBreach("x", 1, 2, "units"), "new", "C1", "AMZN", 0)  # type: ignore[arg-type]
+
+
+def test_a_listener_that_checks_another_order_while_hearing_a_denial_changes_neither_answer(
+    h: Harness,
+):
+    inner: list[object] = []
+
+    def reentrant(event: RiskEvent) -> None:
+        if isinstance(event, Denied) and not inner:
+            inner.append(h.new(qty=100, price=9_990))
+
+    h.ov.add_listener(reentrant)
+    d = denied(h.new(symbol="MSFT", cl_ord_id="OUTER"))
+    assert (d.reason, d.cl_ord_id, d.symbol) == (DenyReason.SYMBOL_NOT_ALLOWED, "OUTER", "MSFT")
+    assert approved(inner[0]).request.price == 9_990
+    assert h.ov.open_exposure("AMZN") == (100, 0)
+
+
+def test_a_check_that_read_the_symbol_before_it_was_bound_fails_loudly_not_with_the_last_one(
+    h: Harness, monkeypatch: pytest.MonkeyPatch
+):
+    approved(h.new(symbol="AMZN"))  # the overlay's context last held AMZN's risk state
+    monkeypatch.setattr(RiskOverlay, "_check_symbol_allowed", lambda self, o: None)
+    assert denied(h.new(symbol="TINY", qty=10)).reason is DenyReason.INTERNAL_ERROR
+    assert h.ov.open_exposure("TINY") == (0, 0)
