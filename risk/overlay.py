@@ -86,13 +86,18 @@ _MAX_TS_NS = 2**63  # int64 nanoseconds: what every timestamp field downstream c
 _KILL_HALT = Halt(HaltKind.KILL_SWITCH)
 _INTERNAL_ERROR_HALT = Halt(HaltKind.INTERNAL_ERROR)
 _AFTER_INTERNAL_ERROR = "node halted until a restart (halt internal_error); cancels still pass"
-# what a well-formed field looks like, for denials
+# what denials say (expected forms, details), kept here so each denial fits on one line
 _ID_FORM = f"1-{HARD_MAX_CL_ORD_ID_LEN} printable ASCII"
 _ORIG_FORM = "the ClOrdID of a live order"
 _SIDE_FORM = "Side.BUY or Side.SELL"
 _TS_FORM = "int ns since the epoch, >= 0"
+_ACCOUNT = "printable str"
+_ALLOWED = "an allowed symbol"
+_LIMIT_ONLY = "only limit orders can be replaced"
 _IN_FLIGHT = "a cancel or replace of this order is still in flight"
 _MISMATCH = "symbol, side and order type must stay those of the order"
+_VENUE_HALT = "the venue halted this symbol"
+_USED_TODAY = "ClOrdID already used today"
 _REDUCING = "only orders that reduce the position pass"
 
 R = DenyReason
@@ -276,22 +281,20 @@ class RiskOverlay:
             or not cid.isascii()
             or not cid.isprintable()
         ):
-            return o.deny(R.MALFORMED_REQUEST, BadField("cl_ord_id", safe_text(cid), _ID_FORM))
+            return o.deny(R.MALFORMED_REQUEST, BadField.of("cl_ord_id", cid, _ID_FORM))
         if type(o.symbol) is not str:
-            return o.deny(R.MALFORMED_REQUEST, BadField("symbol", safe_text(o.symbol), "str"))
+            return o.deny(R.MALFORMED_REQUEST, BadField.of("symbol", o.symbol, "str"))
         if type(o.side) is not Side:
-            return o.deny(R.MALFORMED_REQUEST, BadField("side", safe_text(o.side), _SIDE_FORM))
+            return o.deny(R.MALFORMED_REQUEST, BadField.of("side", o.side, _SIDE_FORM))
         if type(req.ord_type) is not OrdType:
-            return o.deny(
-                R.MALFORMED_REQUEST, BadField("ord_type", safe_text(req.ord_type), "OrdType")
-            )
+            return o.deny(R.MALFORMED_REQUEST, BadField.of("ord_type", req.ord_type, "OrdType"))
         if type(req.tif) is not TimeInForce:
-            return o.deny(R.MALFORMED_REQUEST, BadField("tif", safe_text(req.tif), "TimeInForce"))
+            return o.deny(R.MALFORMED_REQUEST, BadField.of("tif", req.tif, "TimeInForce"))
         ts = req.ts_ns  # becomes TransactTime(60) on the wire
         if type(ts) is not int or not 0 <= ts < _MAX_TS_NS:
-            return o.deny(R.MALFORMED_REQUEST, BadField("ts_ns", safe_text(ts), _TS_FORM))
+            return o.deny(R.MALFORMED_REQUEST, BadField.of("ts_ns", ts, _TS_FORM))
         if type(o.qty) is not int:
-            return o.deny(R.INVALID_QUANTITY, BadField("qty", safe_text(o.qty), "int units"))
+            return o.deny(R.INVALID_QUANTITY, BadField.of("qty", o.qty, "int units"))
         return None
 
     def _check_order_fields(self, o: OrderContext) -> Denied | None:
@@ -301,33 +304,26 @@ class RiskOverlay:
         req, price = o.req, o.price
         if isinstance(req, NewOrderRequest):  # exactly one of the two: see check_*
             if type(req.account) is not str or not req.account.isprintable():
-                bad = BadField("account", safe_text(req.account), "printable str")
-                return o.deny(R.MALFORMED_REQUEST, bad)
+                return o.deny(R.MALFORMED_REQUEST, BadField.of("account", req.account, _ACCOUNT))
             limit = req.ord_type is LIMIT
         else:
             orig = req.orig_cl_ord_id
             if type(orig) is not str or not orig:
-                return o.deny(
-                    R.MALFORMED_REQUEST, BadField("orig_cl_ord_id", safe_text(orig), _ORIG_FORM)
-                )
+                return o.deny(R.MALFORMED_REQUEST, BadField.of("orig_cl_ord_id", orig, _ORIG_FORM))
             o.orig_cl_ord_id = orig
             limit = True
         if limit:
             if type(price) is not int or price <= 0:
-                return o.deny(R.INVALID_PRICE, BadField("price", safe_text(price), "int ticks > 0"))
+                return o.deny(R.INVALID_PRICE, BadField.of("price", price, "int ticks > 0"))
         elif price is not None:
-            return o.deny(
-                R.INVALID_PRICE, BadField("price", safe_text(price), "None for a market order")
-            )
+            return o.deny(R.INVALID_PRICE, BadField.of("price", price, "None for a market order"))
         return None
 
     def _check_symbol_allowed(self, o: OrderContext) -> Denied | None:
         """New orders: the symbol is on the allow-list (binds its risk state)."""
         s = self._symbols.get(o.symbol)
         if s is None:
-            return o.deny(
-                R.SYMBOL_NOT_ALLOWED, BadField("symbol", safe_text(o.symbol), "an allowed symbol")
-            )
+            return o.deny(R.SYMBOL_NOT_ALLOWED, BadField.of("symbol", o.symbol, _ALLOWED))
         o.sym = s
         return None
 
@@ -340,9 +336,7 @@ class RiskOverlay:
         if order is None:
             return o.deny(R.UNKNOWN_ORDER, OrderRef(orig, "no live order with this ClOrdID"))
         if order.ord_type is not LIMIT:
-            return o.deny(
-                R.ORDER_NOT_REPLACEABLE, OrderRef(orig, "only limit orders can be replaced")
-            )
+            return o.deny(R.ORDER_NOT_REPLACEABLE, OrderRef(orig, _LIMIT_ONLY))
         if order.pending_id is not None or order.cancel_pending:
             return o.deny(R.ORDER_NOT_REPLACEABLE, OrderRef(orig, _IN_FLIGHT))
         s = order.sym
@@ -366,28 +360,19 @@ class RiskOverlay:
         s = o.sym
         if s.state is HALTED:
             return o.deny(R.TRADING_HALTED, StateBlock("symbol", "halted", "symbol trading state"))
-        if self._halts:
-            halt = self._first_halt(o.symbol)
-            if halt is not None:
-                scope, cause = (
-                    "node" if halt.symbol is None else "symbol",
-                    f"halt {halt}: {self._halts[halt]}",
-                )
-                return o.deny(R.TRADING_HALTED, StateBlock(scope, "halted", cause, halt))
+        halt = self._first_halt(o.symbol) if self._halts else None
+        if halt is not None:
+            return o.deny(R.TRADING_HALTED, self._halt_block(halt))
         if not self._market_open:
             return o.deny(R.MARKET_CLOSED, StateBlock("market", "closed", "venue session not open"))
         if s.venue_halted:
-            return o.deny(
-                R.SYMBOL_HALTED, StateBlock("venue", "halted", "the venue halted this symbol")
-            )
+            return o.deny(R.SYMBOL_HALTED, StateBlock("venue", "halted", _VENUE_HALT))
         return None
 
     def _check_fresh_cl_ord_id(self, o: OrderContext) -> Denied | None:
         """Never used today (approved new, replace or cancel ids)."""
         if o.cl_ord_id in self._seen_ids:
-            return o.deny(
-                R.DUPLICATE_CL_ORD_ID, OrderRef(o.cl_ord_id, "ClOrdID already used today")
-            )
+            return o.deny(R.DUPLICATE_CL_ORD_ID, OrderRef(o.cl_ord_id, _USED_TODAY))
         return None
 
     def _check_quantity(self, o: OrderContext) -> Denied | None:
@@ -401,9 +386,8 @@ class RiskOverlay:
         if qty % lim.lot_size:
             return o.deny(R.LOT_SIZE, LimitBreach("lot_size", lim.lot_size, qty, "units"))
         if qty > lim.max_order_qty:
-            return o.deny(
-                R.MAX_ORDER_QTY, LimitBreach("max_order_qty", lim.max_order_qty, qty, "units")
-            )
+            breach = LimitBreach("max_order_qty", lim.max_order_qty, qty, "units")
+            return o.deny(R.MAX_ORDER_QTY, breach)
         return None
 
     def _check_price(self, o: OrderContext) -> Denied | None:
@@ -482,9 +466,8 @@ class RiskOverlay:
         """New orders: live orders per node, then per symbol (a replace adds none)."""
         limit, count = self.limits.max_open_orders, self._open_count
         if count >= limit:
-            return o.deny(
-                R.MAX_OPEN_ORDERS, LimitBreach("max_open_orders", limit, count + 1, "orders")
-            )
+            breach = LimitBreach("max_open_orders", limit, count + 1, "orders")
+            return o.deny(R.MAX_OPEN_ORDERS, breach)
         limit, count = o.sym.limits.max_open_orders, o.sym.open_count
         if count >= limit:
             breach = LimitBreach("max_open_orders_per_symbol", limit, count + 1, "orders")
@@ -966,9 +949,14 @@ class RiskOverlay:
 
     def _first_halt(self, symbol: object) -> Halt | None:
         for halt in self._halts:
-            if halt.symbol is None or halt.symbol == symbol:
+            if halt.applies_to(symbol):
                 return halt
         return None
+
+    def _halt_block(self, halt: Halt) -> StateBlock:
+        """What a denial says about the halt behind it."""
+        scope = "node" if halt.symbol is None else "symbol"
+        return StateBlock(scope, "halted", f"halt {halt}: {self._halts[halt]}", halt)
 
     def engage_kill_switch(self, detail: str, now_ns: int) -> tuple[OpenOrder, ...]:
         """Operator or engine command; returns every open order, for the engine to cancel."""

@@ -73,6 +73,11 @@ class BadField:
     value: str  # repr of what was given, truncated
     expected: str
 
+    @classmethod
+    def of(cls, field: str, value: object, expected: str) -> BadField:
+        """``value`` as given, rendered printable and short (it may be anything)."""
+        return cls(field, safe_text(value), expected)
+
     def describe(self) -> str:
         return f"{self.field}={self.value} (expected {self.expected})"
 
