@@ -360,9 +360,10 @@ class RiskOverlay:
         s = o.sym
         if s.state is HALTED:
             return o.deny(R.TRADING_HALTED, StateBlock("symbol", "halted", "symbol trading state"))
-        halt = self._first_halt(o.symbol) if self._halts else None
-        if halt is not None:
-            return o.deny(R.TRADING_HALTED, self._halt_block(halt))
+        if self._halts:
+            halt = self._first_halt(o.symbol)
+            if halt is not None:
+                return o.deny(R.TRADING_HALTED, self._halt_block(halt))
         if not self._market_open:
             return o.deny(R.MARKET_CLOSED, StateBlock("market", "closed", "venue session not open"))
         if s.venue_halted:
