@@ -61,8 +61,8 @@ class DenyReason(StrEnum):
 
 
 # ------------------------------------------------------------------ contexts
-# Each is small, frozen and made of plain values (str/int/Decimal/None) so it renders
-# to JSON, a log line and a reply without custom encoders.
+# Each is small, frozen and made of plain values (str/int/Decimal/None, and a Halt, which
+# renders as its label) so it goes to JSON, a log line and a reply without custom encoders.
 
 
 @dataclass(frozen=True, slots=True)
