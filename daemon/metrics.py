@@ -137,6 +137,20 @@ class Metrics:
             buckets=_FAST_BUCKETS,
             registry=r,
         )
+        self.decision_lag = Histogram(
+            "rlexec_decision_lag_seconds",
+            "Market-data frame received to the decision on it starting (decide_on = book): "
+            "time spent behind other symbols' and parents' work.",
+            buckets=_FAST_BUCKETS,
+            registry=r,
+        )
+        self.decisions_skipped = Counter(
+            "rlexec_decisions_skipped_total",
+            "Decisions not taken because a newer book for the symbol arrived before they ran "
+            "(overload: each parent decides once, on the latest book, never on a queue).",
+            ["symbol"],
+            registry=r,
+        )
         self.journal_write = Histogram(
             "rlexec_journal_write_seconds",
             "Journal append latency.",

@@ -116,6 +116,8 @@ class Node:
         self.decision_trigger_ns = 0
         self.latency_samples: deque[int] = deque(maxlen=100_000)
         self._frame_books: dict[str, int] = {}  # symbols updated by this frame -> its arrival
+        self._last_rx: dict[str, int] = {}  # the latest frame seen per symbol
+        self._superseded: dict[str, int] = {}  # frames behind a decision not yet run
         self._md_counts: dict[str, int] = {}
         self.http_port = 0
 
@@ -399,10 +401,16 @@ class Node:
     def _on_book(self, symbol: str, book: L2Book) -> None:
         """Per delta: only bookkeeping. Everything else runs once per frame (below)."""
         self._md_counts[symbol] = self._md_counts.get(symbol, 0) + 1
+        rx = self.md.frame_rx_ns
         if symbol not in self._frame_books:
-            self._frame_books[symbol] = self.md.frame_rx_ns
+            self._frame_books[symbol] = self._last_rx[symbol] = rx
             if len(self._frame_books) == 1:
                 asyncio.get_running_loop().call_soon(self._after_frame)
+        elif self._last_rx.get(symbol) != rx:
+            # A newer frame before the decision on the last one ran (the loop is behind):
+            # that decision is skipped, the one to come sees this book (runner.py).
+            self._last_rx[symbol] = rx
+            self._superseded[symbol] = self._superseded.get(symbol, 0) + 1
 
     def _after_frame(self) -> None:
         """Once the frame's deltas are applied: risk sees the book, and with
@@ -419,10 +427,11 @@ class Node:
                 self.clock.sync(book.last_update_ns)
             self._md_good_ns[symbol] = self.clock.now_ns()
             self.engine.on_book(symbol, book)
+            skipped = self._superseded.pop(symbol, 0)
             if decide:
                 for runner in list(self.runners.values()):
                     if runner.parent.symbol == symbol:
-                        runner.on_book(book, rx)
+                        runner.on_book(book, rx, skipped)
 
     def _on_trade(self, tp: TradePrint) -> None:
         if isinstance(self.clock, ScaledClock):

@@ -56,12 +56,15 @@ class ParentRunner:
         """A state change (resume, halt cleared, kill reset): decide now."""
         self._wake.set()
 
-    def on_book(self, book: L2Book, frame_rx_ns: int) -> None:
+    def on_book(self, book: L2Book, frame_rx_ns: int, superseded: int = 0) -> None:
         """decide_on = "book": decide right here, in the market-data callback.
 
         No hop through the event loop: the order that a tick prompts is on the wire
-        before the next frame is read. ``frame_rx_ns`` (when that frame arrived) times
-        the path tick to order.
+        before the next frame is read. ``frame_rx_ns`` (when the oldest frame not yet
+        decided on arrived) times the path tick to order. Under overload several frames
+        of the symbol arrive before this runs (``superseded`` of them after the first):
+        the parent decides once, on the book as it is now, and the decisions those
+        frames would have prompted are counted as skipped rather than queued.
         """
         node = self.node
         if (
@@ -70,7 +73,10 @@ class ParentRunner:
             or not node.may_trade(self.parent.symbol)
         ):
             return
+        if superseded:
+            node.metrics.decisions_skipped.labels(self.parent.symbol).inc(superseded)
         node.decision_trigger_ns = frame_rx_ns
+        node.metrics.decision_lag.observe((time.perf_counter_ns() - frame_rx_ns) / 1e9)
         try:
             self._decide(book, node.clock.now_ns())
         finally:
