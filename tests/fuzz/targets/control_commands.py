@@ -74,14 +74,29 @@ class ControlCommandsTarget:
 
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
+        self.node: Node | None = None
         self.n = 0
         self._fresh()
 
+    def close(self) -> None:
+        """Stop the parents' tasks and close the journal (and the loop, with ``final``)."""
+        self._stop_node()
+        self.loop.close()
+
+    def _stop_node(self) -> None:
+        node = getattr(self, "node", None)
+        if node is None:
+            return
+        tasks = asyncio.all_tasks(self.loop)
+        for t in tasks:
+            t.cancel()
+        if tasks:
+            self.loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+        node.journal.close()
+        self.node = None
+
     def _fresh(self) -> None:
-        if getattr(self, "node", None) is not None:
-            self.node.journal.close()
-            for t in asyncio.all_tasks(self.loop):
-                t.cancel()
+        self._stop_node()
         d = scratch_dir(self.name)
         cfg = load(
             DaemonConfig,
@@ -93,8 +108,8 @@ class ControlCommandsTarget:
                 "RLEXEC__LOGGING__LEVEL": "ERROR",
             },
         )
-        self.node = Node(cfg)
-        self.last_seq = max((r.seq for r in self.node.journal.records()), default=0)
+        self.node = node = Node(cfg)
+        self.last_seq = max((r.seq for r in node.journal.records()), default=0)
 
     def seeds(self) -> Iterable[bytes]:
         for i in range(len(COMMANDS)):
@@ -131,6 +146,7 @@ class ControlCommandsTarget:
         return body + c.bytes(c.int(0, 2))
 
     def _new_records(self) -> list[Any]:
+        assert self.node is not None
         new = list(self.node.journal.records(self.last_seq))  # raises if one does not decode
         if new:
             self.last_seq = new[-1].seq
@@ -138,6 +154,7 @@ class ControlCommandsTarget:
 
     def one_input(self, data: bytes) -> None:
         node = self.node
+        assert node is not None
         raw = self._payload(Choices(data))
         parents = dict(node.engine.parents)
         try:
