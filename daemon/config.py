@@ -65,14 +65,25 @@ class ControlSection(Section):
     # a file holding >= 32 bytes, or the key itself (e.g. from RLEXEC__CONTROL__HMAC_KEY).
     hmac_key_file: Path | None = None
     hmac_key: SecretStr = SecretStr("")
+    # Key rotation: the key being retired, accepted as well until it is removed here
+    # (start with both, move every operator to the new key, restart with the new alone).
+    previous_hmac_key_file: Path | None = None
+    previous_hmac_key: SecretStr = SecretStr("")
     max_age_s: float = Field(default=60.0, gt=0, le=600)
 
     def key(self) -> bytes | None:
-        if self.hmac_key.get_secret_value():
-            return self.hmac_key.get_secret_value().encode()
-        if self.hmac_key_file is not None:
-            return self.hmac_key_file.read_bytes().strip()
-        return None
+        return _key(self.hmac_key, self.hmac_key_file)
+
+    def previous_key(self) -> bytes | None:
+        return _key(self.previous_hmac_key, self.previous_hmac_key_file)
+
+
+def _key(value: SecretStr, path: Path | None) -> bytes | None:
+    if value.get_secret_value():
+        return value.get_secret_value().encode()
+    if path is not None:
+        return path.read_bytes().strip()
+    return None
 
 
 class FixSection(InitiatorSettings):

@@ -137,17 +137,24 @@ class Node:
                 "reset_kill and load_policy will be refused",
             )
         self._control_key = key if key is not None and len(key) >= 32 else None
+        previous = cfg.control.previous_key()
+        if previous is not None and len(previous) < 32:
+            raise NodeStartError("[control] previous_hmac_key: fewer than 32 bytes")
+        # during a key rollover both keys are accepted (risk/command_auth.py)
+        keys = [k for k in (self._control_key, previous) if k is not None]
+        if self._control_key is None:
+            keys = []  # the old key alone never authorises anything
         self.risk = RiskOverlay.from_config(
             cfg.risk,
             self.instruments.values(),
             state_path=str(self.data_dir / "kill_switch.json"),
-            reset_key=self._control_key or _unusable_key(),
+            reset_key=keys or _unusable_key(),
             now_ns=self.clock.now_ns(),
             node_id=cfg.node.id,
         )
         self.risk.add_listener(self._on_risk_event)
         self.verifier = (
-            CommandVerifier(self._control_key, max_age_ns=int(cfg.control.max_age_s * 1e9))
+            CommandVerifier(keys, max_age_ns=int(cfg.control.max_age_s * 1e9))
             if self._control_key
             else None
         )
