@@ -4,7 +4,6 @@ config files (each is a :class:`core.config.Section`: unknown keys are errors)."
 from __future__ import annotations
 
 import ipaddress
-
 from pathlib import Path
 from typing import Literal
 
