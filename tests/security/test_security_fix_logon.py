@@ -129,3 +129,14 @@ def test_allowed_hosts_must_be_addresses_or_networks() -> None:
     s = SessionSettings(sender_comp_id="EXCH", target_comp_id="CLIENT", allowed_hosts=("nope",))
     with pytest.raises(ValidationError, match="allowed_hosts"):
         AcceptorSettings(sessions=(s,))
+
+
+@pytest.mark.parametrize("version", ["FIX.4.0", "FIX.4.1", "FIX.4.2"])
+def test_credentials_on_a_version_whose_logon_has_none_are_refused_at_load(version: str) -> None:
+    with pytest.raises(ValidationError, match="Logon has no tag 554"):
+        SessionSettings(
+            begin_string=version,  # type: ignore[arg-type]
+            sender_comp_id="EXCH",
+            target_comp_id="CLIENT",
+            password=PASSWORD,  # type: ignore[arg-type]
+        )
