@@ -7,6 +7,7 @@ to the code it broke (see docs/security.md)."""
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import sys
 from pathlib import Path
 
@@ -43,7 +44,7 @@ def test_every_seed_input_keeps_its_promises(name: str) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(RUNS))
 def test_coverage_guided_short_run_finds_no_crash_or_hang(name: str, tmp_path: Path) -> None:
-    pytest.importorskip("atheris")
+    assert importlib.util.find_spec("atheris"), "atheris is missing: pip install -e '.[test]'"
     sys.path.insert(0, str(REPO / "bench"))
     try:
         fuzz = importlib.import_module("fuzz")
