@@ -140,6 +140,13 @@ class ExecutionSection(Section):
     # additionally on every book update of the parent's symbol.
     decide_on: Literal["timer", "book"] = "timer"
     decision_interval_s: float | None = Field(default=None, gt=0, le=600)
+    # decide_on = "book": a decision whose frame arrived longer ago than this when its
+    # turn comes (the loop is behind: other symbols, other parents, a busy CPU) is
+    # skipped, and the parent decides on its symbol's next frame instead of sending an
+    # order priced off an old book. A parent skipped 3 frames running decides anyway.
+    # 0: never skip. 5 ms is a sixth of the gap between one symbol's frames at 10 x the
+    # busiest LOBSTER minute (~30 ms).
+    max_decision_lag_ms: float = Field(default=5.0, ge=0)
     completion: Literal["cross", "stop"] = "cross"
     sweep_interval_s: float = Field(default=1.0, gt=0)
     sweep_max_s: float = Field(default=300.0, gt=0)

@@ -146,9 +146,11 @@ class Metrics:
         )
         self.decisions_skipped = Counter(
             "rlexec_decisions_skipped_total",
-            "Decisions not taken because a newer book for the symbol arrived before they ran "
-            "(overload: each parent decides once, on the latest book, never on a queue).",
-            ["symbol"],
+            "Decisions not taken under overload, by why: superseded (a newer book for the "
+            "symbol arrived before they ran) or stale (their frame was older than "
+            "max_decision_lag_ms when their turn came). Never queued: the next one sees "
+            "the latest book.",
+            ["symbol", "reason"],
             registry=r,
         )
         self.journal_write = Histogram(

@@ -114,9 +114,10 @@ class Node:
         self.policy_guard_trips = 0
         # tick-to-order: the frame that prompted the decision under way (0: a timer did)
         self.decision_trigger_ns = 0
+        self.max_decision_lag_ns = int(cfg.execution.max_decision_lag_ms * 1e6)
         self.latency_samples: deque[int] = deque(maxlen=100_000)
         self._frame_books: dict[str, int] = {}  # symbols updated by this frame -> its arrival
-        self._last_rx: dict[str, int] = {}  # the latest frame seen per symbol
+        self.last_frame_rx: dict[str, int] = {}  # arrival of the latest frame per symbol
         self._superseded: dict[str, int] = {}  # frames behind a decision not yet run
         self._md_counts: dict[str, int] = {}
         self.http_port = 0
@@ -410,13 +411,13 @@ class Node:
         self._md_counts[symbol] = self._md_counts.get(symbol, 0) + 1
         rx = self.md.frame_rx_ns
         if symbol not in self._frame_books:
-            self._frame_books[symbol] = self._last_rx[symbol] = rx
+            self._frame_books[symbol] = self.last_frame_rx[symbol] = rx
             if len(self._frame_books) == 1:
                 asyncio.get_running_loop().call_soon(self._after_frame)
-        elif self._last_rx.get(symbol) != rx:
+        elif self.last_frame_rx.get(symbol) != rx:
             # A newer frame before the decision on the last one ran (the loop is behind):
             # that decision is skipped, the one to come sees this book (runner.py).
-            self._last_rx[symbol] = rx
+            self.last_frame_rx[symbol] = rx
             self._superseded[symbol] = self._superseded.get(symbol, 0) + 1
 
     def _after_frame(self) -> None:
