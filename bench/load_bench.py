@@ -9,7 +9,8 @@ carry ten times that. The daemon runs as its own process (``rlexec run``, Redis 
 plane, decisions on every book frame); parents arrive through ``rlexec ctl``'s client.
 
 Two runs in one sitting, same machine:
-  unloaded  1 parent on AMZN, the feed at 1/10 of that pace (1 x the busiest minute);
+  unloaded  10 parents (one per symbol: no parent waits behind another), the feed at
+            1/10 of that pace (1 x the busiest minute);
   loaded    50 parents (5 per symbol, alternating buy and sell), the full pace.
 
 Measured from the daemon's own /metrics (what an operator sees): tick to order and
@@ -17,7 +18,8 @@ decision lag (histogram quantiles, interpolated within buckets as Prometheus doe
 event-loop lag (sampled every second), book updates per second, decisions skipped
 because a newer book arrived first (``rlexec_decisions_skipped_total``); from the
 kernel: bytes waiting in the daemon's market-data socket (backlog) every second, and
-per process (daemon, exchange, redis) memory and CPU.
+per process (daemon, exchange, redis) memory and CPU, and how long the daemon was ready
+to run but waited for a CPU (the machine's other load, which no code of ours removes).
 
 Goal (issue 21): loaded p99 tick to order <= 3 x unloaded p99; no growing backlog.
 Run: python bench/load_bench.py  [--seconds 90]
@@ -143,6 +145,18 @@ def md_backlog_bytes(pid: int, md_port: int) -> int:
     return total
 
 
+def runqueue_wait_s(pid: int) -> float:
+    """Seconds the process's threads were ready to run but waited for a CPU
+    (/proc/<pid>/task/*/schedstat): what a busy machine adds to every latency."""
+    total = 0
+    for stat in Path(f"/proc/{pid}/task").glob("*/schedstat"):
+        try:
+            total += int(stat.read_text().split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+    return total / 1e9
+
+
 def quantile(before: dict[float, float], after: dict[float, float], q: float) -> float | None:
     """Prometheus' histogram_quantile over the increase between two scrapes (seconds)."""
     bounds = sorted(after)
@@ -187,6 +201,7 @@ async def measure(
         pids = {n: p.popen.pid for n, p in stack.procs.items()}
         first = scrape(url)
         cpu0 = process_figures(pids)
+        wait0 = runqueue_wait_s(pids["daemon"])
         t0 = time.monotonic()
         lags, backlog, lag_windows = [], [], []
         prev = first
@@ -202,6 +217,7 @@ async def measure(
         elapsed = time.monotonic() - t0
         last = scrape(url)
         cpu1 = process_figures(pids)
+        waited = runqueue_wait_s(pids["daemon"]) - wait0
         for n, p in stack.procs.items():
             if not p.alive():
                 raise SystemExit(f"{name}: {n} died; see {p.log}")
@@ -227,7 +243,7 @@ async def measure(
         "book_updates_per_s": round(updates / elapsed, 1),
         "decisions_per_s": round(decisions / elapsed, 1),
         "decisions_skipped": int(skipped),
-        "orders_timed": int(orders),
+        "orders_timed": int(orders),  # samples behind the tick-to-order quantiles
         "t2o_p50_ms": _ms(quantile(t2o0, t2o1, 0.5)),
         "t2o_p99_ms": _ms(quantile(t2o0, t2o1, 0.99)),
         "decision_lag_p50_ms": _ms(quantile(dl0, dl1, 0.5)),
@@ -242,6 +258,8 @@ async def measure(
         else None,
         "md_backlog_max_kib": round(max(backlog) / 1024, 1) if backlog else None,
         "md_gaps": int(gauge(last, "rlexec_md_gaps_total")),
+        "daemon_waited_for_cpu_pct": round(100 * waited / elapsed, 1),
+        "decisions_skipped_stale": int(_labelled(last, first, "stale")),
         "decision_lag_p50_first_half_ms": _ms(statistics.mean(windows[: len(windows) // 2]))
         if len(windows) > 1
         else None,
@@ -254,6 +272,17 @@ async def measure(
         row[f"{proc}_rss_mib"] = round(b["rss_mib"], 1)
         row[f"{proc}_cpu_pct"] = round(100 * (b["cpu_s"] - a.get("cpu_s", 0.0)) / elapsed, 1)
     return row
+
+
+def _labelled(last: dict[str, Any], first: dict[str, Any], reason: str) -> float:
+    def total(m: dict[str, Any]) -> float:
+        return sum(
+            v
+            for lab, v in m.get("rlexec_decisions_skipped_total", [])
+            if lab.get("reason") == reason
+        )
+
+    return total(last) - total(first)
 
 
 def _ms(v: float | None) -> float | None:
@@ -276,7 +305,7 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory(prefix="rlexec-load-") as d:
         rows.append(
-            asyncio.run(measure("unloaded", speed / 10, 1, a.seconds, Path(d) / "unloaded"))
+            asyncio.run(measure("unloaded", speed / 10, 10, a.seconds, Path(d) / "unloaded"))
         )
         rows.append(asyncio.run(measure("loaded", speed, 50, a.seconds, Path(d) / "loaded")))
     un, lo = rows
