@@ -16,7 +16,6 @@ from decimal import Decimal, DecimalException, Inexact, InvalidOperation, localc
 
 from core.errors import PrecisionError
 
-
 _MAX_DIGITS = 30  # digits before the decimal point of any value we accept
 
 
