@@ -3,8 +3,10 @@ retired, only the new one after (docs/security.md)."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -38,13 +40,18 @@ def test_after_the_rollover_the_old_key_is_refused() -> None:
     assert "key" not in repr(v).replace("keys=", "")  # the key never shows
 
 
-def _node(tmp: Path, env: dict[str, str]) -> Node:
+@contextlib.contextmanager
+def _node(tmp: Path, env: dict[str, str]) -> Iterator[Node]:
     cfg = load(
         DaemonConfig,
         None,
         env={"RLEXEC__NODE__DATA_DIR": str(tmp), "RLEXEC__REDIS__ENABLED": "false", **env},
     )
-    return Node(cfg)
+    node = Node(cfg)
+    try:
+        yield node
+    finally:
+        node.journal.close()
 
 
 async def _reset(node: Node, key: bytes) -> dict[str, object]:
@@ -60,49 +67,37 @@ async def _reset(node: Node, key: bytes) -> dict[str, object]:
     return await node.handler.handle(parse(body))
 
 
+BOTH = {
+    "RLEXEC__CONTROL__HMAC_KEY": NEW.decode(),
+    "RLEXEC__CONTROL__PREVIOUS_HMAC_KEY": OLD.decode(),
+}
+
+
 async def test_a_node_given_both_keys_accepts_commands_signed_with_either(tmp_path: Path) -> None:
-    node = _node(
-        tmp_path,
-        {
-            "RLEXEC__CONTROL__HMAC_KEY": NEW.decode(),
-            "RLEXEC__CONTROL__PREVIOUS_HMAC_KEY": OLD.decode(),
-        },
-    )
-    try:
+    with _node(tmp_path, BOTH) as node:
         for key in (OLD, NEW):
             reply = await _reset(node, key)
             assert reply["ok"], reply
             assert not node.risk.kill_switch.engaged
-    finally:
-        node.journal.close()
 
 
 async def test_a_node_given_the_new_key_alone_refuses_the_old(tmp_path: Path) -> None:
-    node = _node(tmp_path, {"RLEXEC__CONTROL__HMAC_KEY": NEW.decode()})
-    try:
+    with _node(tmp_path, {"RLEXEC__CONTROL__HMAC_KEY": NEW.decode()}) as node:
         reply = await _reset(node, OLD)
         assert not reply["ok"] and reply["error"]["code"] == "unauthorized", reply
         assert node.risk.kill_switch.engaged
         assert (await _reset(node, NEW))["ok"]
-    finally:
-        node.journal.close()
 
 
 async def test_the_old_key_alone_authorises_nothing(tmp_path: Path) -> None:
-    node = _node(tmp_path, {"RLEXEC__CONTROL__PREVIOUS_HMAC_KEY": OLD.decode()})
-    try:
+    with _node(tmp_path, {"RLEXEC__CONTROL__PREVIOUS_HMAC_KEY": OLD.decode()}) as node:
         reply = await _reset(node, OLD)
         assert not reply["ok"] and node.risk.kill_switch.engaged
-    finally:
-        node.journal.close()
 
 
 def test_a_short_previous_key_stops_the_start(tmp_path: Path) -> None:
-    with pytest.raises(NodeStartError, match="previous_hmac_key"):
-        _node(
-            tmp_path,
-            {
-                "RLEXEC__CONTROL__HMAC_KEY": NEW.decode(),
-                "RLEXEC__CONTROL__PREVIOUS_HMAC_KEY": "short",
-            },
-        )
+    with (
+        pytest.raises(NodeStartError, match="previous_hmac_key"),
+        _node(tmp_path, {**BOTH, "RLEXEC__CONTROL__PREVIOUS_HMAC_KEY": "short"}),
+    ):
+        pass

@@ -8,8 +8,10 @@ frames' arrival times are set, not waited for."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+
+import pytest
 
 from daemon.node import Node
 from tests.integration.daemon.daemon_venue import SYMBOL, ScriptedVenue
@@ -27,8 +29,10 @@ def _skipped(node: Node, reason: str) -> float:
     )
 
 
-async def _book_node(tmp_path: Path, venue: ScriptedVenue) -> Node:
-    node = await started(
+@pytest.fixture
+async def node(tmp_path: Path, venue: ScriptedVenue) -> AsyncIterator[Node]:
+    """A node deciding on every book frame, with one TWAP parent working."""
+    n = await started(
         node_config(
             tmp_path,
             venue,
@@ -37,8 +41,11 @@ async def _book_node(tmp_path: Path, venue: ScriptedVenue) -> Node:
             RLEXEC__EXECUTION__MAX_DECISION_LAG_MS="5",
         )
     )
-    await working_twap(node, venue)
-    return node
+    try:
+        await working_twap(n, venue)
+        yield n
+    finally:
+        await n.stop()
 
 
 def _frame(node: Node, age_ms: float) -> Callable[[], None]:
@@ -52,55 +59,41 @@ def _frame(node: Node, age_ms: float) -> Callable[[], None]:
 
 
 async def test_a_decision_on_a_book_older_than_the_limit_is_skipped_and_counted(
-    tmp_path: Path, venue: ScriptedVenue
+    node: Node,
 ) -> None:
-    node = await _book_node(tmp_path, venue)
-    try:
-        runner = next(iter(node.runners.values()))
-        before = runner.decisions
-        _frame(node, age_ms=50)()
-        assert runner.decisions == before and _skipped(node, "stale") == 1
-        _frame(node, age_ms=1)()  # a fresh frame: decided
-        assert runner.decisions == before + 1
-    finally:
-        await node.stop()
+    runner = next(iter(node.runners.values()))
+    before = runner.decisions
+    _frame(node, age_ms=50)()
+    assert runner.decisions == before and _skipped(node, "stale") == 1
+    _frame(node, age_ms=1)()  # a fresh frame: decided
+    assert runner.decisions == before + 1
 
 
-async def test_a_parent_skipped_three_frames_running_decides_on_the_fourth(
-    tmp_path: Path, venue: ScriptedVenue
-) -> None:
-    node = await _book_node(tmp_path, venue)
-    try:
-        runner = next(iter(node.runners.values()))
-        before = runner.decisions
-        for _ in range(3):
-            _frame(node, age_ms=50)()
-        assert runner.decisions == before and _skipped(node, "stale") == 3
+async def test_a_parent_skipped_three_frames_running_decides_on_the_fourth(node: Node) -> None:
+    runner = next(iter(node.runners.values()))
+    before = runner.decisions
+    for _ in range(3):
         _frame(node, age_ms=50)()
-        assert runner.decisions == before + 1, "overload silenced the parent"
-        _frame(node, age_ms=50)()
-        assert _skipped(node, "stale") == 4  # the count starts again
-    finally:
-        await node.stop()
+    assert runner.decisions == before and _skipped(node, "stale") == 3
+    _frame(node, age_ms=50)()
+    assert runner.decisions == before + 1, "overload silenced the parent"
+    _frame(node, age_ms=50)()
+    assert _skipped(node, "stale") == 4  # the count starts again
 
 
 async def test_frames_superseded_before_the_decision_ran_are_counted_once_each(
-    tmp_path: Path, venue: ScriptedVenue
+    node: Node,
 ) -> None:
-    node = await _book_node(tmp_path, venue)
-    try:
-        book = node.md.book(SYMBOL)
-        assert book is not None
-        runner = next(iter(node.runners.values()))
-        before = runner.decisions
-        now = time.perf_counter_ns()
-        # three frames of the symbol read before the loop got to the decision: two of
-        # them twice (several deltas in one frame count once)
-        for rx in (now - 3_000_000, now - 2_000_000, now - 2_000_000, now - 1_000, now - 1_000):
-            node.md.frame_rx_ns = rx
-            node._on_book(SYMBOL, book)
-        node._after_frame()
-        assert _skipped(node, "superseded") == 2
-        assert runner.decisions == before + 1  # one decision, on the latest book
-    finally:
-        await node.stop()
+    book = node.md.book(SYMBOL)
+    assert book is not None
+    runner = next(iter(node.runners.values()))
+    before = runner.decisions
+    now = time.perf_counter_ns()
+    # three frames of the symbol read before the loop got to the decision: two of them
+    # twice (several deltas in one frame count once)
+    for rx in (now - 3_000_000, now - 2_000_000, now - 2_000_000, now - 1_000, now - 1_000):
+        node.md.frame_rx_ns = rx
+        node._on_book(SYMBOL, book)
+    node._after_frame()
+    assert _skipped(node, "superseded") == 2
+    assert runner.decisions == before + 1  # one decision, on the latest book
