@@ -209,6 +209,24 @@ def fuzz_target(
     return res
 
 
+def _fields(saved: dict[str, object]) -> dict[str, object]:
+    return {k: v for k, v in saved.items() if k in Result.__dataclass_fields__}
+
+
+def _commit() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(REPO), "rev-parse", "--short=12", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return out
+
+
 def _surface(module: object) -> str:
     for value in vars(module).values():
         surface = getattr(value, "surface", None)
@@ -259,13 +277,22 @@ def main() -> None:
     ap.add_argument(
         "--json", type=Path, default=None, help="write results here instead of bench/results"
     )
+    ap.add_argument(
+        "--budget",
+        default="",
+        help="per-target seconds overriding --seconds, e.g. lobster_files=3000,fix_session=600",
+    )
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.child:
         child(a.child, a.seconds, a.workdir, a.timeout, a.seed, a.runs)
         return
     names = [t for t in a.targets.split(",") if t]
-    unknown = sorted(set(names) - set(TARGETS))
+    budget = dict.fromkeys(names, a.seconds)
+    for item in filter(None, a.budget.split(",")):
+        name, _, secs = item.partition("=")
+        budget[name] = float(secs)
+    unknown = sorted((set(names) | set(budget)) - set(TARGETS))
     if unknown:
         ap.error(f"unknown target(s) {', '.join(unknown)}; known: {', '.join(TARGETS)}")
     with contextlib.ExitStack() as stack:
@@ -273,31 +300,39 @@ def main() -> None:
             stack.enter_context(tempfile.TemporaryDirectory(prefix="rlexec-fuzz-"))
         )
         if a.workdir is None and a.seconds >= 60:
-            root = REPO / "bench" / "results" / "fuzz-work"  # keep long runs' findings
+            # long runs keep their corpora and findings (outside the repository)
+            root = Path(tempfile.gettempdir()) / "rlexec-fuzz-work"
         with ThreadPoolExecutor(max_workers=max(1, a.jobs)) as pool:
             results = list(
                 pool.map(
                     lambda n: fuzz_target(
-                        n, a.seconds, root / n, timeout_s=a.timeout, seed=a.seed, runs=a.runs
+                        n, budget[n], root / n, timeout_s=a.timeout, seed=a.seed, runs=a.runs
                     ),
                     names,
                 )
             )
+    when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    code = _commit()
+    done = {r.target: {**asdict(r), "when": when, "code": code, "jobs": a.jobs} for r in results}
     rows = [r.row() for r in results]
-    extra = {
-        "targets": [asdict(r) for r in results],
-        "seconds_per_target": a.seconds,
-        "jobs": a.jobs,
-        "load_average_at_end": os.getloadavg(),
-    }
+    extra = {"targets": list(done.values()), "load_average_at_end": os.getloadavg()}
     if a.json is not None:
         a.json.write_text(json.dumps({"rows": rows, **extra}, indent=2) + "\n")
         for r in results:
             print(json.dumps(r.row()))
     else:
-        from _common import report
+        from _common import RESULTS, report
 
-        report("fuzz", rows, extra)
+        # fuzz.json keeps each target's latest run: targets run at different times (and
+        # for different budgets) still add up to one table
+        kept: dict[str, dict[str, object]] = {}
+        old = RESULTS / "fuzz.json"
+        if old.exists():
+            kept = {t["target"]: t for t in json.loads(old.read_text()).get("targets", [])}
+        kept.update(done)
+        merged = [kept[t] for t in TARGETS if t in kept]
+        rows = [{**Result(**_fields(t)).row(), "when": t["when"]} for t in merged]
+        report("fuzz", rows, {**extra, "targets": merged})
     if any(r.crashes or r.hangs or r.ooms for r in results):
         sys.exit(1)
 
