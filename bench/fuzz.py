@@ -331,7 +331,7 @@ def main() -> None:
             kept = {t["target"]: t for t in json.loads(old.read_text()).get("targets", [])}
         kept.update(done)
         merged = [kept[t] for t in TARGETS if t in kept]
-        rows = [{**Result(**_fields(t)).row(), "when": t["when"]} for t in merged]
+        rows = [{**Result(**_fields(t)).row(), "when": t.get("when", "")} for t in merged]
         report("fuzz", rows, {**extra, "targets": merged})
     if any(r.crashes or r.hangs or r.ooms for r in results):
         sys.exit(1)
