@@ -56,6 +56,7 @@ class Soak:
         self.parent_s = parent_s
         self.submitted = 0
         self.refused: list[str] = []
+        self.died = ""
 
     async def submit(self) -> None:
         side = "buy" if self.submitted % 2 == 0 else "sell"
@@ -141,7 +142,11 @@ async def run(minutes: float, interval: float, speed: float, workdir: Path) -> l
                 _write(rows, soak, minutes, interval, speed, partial=True)
             for name, proc in stack.procs.items():
                 if not proc.alive():
-                    raise RuntimeError(f"{name} died during the soak; see {proc.log}")
+                    tail = proc.log.read_text(errors="replace")[-3000:] if proc.log.exists() else ""
+                    soak.died = f"{name} exited with {proc.popen.returncode} at {time.monotonic() - t0:.0f} s"
+                    print(f"{soak.died}; the end of {proc.log}:\n{tail}", flush=True)
+                    _write(rows, soak, minutes, interval, speed, partial=True)
+                    raise RuntimeError(f"{soak.died}; see {proc.log} (the work directory is kept)")
             await asyncio.sleep(2.0)
         _write(rows, soak, minutes, interval, speed, partial=False)
     finally:
@@ -195,6 +200,7 @@ def _write(
         "market_speed": speed,
         "parents_submitted": soak.submitted,
         "refusals": soak.refused[:20],
+        "died": soak.died,
         "verdict": verdict(rows, min(warmup_s, minutes * 60 / 4)),
         "samples": rows,
         "load_average": os.getloadavg(),
@@ -247,9 +253,12 @@ def main() -> None:
     ap.add_argument(
         "--warmup", type=float, default=600.0, help="seconds before the verdict's baseline"
     )
+    ap.add_argument("--workdir", type=Path, default=None, help="default: a new temp directory")
     a = ap.parse_args()
-    with tempfile.TemporaryDirectory(prefix="rlexec-soak-") as d:
-        rows = asyncio.run(run(a.minutes, a.interval, a.speed, Path(d)))
+    # kept afterwards (logs, journal, FIX logs): what to read when a process died
+    workdir = a.workdir or Path(tempfile.mkdtemp(prefix="rlexec-soak-"))
+    print(f"work directory: {workdir}", flush=True)
+    rows = asyncio.run(run(a.minutes, a.interval, a.speed, workdir))
     v = verdict(rows, min(a.warmup, a.minutes * 60 / 4))
     table = [
         {
