@@ -267,6 +267,8 @@ async def measure(
         if len(windows) > 1
         else None,
     }
+    row["t2o_histogram"] = _increase(t2o0, t2o1)
+    row["decision_lag_histogram"] = _increase(dl0, dl1)
     for proc in cpu1:
         a, b = cpu0.get(proc, {}), cpu1[proc]
         row[f"{proc}_rss_mib"] = round(b["rss_mib"], 1)
@@ -283,6 +285,16 @@ def _labelled(last: dict[str, Any], first: dict[str, Any], reason: str) -> float
         )
 
     return total(last) - total(first)
+
+
+def _increase(before: dict[float, float], after: dict[float, float]) -> dict[str, int]:
+    """Observations per bucket (upper bound in ms) between two scrapes: the histogram."""
+    out, prev = {}, 0.0
+    for b in sorted(after):
+        c = after[b] - before.get(b, 0.0)
+        out["inf" if b == float("inf") else f"{b * 1000:g}"] = int(c - prev)
+        prev = c
+    return out
 
 
 def _ms(v: float | None) -> float | None:
@@ -323,7 +335,10 @@ def main() -> None:
         "load_average": os.getloadavg(),
     }
     print(verdict)
-    report("load_bench", rows, {"verdict": verdict})
+    hist = {
+        r["run"]: {k: r.pop(k) for k in ("t2o_histogram", "decision_lag_histogram")} for r in rows
+    }
+    report("load_bench", rows, {"verdict": verdict, "histograms_ms": hist})
 
 
 if __name__ == "__main__":
