@@ -24,7 +24,7 @@ wall time, so the simulator and the live daemon get the same decisions.
 from __future__ import annotations
 
 from collections import Counter, deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -168,7 +168,7 @@ class RiskOverlay:
         instruments: Iterable[Instrument],
         *,
         state_path: str,
-        reset_key: bytes,
+        reset_key: bytes | Sequence[bytes],  # two during a key rollover
         now_ns: int,
         node_id: str = "",
     ) -> RiskOverlay:
