@@ -23,9 +23,9 @@ from _common import report
 from core.clock import SimClock
 from core.events import CancelReject, ExecReport
 from exchange.replay.api import MarketSimulator
+from execution.sim_router import ReportConsumer, SimRouter
 from policies.data import default_split, synthetic_source
 from policies.env import EnvConfig, ExecutionEnv
-from policies.sim_router import ReportConsumer, SimRouter
 from risk.approval import Approved
 
 
@@ -59,7 +59,7 @@ class _Tap:
 
 
 def _tracing_link(hasher: _Hasher) -> Any:
-    class TracingLink(SimRouter):
+    class TracingLink(SimRouter[MarketSimulator]):
         def reset(self, sim: MarketSimulator, consumer: ReportConsumer) -> None:
             super().reset(sim, _Tap(consumer, hasher))
 
@@ -75,7 +75,7 @@ def _tracing_link(hasher: _Hasher) -> Any:
             hasher.add("cancel", approved.request, self.clock.now_ns())
             super().submit_cancel(approved)
 
-    def make(clock: SimClock) -> SimRouter:
+    def make(clock: SimClock) -> SimRouter[MarketSimulator]:
         return TracingLink(clock)
 
     return make

@@ -1,7 +1,7 @@
 """The live node: market data, the policy, risk and FIX on one asyncio loop.
 
 Wiring only — every decision about orders happens in the shared execution path
-(:mod:`policies.executor`, :mod:`policies.driver`); this module owns what only a live
+(:mod:`execution.executor`, :mod:`execution.driver`); this module owns what only a live
 process has: connections, recovery, halts, the control plane, health and metrics.
 
 Safety over availability. Whenever the node cannot vouch for its state — FIX down,
@@ -53,7 +53,10 @@ from daemon.recovery import replay_journal
 from daemon.runner import ParentRunner
 from daemon.sd_notify import Notifier, SdNotifyError
 from daemon.status_questions import StatusQuestions
+from execution.driver import ParentDriver
+from execution.executor import ExecutionEngine
 from gateways.marketdata.client import BookStatus, MarketDataClient
+from policies.actions import ActionMapper
 from policies.baselines import (
     AlmgrenChrissSchedule,
     PovSchedule,
@@ -61,9 +64,7 @@ from policies.baselines import (
     TwapSchedule,
     VwapSchedule,
 )
-from policies.driver import ParentDriver
 from policies.evaluate import BaselineParams
-from policies.executor import ExecutionEngine
 from policies.learned import LearnedPolicy, load_policy
 from policies.protocol import Policy
 from risk.command_auth import CommandRefused, CommandVerifier, SignedCommand
@@ -786,6 +787,7 @@ class Node:
             parent.parent_id,
             policy,
             self.policy.feature_builder(),
+            mapper=ActionMapper(parent.side),
             time_of_day=self._time_of_day,
         )
         runner = ParentRunner(self, parent, driver, algo)

@@ -1,6 +1,6 @@
 """One parent order's life in the daemon: start, decide on a cadence, complete.
 
-The decision itself is :class:`policies.driver.ParentDriver` — the very code the
+The decision itself is :class:`execution.driver.ParentDriver` — the very code the
 training environment and the backtest run — so a parent executes live exactly as it
 did in simulation. What this module adds is what only live has: waiting for a usable
 book, honouring node halts and operator pauses, and the end-time completion rule.
@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from core.book import L2Book
 from core.log import bound, get_logger
 from core.parent import ParentOrder, ParentState
-from policies.driver import ParentDriver
+from execution.driver import ParentDriver
 
 if TYPE_CHECKING:
     from daemon.node import Node

@@ -5,38 +5,100 @@ so none of them can drift from the others. The caller owns time and data: it fee
 every public trade to :meth:`on_trade`, calls :meth:`decide` once per decision
 interval with the current book, and at the end time calls :meth:`sweep` to send what
 is left through the book as a market order.
+
+What decides is reached through the Protocols below (``policies`` provides the
+feature builder, the policies and the action mapper), so the order path never imports
+learning code.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any, Generic, Protocol, TypeVar
 
 from core.book import L2Book
+from core.orders import ChildOrder
+from core.parent import ParentOrder
 from core.reconciler import DesiredOrder
 from core.types import OrdType, Side, TimeInForce
-from policies.actions import Action, ActionMapper
-from policies.context import Observation
-from policies.executor import Decision, ExecutionEngine
-from policies.features import FeatureBuilder
-from policies.protocol import Policy
+from execution.executor import Decision, ExecutionEngine
+
+ObsT = TypeVar("ObsT", bound="Observed")
+ActT = TypeVar("ActT")
+ObsT_contra = TypeVar("ObsT_contra", contravariant=True)
+ActT_co = TypeVar("ActT_co", covariant=True)
+ActT_contra = TypeVar("ActT_contra", contravariant=True)
+ObsT_co = TypeVar("ObsT_co", covariant=True)
+
+
+class Observed(Protocol):
+    """An observation: the context a policy is reset with comes with it."""
+
+    @property
+    def ctx(self) -> Any: ...
+
+
+class TradeTape(Protocol):
+    """The market's prints as the feature builder keeps them."""
+
+    @property
+    def cum_volume(self) -> int: ...
+
+    def on_trade(self, price: int, qty: int, aggressor: Side) -> None: ...
+
+
+class Observer(Protocol[ObsT_co]):
+    """Builds each decision's observation (``policies.features.FeatureBuilder``)."""
+
+    @property
+    def market(self) -> TradeTape: ...
+
+    def observe(
+        self,
+        book: L2Book,
+        parent: ParentOrder,
+        live: Sequence[ChildOrder],
+        now_ns: int,
+        *,
+        market_volume: int,
+        time_of_day_s: float,
+        lot_size: int = 1,
+    ) -> ObsT_co: ...
+
+
+class Decider(Protocol[ObsT_contra, ActT_co]):
+    """What decides (``policies.protocol.Policy``): reset once per parent, then act."""
+
+    def reset(self, ctx: Any, seed: int | None = None) -> None: ...
+
+    def act(self, obs: ObsT_contra) -> ActT_co: ...
+
+
+class Mapper(Protocol[ActT_contra]):
+    """An action -> the child orders wanted now (``policies.actions.ActionMapper``)."""
+
+    def desired(
+        self, action: ActT_contra, book: L2Book, live: Iterable[ChildOrder]
+    ) -> list[DesiredOrder]: ...
 
 
 @dataclass(frozen=True, slots=True)
-class Step:
-    obs: Observation
-    action: Action
+class Step(Generic[ObsT, ActT]):
+    obs: ObsT
+    action: ActT
     decision: Decision
 
 
-class ParentDriver:
+class ParentDriver(Generic[ObsT, ActT]):
     def __init__(
         self,
         engine: ExecutionEngine,
         parent_id: str,
-        policy: Policy,
-        builder: FeatureBuilder,
+        policy: Decider[ObsT, ActT],
+        builder: Observer[ObsT],
         *,
+        mapper: Mapper[ActT],
         time_of_day: Callable[[int], float],
     ) -> None:
         self.engine = engine
@@ -44,7 +106,7 @@ class ParentDriver:
         self.parent_id = parent_id
         self.policy = policy
         self.builder = builder
-        self.mapper = ActionMapper(self.parent.side)
+        self.mapper = mapper
         self.symbol = self.parent.symbol
         self.lot = engine.instruments[self.symbol].lot_size
         self._tod = time_of_day
@@ -55,7 +117,7 @@ class ParentDriver:
         self.builder.market.on_trade(price, qty, aggressor)
         self.engine.on_market_trade(self.symbol, qty, ts_ns)
 
-    def observe(self, book: L2Book, now_ns: int) -> Observation:
+    def observe(self, book: L2Book, now_ns: int) -> ObsT:
         """Feed the book to risk and build this decision's observation."""
         self.engine.on_book(self.symbol, book)
         return self.builder.observe(
@@ -68,13 +130,13 @@ class ParentDriver:
             lot_size=self.lot,
         )
 
-    def act(self, book: L2Book, obs: Observation, action: Action) -> Decision:
+    def act(self, book: L2Book, obs: ObsT, action: ActT) -> Decision:
         """Map ``action`` to desired child orders and hand them to the execution engine."""
         live = self.engine.live_children(self.parent_id)
         desired = self.mapper.desired(action, book, live)
         return self.engine.apply(self.parent_id, desired)
 
-    def decide(self, book: L2Book, now_ns: int) -> Step:
+    def decide(self, book: L2Book, now_ns: int) -> Step[ObsT, ActT]:
         """Observe, ask the policy, act: one decision."""
         obs = self.observe(book, now_ns)
         if not self._started:
