@@ -4,6 +4,10 @@ The decision itself is :class:`execution.driver.ParentDriver` — the very code 
 training environment and the backtest run — so a parent executes live exactly as it
 did in simulation. What this module adds is what only live has: waiting for a usable
 book, honouring node halts and operator pauses, and the end-time completion rule.
+
+A runner sees the node only through :class:`RunnerHost` (implemented by
+:class:`daemon.parents.Parents`): the few questions and effects a parent needs, so it
+can be read, and tested, without the rest of the node.
 """
 
 from __future__ import annotations
@@ -11,18 +15,68 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
 
 from core.book import L2Book
+from core.clock import Clock
 from core.log import bound, get_logger
 from core.parent import ParentOrder, ParentState
+from daemon.metrics import Metrics
 from execution.driver import ParentDriver
 
-if TYPE_CHECKING:
-    from daemon.node import Node
-
 log = get_logger("rlexec.runner")
+
+
+@dataclass(frozen=True, slots=True)
+class RunnerSettings:
+    """The ``[execution]`` settings a parent's run follows."""
+
+    completion: Literal["cross", "stop"]
+    sweep_max_s: float
+    sweep_interval_s: float
+    max_decision_lag_ns: int  # 0: never skip a decision as stale
+
+
+class RunnerHost(Protocol):
+    """What a parent's runner needs of the node, and nothing more."""
+
+    @property
+    def clock(self) -> Clock: ...
+
+    @property
+    def metrics(self) -> Metrics: ...
+
+    @property
+    def settings(self) -> RunnerSettings: ...
+
+    @property
+    def decision_interval_s(self) -> float: ...
+
+    def may_trade(self, symbol: str) -> bool: ...
+
+    def book(self, symbol: str) -> L2Book | None: ...
+
+    def latest_frame_rx(self, symbol: str) -> int | None:
+        """When the latest market-data frame of ``symbol`` arrived (perf_counter ns)."""
+        ...
+
+    def decision_started(self, frame_rx_ns: int) -> None:
+        """A decision on the frame that arrived at ``frame_rx_ns`` runs now (tick to order)."""
+        ...
+
+    def decision_ended(self) -> None: ...
+
+    def runner_failed(self, runner: ParentRunner, exc: Exception) -> None:
+        """A bug stopped this runner: halt, the node cannot vouch for its orders."""
+        ...
+
+    def start_parent(self, parent: ParentOrder, arrival_mid: float) -> None: ...
+
+    def set_parent_state(self, parent: ParentOrder, state: ParentState, reason: str) -> None: ...
+
+    def parent_finished(self, runner: ParentRunner) -> None: ...
+
 
 # A parent whose book decisions were skipped as stale this many frames running decides
 # on the next one whatever its age: overload may delay a parent, never silence it.
@@ -30,7 +84,9 @@ _MAX_STALE_SKIPS = 3
 
 
 class ParentRunner:
-    def __init__(self, node: Node, parent: ParentOrder, driver: ParentDriver, algo: str) -> None:
+    def __init__(
+        self, node: RunnerHost, parent: ParentOrder, driver: ParentDriver[Any, Any], algo: str
+    ) -> None:
         self.node = node
         self.parent = parent
         self.driver = driver
@@ -87,19 +143,20 @@ class ParentRunner:
         now_ns = time.perf_counter_ns()
         lag_ns = now_ns - frame_rx_ns
         # the book is as fresh as the latest frame applied to it
-        age_ns = now_ns - node.last_frame_rx.get(symbol, frame_rx_ns)
-        limit_ns = node.max_decision_lag_ns
+        latest = node.latest_frame_rx(symbol)
+        age_ns = now_ns - (frame_rx_ns if latest is None else latest)
+        limit_ns = node.settings.max_decision_lag_ns
         if limit_ns and age_ns > limit_ns and self._stale_skips < _MAX_STALE_SKIPS:
             self._stale_skips += 1
             node.metrics.decisions_skipped.labels(symbol, "stale").inc()
             return
         self._stale_skips = 0
-        node.decision_trigger_ns = frame_rx_ns
+        node.decision_started(frame_rx_ns)
         node.metrics.decision_lag.observe(lag_ns / 1e9)
         try:
             self._decide(book, node.clock.now_ns())
         finally:
-            node.decision_trigger_ns = 0
+            node.decision_ended()
 
     @property
     def done(self) -> bool:
@@ -114,7 +171,7 @@ class ParentRunner:
                 raise
             except Exception as exc:  # a bug must stop this parent safely, not the node
                 log.critical("parent_runner_failed", error=repr(exc))
-                self.node.halt("runner_error", f"parent {self.parent_id}: {exc!r}")
+                self.node.runner_failed(self, exc)
                 self._cancel_resting()
 
     async def _work(self) -> None:
@@ -135,7 +192,7 @@ class ParentRunner:
             if now >= self.parent.end_ns:
                 await self._complete()
                 break
-            book = node.md.book(self.parent.symbol)
+            book = node.book(self.parent.symbol)
             if (
                 self.parent.state is ParentState.PAUSED
                 or book is None
@@ -154,7 +211,7 @@ class ParentRunner:
         while True:
             if self.parent.state.is_terminal:
                 return  # cancelled (cancel_parent) before it could start
-            book = node.md.book(self.parent.symbol)
+            book = node.book(self.parent.symbol)
             if book is not None and book.mid is not None and node.may_trade(self.parent.symbol):
                 node.start_parent(self.parent, book.mid)
                 return
@@ -177,34 +234,36 @@ class ParentRunner:
     def _cancel_resting(self) -> None:
         if self._resting_cleared:
             return
-        if not self.node.engine.live_children(self.parent_id):
+        engine = self.driver.engine
+        if not engine.live_children(self.parent_id):
             self._resting_cleared = True
             return
-        self.node.engine.cancel_children(self.parent_id)
+        engine.cancel_children(self.parent_id)
 
     async def _complete(self) -> None:
         """End time: cross for the rest (repeatedly, as the book refills), or stop."""
         node = self.node
         self._resting_cleared = False
         self._cancel_resting()
-        if node.cfg.execution.completion == "cross":
-            deadline = node.clock.now_ns() + int(node.cfg.execution.sweep_max_s * 1e9)
+        settings = node.settings
+        if settings.completion == "cross":
+            deadline = node.clock.now_ns() + int(settings.sweep_max_s * 1e9)
             while self.parent.remaining_qty > 0 and node.clock.now_ns() < deadline:
-                book = node.md.book(self.parent.symbol)
-                live = node.engine.live_children(self.parent_id)
+                book = node.book(self.parent.symbol)
+                live = self.driver.engine.live_children(self.parent_id)
                 if book is not None and node.may_trade(self.parent.symbol):
                     if any(o.status.is_pending or o.tif.rests for o in live):
                         self._resting_cleared = False
                         self._cancel_resting()  # still cancelling: sweep once they are gone
                     else:
                         self.driver.sweep(book)
-                await self._sleep(node.cfg.execution.sweep_interval_s)
+                await self._sleep(settings.sweep_interval_s)
         if not self.parent.state.is_terminal:
             node.set_parent_state(
                 self.parent,
                 ParentState.EXPIRED,
                 f"end time reached with {self.parent.remaining_qty} unfilled "
-                f"(completion={node.cfg.execution.completion})",
+                f"(completion={settings.completion})",
             )
 
     async def _sleep(self, seconds: float) -> None:
@@ -216,6 +275,3 @@ class ParentRunner:
         finally:
             for fut in (sleeper, waker):
                 fut.cancel()
-
-
-Factory = Callable[[ParentOrder], ParentRunner]

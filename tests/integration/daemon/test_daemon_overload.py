@@ -93,7 +93,7 @@ async def test_frames_superseded_before_the_decision_ran_are_counted_once_each(
     # twice (several deltas in one frame count once)
     for rx in (now - 3_000_000, now - 2_000_000, now - 2_000_000, now - 1_000, now - 1_000):
         node.md.frame_rx_ns = rx
-        node._on_book(SYMBOL, book)
-    node._after_frame()
+        node.feed.on_book(SYMBOL, book)
+    node.feed.after_frame()
     assert _skipped(node, "superseded") == 2
     assert runner.decisions == before + 1  # one decision, on the latest book
