@@ -36,6 +36,7 @@ from core.requests import CancelRequest, NewOrderRequest, ReplaceRequest
 from core.types import ExecType, OrdStatus, OrdType, Side, TimeInForce
 from risk import approval as _approval
 from risk.approval import Approved
+from risk.check_chain import ComposedChecks
 from risk.command_auth import CommandRefused, CommandVerifier
 from risk.events import (
     HaltCleared,
@@ -112,8 +113,11 @@ HALTED = TradingState.HALTED
 log = get_logger("risk")
 
 
-class RiskOverlay:
+class RiskOverlay(metaclass=ComposedChecks):
     """Checks requests against frozen limits and its own view of exposure."""
+
+    # written as one short method per check, run with each chain inlined (check_chain.py)
+    _composed_entries = ("check_new", "check_replace")
 
     def __init__(
         self,
