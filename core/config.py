@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from core.instruments import Instrument
 
@@ -165,6 +165,24 @@ class Section(BaseModel):
 
     # a string right below a field is its description (`rlexec config show` prints it)
     model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+
+class ReconnectSection(Section):
+    """A connection that reconnects when lost: every one backs off the same way
+    (core/backoff.py) and is configured by these three keys."""
+
+    reconnect_min_s: float = Field(default=0.1, gt=0)
+    """First wait before reconnecting (then doubling per failed attempt)."""
+    reconnect_max_s: float = Field(default=5.0, gt=0)
+    """Longest wait between reconnect attempts."""
+    reconnect_jitter: float = Field(default=0.5, ge=0, lt=1)
+    """Each wait is cut by up to this share at random, spreading many clients' retries."""
+
+    @model_validator(mode="after")
+    def _backoff_order(self) -> ReconnectSection:
+        if self.reconnect_max_s < self.reconnect_min_s:
+            raise ValueError("reconnect_max_s must be >= reconnect_min_s")
+        return self
 
 
 class LoggingSection(Section):

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import Field, SecretStr, model_validator
 
-from core.config import InstrumentSection, LoggingSection, Section
+from core.config import InstrumentSection, LoggingSection, ReconnectSection, Section
 from gateways.fix.settings import InitiatorSettings, SessionSettings
 from risk.limits import RiskLimitsConfig
 
@@ -38,7 +38,7 @@ class HttpSection(Section):
     """Port of /metrics, /healthz and /readyz (0: any free port, for tests)."""
 
 
-class RedisSection(Section):
+class RedisSection(ReconnectSection):
     enabled: bool = True
     """Take commands from Redis and post state there (off: trading needs no Redis)."""
     url: str = Field(default="redis://127.0.0.1:6379/0", pattern=r"^(redis|rediss|unix)://")
@@ -116,7 +116,7 @@ class FixSection(InitiatorSettings):
     (survives kill -9, like the journal) and a background thread fsyncs every few ms
     against power loss; "always" puts a disk flush (0.2-5 ms) on every order's path."""
     reconnect_min_s: float = Field(default=0.2, gt=0)
-    """First wait before reconnecting after the session is lost (then doubling, jittered)."""
+    """First wait before reconnecting after the session is lost (then doubling; core/backoff.py)."""
     reconnect_max_s: float = Field(default=10.0, gt=0)
     """Longest wait between reconnect attempts."""
 
@@ -135,7 +135,7 @@ class FixSection(InitiatorSettings):
         return data
 
 
-class MarketDataSection(Section):
+class MarketDataSection(ReconnectSection):
     url: str = Field(default="ws://127.0.0.1:8765/md", pattern=r"^wss?://")
     """The exchange's market-data websocket."""
     stale_after_s: float = Field(default=2.0, gt=0)

@@ -57,6 +57,9 @@ class MarketFeed:
             on_trade=self.on_trade,
             on_status=self.on_status,
             stale_after_s=settings.stale_after_s,
+            backoff_initial_s=settings.reconnect_min_s,
+            backoff_max_s=settings.reconnect_max_s,
+            backoff_jitter=settings.reconnect_jitter,
         )
 
     def attach(self, runners_of: Callable[[str], list[ParentRunner]]) -> None:

@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from core.config import Section
+from core.config import ReconnectSection, Section
 from gateways.fix import dictionary as dd
 from gateways.fix.store import FsyncPolicy
 
@@ -148,7 +148,7 @@ class SessionSettings(Section):
         return f"{self.begin_string}-{self.sender_comp_id}-{self.target_comp_id}"
 
 
-class InitiatorSettings(Section):
+class InitiatorSettings(ReconnectSection):
     host: str = "127.0.0.1"
     """The acceptor's host."""
     port: int = Field(gt=0, lt=65536)
@@ -158,17 +158,11 @@ class InitiatorSettings(Section):
     connect_timeout_s: float = Field(default=5.0, gt=0)
     """How long one TCP connect may take."""
     reconnect_min_s: float = Field(default=0.5, gt=0)
-    """Reconnect delay: reconnect_min_s * 2**attempt, capped, times (1 +- jitter)."""
+    """First wait before reconnecting (then doubling per failed attempt; core/backoff.py)."""
     reconnect_max_s: float = Field(default=30.0, gt=0)
     """Longest wait between reconnect attempts."""
     reconnect_jitter: float = Field(default=0.2, ge=0, lt=1)
-    """Relative spread of each reconnect delay, so many clients do not retry in step."""
-
-    @model_validator(mode="after")
-    def _backoff_order(self) -> InitiatorSettings:
-        if self.reconnect_max_s < self.reconnect_min_s:
-            raise ValueError("reconnect_max_s must be >= reconnect_min_s")
-        return self
+    """Each wait is cut by up to this share at random, spreading many clients' retries."""
 
 
 class AcceptorSettings(Section):
