@@ -126,6 +126,10 @@ class RegimeModel:
         p = self.posterior(x)[0]
         return {name: float(p[c]) for c, name in enumerate(self.names)}
 
+    def regime_probs_of(self, tracker: MarketTracker) -> dict[Regime, float]:
+        """The serving call for the posture: P(regime | the market now), by name."""
+        return self.regime_probs(regime_features(tracker))
+
     def label(self, x: F64) -> list[Regime]:
         """The likeliest regime per row."""
         return [self.names[c] for c in self.posterior(x).argmax(axis=1)]
