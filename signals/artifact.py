@@ -39,6 +39,10 @@ MANIFEST = "manifest.json"
 SUMS = "SHA256SUMS"
 FORMAT = "rlexec-signals"
 FORMAT_VERSION = 1
+# Largest file of each kind the loader reads: anything bigger is refused before it is
+# read, so a huge or endless file cannot exhaust memory. The committed models are
+# ~200 kB of arrays and ~10 kB of manifest.
+MAX_BYTES = {SUMS: 64 * 1024, MANIFEST: 4 * 1024 * 1024, ARRAYS: 64 * 1024 * 1024}
 _SUM_LINE = re.compile(r"^([0-9a-f]{64})  ([A-Za-z0-9_.\-]+)$")
 F64 = npt.NDArray[np.float64]
 
@@ -109,7 +113,9 @@ def save(path: str | Path, kind: str, arrays: Mapping[str, F64], manifest: dict[
                   str(tmp / ARRAYS))  # fmt: skip
         body = {"format": FORMAT, "format_version": FORMAT_VERSION, "kind": kind,
                 "code_version": code_version(), **manifest}  # fmt: skip
-        (tmp / MANIFEST).write_text(json.dumps(body, indent=2, sort_keys=True) + "\n")
+        (tmp / MANIFEST).write_text(
+            json.dumps(body, indent=2, sort_keys=True, allow_nan=False) + "\n"
+        )
         sums = "".join(f"{sha256_of(tmp / n)}  {n}\n" for n in (MANIFEST, ARRAYS))
         (tmp / SUMS).write_text(sums)
         for name in (ARRAYS, MANIFEST, SUMS):
@@ -138,6 +144,7 @@ def load(path: str | Path, kind: str, expected_sha256: str | None = None) -> Art
     sums_path = p / SUMS
     if not sums_path.is_file():
         raise ArtifactRefused(p, f"{SUMS} is missing")
+    _check_size(p, SUMS)
     raw = sums_path.read_bytes()
     digest = hashlib.sha256(raw).hexdigest()
     listed = _parse_sums(p, raw)
@@ -148,6 +155,7 @@ def load(path: str | Path, kind: str, expected_sha256: str | None = None) -> Art
         f = p / name
         if not f.is_file():
             raise ArtifactRefused(p, f"{name} is missing")
+        _check_size(p, name)
         got = sha256_of(f)
         if got != want:
             raise ArtifactRefused(p, f"{name} sha256 {got} is not {want} ({SUMS}): corrupt or altered")  # fmt: skip
@@ -172,6 +180,13 @@ def load(path: str | Path, kind: str, expected_sha256: str | None = None) -> Art
         if a.dtype != np.float64:
             raise ArtifactRefused(p, f"array {name!r} is {a.dtype}, expected float64")
     return Artifact(p, kind, manifest, dict(arrays), digest)
+
+
+def _check_size(p: Path, name: str) -> None:
+    cap = MAX_BYTES.get(name, MAX_BYTES[SUMS])
+    size = (p / name).stat().st_size
+    if size > cap:
+        raise ArtifactRefused(p, f"{name} is {size} bytes, more than the {cap} this loader reads")
 
 
 def _parse_sums(p: Path, raw: bytes) -> dict[str, str]:

@@ -34,8 +34,8 @@ class Scores:
     hit_rate: float
     ic: float
     calibration_slope: float
-    decile_pred: list[float]
-    decile_realised: list[float]
+    decile_pred: list[float | None]  # None: a decile left empty by ties
+    decile_realised: list[float | None]
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -74,8 +74,8 @@ def score(pred: F64, realised: F64) -> Scores:
     # deciles of the prediction (ties may leave a decile short)
     edges = np.quantile(p, np.linspace(0, 1, DECILES + 1)[1:-1])
     bucket = np.searchsorted(edges, p, side="right")
-    dp = [float(p[bucket == b].mean()) if (bucket == b).any() else float("nan") for b in range(DECILES)]  # fmt: skip
-    dr = [float(r[bucket == b].mean()) if (bucket == b).any() else float("nan") for b in range(DECILES)]  # fmt: skip
+    dp = [float(p[bucket == b].mean()) if (bucket == b).any() else None for b in range(DECILES)]
+    dr = [float(r[bucket == b].mean()) if (bucket == b).any() else None for b in range(DECILES)]
     return Scores(int(p.shape[0]), hit, spearman(p, r), slope, dp, dr)
 
 

@@ -39,6 +39,8 @@ TAU_CANCEL = 5.0
 TAU_CANCEL_LONG = 300.0
 
 RV_WINDOW_S = 1800  # per-second mid history kept for realised variance
+RV_TRACKED_S = (60, 300, 1800)  # windows whose realised variance is kept as running sums
+_RV_RESUM_EVERY = 3600  # recompute the running sums exactly this often (seconds)
 LOG_FLOOR = 1e-6  # keeps log() of a zero size or rate finite
 
 
@@ -80,6 +82,9 @@ class MarketTracker:
         self._sec_mid = np.zeros(RV_WINDOW_S + 1, dtype=np.float64)
         self._sec_count = 0  # seconds recorded so far
         self._sec_next = 0  # the next whole second, ns
+        # squared one-second log returns (bps^2) and their running sums per tracked window
+        self._sec_r2 = np.zeros(RV_WINDOW_S, dtype=np.float64)
+        self._rv_sums = dict.fromkeys(RV_TRACKED_S, 0.0)
 
     # ------------------------------------------------------------------ feeds
     def on_trade(self, ts_ns: int, price: int, qty: int, aggressor_buy: bool) -> None:
@@ -190,11 +195,39 @@ class MarketTracker:
         ring = self._sec_mid
         size = ring.shape[0]
         for _ in range(min(n, size)):
+            if self._sec_count:
+                prev = ring[(self._sec_count - 1) % size]
+                r = math.log(mid / prev) * 1e4 if prev > 0 and mid > 0 else 0.0
+                self._push_return(r * r)
             ring[self._sec_count % size] = mid
             self._sec_count += 1
-        if n > size:
+        if n > size:  # a gap longer than the window: only flat seconds remain in it
             self._sec_count += n - size
+            self._sec_r2[:] = 0.0
+            self._rv_sums = dict.fromkeys(RV_TRACKED_S, 0.0)
         self._sec_next += n * NS_PER_S
+
+    def _push_return(self, r2: float) -> None:
+        """One more second's squared return into the ring and every running sum."""
+        k = self._sec_count - 1  # returns recorded before this one
+        r2s = self._sec_r2
+        size = r2s.shape[0]
+        sums = self._rv_sums
+        for w in RV_TRACKED_S:
+            sums[w] += r2 - (r2s[(k - w) % size] if k >= w else 0.0)
+        r2s[k % size] = r2
+        if (k + 1) % _RV_RESUM_EVERY == 0:
+            self._resum(k + 1)
+
+    def _resum(self, count: int) -> None:
+        """Recompute the running sums exactly from the last ``count`` returns' ring
+        (against rounding drift)."""
+        r2s = self._sec_r2
+        size = r2s.shape[0]
+        for w in RV_TRACKED_S:
+            k = min(w, count)
+            idx = np.arange(count - k, count) % size
+            self._rv_sums[w] = float(r2s[idx].sum())
 
     def advance(self, ts_ns: int) -> None:
         """Bring the statistics to ``ts_ns`` without a new quote (read-outs call it)."""
@@ -262,7 +295,11 @@ class MarketTracker:
         return ring[idx]
 
     def realized_variance(self, seconds: int) -> float:
-        """Sum of squared one-second log mid returns over the last ``seconds`` s, bps^2."""
+        """Sum of squared one-second log mid returns over the last ``seconds`` s, bps^2
+        (a running sum for the windows in :data:`RV_TRACKED_S`)."""
+        tracked = self._rv_sums.get(seconds)
+        if tracked is not None:
+            return tracked if tracked > 0.0 else 0.0
         mids = self.second_mids(seconds + 1)
         if mids.shape[0] < 2:
             return 0.0

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -92,6 +92,16 @@ class RegimeModel:
     prec_chol: F64  # [k, 4, 4] Cholesky factors of the precision matrices
     names: tuple[Regime, ...]
     manifest: dict[str, Any]
+    # per component: log weight + log det - d/2 log 2 pi, and mean @ precision factor
+    _const: F64 = field(init=False, repr=False, compare=False)
+    _mean_prec: F64 = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        d = self.means.shape[1]
+        log_det = np.log(np.diagonal(self.prec_chol, axis1=1, axis2=2)).sum(axis=1)
+        const = np.log(self.weights) + log_det - 0.5 * d * math.log(2 * math.pi)
+        object.__setattr__(self, "_const", const)
+        object.__setattr__(self, "_mean_prec", np.einsum("kd,kde->ke", self.means, self.prec_chol))
 
     @classmethod
     def fit(cls, x: F64, *, seed: int = 0, manifest: dict[str, Any] | None = None) -> RegimeModel:
@@ -107,15 +117,11 @@ class RegimeModel:
                    manifest or {})  # fmt: skip
 
     def posterior(self, x: F64) -> F64:
-        """P(component | state) per row: [n, k]."""
+        """P(component | state) per row: [n, k] (scikit-learn's formula, all components
+        in one einsum)."""
         z = (np.atleast_2d(x) - self.center) / self.scale
-        k, d = self.means.shape
-        log_p = np.empty((z.shape[0], k))
-        for c in range(k):
-            pc = self.prec_chol[c]
-            y = z @ pc - self.means[c] @ pc
-            log_det = np.log(np.diag(pc)).sum()
-            log_p[:, c] = np.log(self.weights[c]) + log_det - 0.5 * (d * math.log(2 * math.pi) + (y * y).sum(axis=1))  # fmt: skip
+        y = np.matmul(z, self.prec_chol) - self._mean_prec[:, None, :]  # [k, n, d]
+        log_p = self._const - 0.5 * (y * y).sum(axis=2).T
         log_p -= log_p.max(axis=1, keepdims=True)
         p = np.exp(log_p)
         out: F64 = p / p.sum(axis=1, keepdims=True)

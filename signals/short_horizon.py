@@ -22,7 +22,7 @@ evaluated (:mod:`signals.evaluation`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -81,37 +81,58 @@ def _steps(samples: DaySamples, horizon_s: float) -> int:
 
 @dataclass(frozen=True, slots=True)
 class TreeEnsemble:
-    """Regression trees as padded arrays ``[n_trees, n_nodes]``; leaves point at
-    themselves so a fixed number of steps reaches every leaf."""
+    """Regression trees of one depth ``D`` in heap layout: tree ``t``'s split ``i`` has
+    children ``2i + 1`` (the feature is <= the threshold) and ``2i + 2``; its ``2^D``
+    leaves follow the ``2^D - 1`` splits. A branch that ends early in the fitted tree
+    is padded with splits that always go left (threshold +inf) down to its leaf value,
+    so every prediction is the same ``D`` steps of integer arithmetic for all trees at
+    once: a handful of numpy calls, whatever the number of trees."""
 
-    feature: I64
-    threshold: F64
-    left: I64
-    right: I64
-    value: F64  # leaf values already scaled by the learning rate
+    feature: I64  # [n_trees, 2^D - 1]
+    threshold: F64  # [n_trees, 2^D - 1]
+    value: F64  # [n_trees, 2^D] leaf values already scaled by the learning rate
     base: float
     depth: int
+    # flat views and offsets for the serving call, made once
+    _feat: I64 = field(init=False, repr=False, compare=False)
+    _thr: F64 = field(init=False, repr=False, compare=False)
+    _val: F64 = field(init=False, repr=False, compare=False)
+    _offs: I64 = field(init=False, repr=False, compare=False)
+    _leaf0: I64 = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        n_trees, n_split = self.feature.shape
+        offs = np.arange(n_trees, dtype=np.int64) * n_split
+        for name, v in (("_feat", np.ascontiguousarray(self.feature).ravel()),
+                        ("_thr", np.ascontiguousarray(self.threshold).ravel()),
+                        ("_val", np.ascontiguousarray(self.value).ravel()), ("_offs", offs),
+                        ("_leaf0", offs + np.arange(n_trees) - n_split)):  # fmt: skip
+            object.__setattr__(self, name, v)
 
     @classmethod
     def from_sklearn(cls, gbr: Any, n_trees: int) -> TreeEnsemble:
-        trees = [est[0].tree_ for est in gbr.estimators_[:n_trees]]
-        width = max(t.node_count for t in trees)
-        shape = (len(trees), width)
-        feature = np.zeros(shape, dtype=np.int64)
-        threshold = np.full(shape, np.inf)
-        left = np.tile(np.arange(width, dtype=np.int64), (len(trees), 1))
-        right = left.copy()
-        value = np.zeros(shape)
-        for i, t in enumerate(trees):
-            n = t.node_count
-            inner = t.children_left != _LEAF
-            feature[i, :n] = np.where(inner, t.feature, 0)
-            threshold[i, :n] = np.where(inner, t.threshold, np.inf)
-            left[i, :n] = np.where(inner, t.children_left, np.arange(n))
-            right[i, :n] = np.where(inner, t.children_right, np.arange(n))
-            value[i, :n] = t.value[:, 0, 0] * gbr.learning_rate
+        depth = int(gbr.max_depth)
+        n_split, n_leaf = 2**depth - 1, 2**depth
+        feature = np.zeros((n_trees, n_split), dtype=np.int64)
+        threshold = np.full((n_trees, n_split), np.inf)
+        value = np.zeros((n_trees, n_leaf))
+        for t, est in enumerate(gbr.estimators_[:n_trees]):
+            tree = est[0].tree_
+            stack = [(0, 0)]  # (sklearn node, heap position)
+            while stack:
+                node, pos = stack.pop()
+                if pos >= n_split:  # a leaf at full depth
+                    value[t, pos - n_split] = tree.value[node, 0, 0] * gbr.learning_rate
+                elif tree.children_left[node] == _LEAF:  # an early leaf: always go left
+                    stack.append((node, 2 * pos + 1))
+                    stack.append((node, 2 * pos + 2))  # unreachable, filled for tidiness
+                else:
+                    feature[t, pos] = tree.feature[node]
+                    threshold[t, pos] = tree.threshold[node]
+                    stack.append((tree.children_left[node], 2 * pos + 1))
+                    stack.append((tree.children_right[node], 2 * pos + 2))
         base = float(gbr.init_.predict(np.zeros((1, gbr.n_features_in_)))[0])
-        return cls(feature, threshold, left, right, value, base, int(gbr.max_depth))
+        return cls(feature, threshold, value, base, depth)
 
     @property
     def n_trees(self) -> int:
@@ -120,29 +141,28 @@ class TreeEnsemble:
     def predict(self, x: F64) -> F64:
         """One prediction per row of ``x`` ``[n, n_features]``."""
         x = np.atleast_2d(x)
-        rows = np.arange(self.n_trees)
+        n_split = self.feature.shape[1]
+        cond = x[:, self.feature.ravel()] <= self.threshold.ravel()  # [n, trees * splits]
+        offs = np.arange(self.n_trees) * n_split
         node = np.zeros((x.shape[0], self.n_trees), dtype=np.int64)
         for _ in range(self.depth):
-            f = self.feature[rows, node]
-            go_left = np.take_along_axis(x, f, axis=1) <= self.threshold[rows, node]
-            node = np.where(go_left, self.left[rows, node], self.right[rows, node])
-        out: F64 = self.base + self.value[rows, node].sum(axis=1)
+            node = 2 * node + 2 - np.take_along_axis(cond, offs + node, axis=1)
+        leaf = np.arange(self.n_trees) * (n_split + 1) + node - n_split
+        out: F64 = self.base + self.value.ravel()[leaf].sum(axis=1)
         return out
 
     def predict_one(self, x: F64) -> float:
-        """The serving call for one feature vector: no batch axis, fewer allocations."""
-        rows = np.arange(self.n_trees)
-        node = np.zeros(self.n_trees, dtype=np.int64)
-        for _ in range(self.depth):
-            nxt_left = self.left[rows, node]
-            nxt_right = self.right[rows, node]
-            go_left = x[self.feature[rows, node]] <= self.threshold[rows, node]
-            node = np.where(go_left, nxt_left, nxt_right)
-        return self.base + float(self.value[rows, node].sum())
+        """The serving call for one feature vector: every split compared at once, then
+        ``depth`` gathers to walk all trees down together."""
+        cond = (x[self._feat] <= self._thr).view(np.int8)
+        offs = self._offs
+        node = 2 - cond[offs].astype(np.int64)  # after the root: 1 went left, 2 right
+        for _ in range(self.depth - 1):
+            node = 2 * node + 2 - cond[offs + node]
+        return self.base + float(self._val[self._leaf0 + node].sum())
 
     def arrays(self) -> dict[str, F64]:
         return {"feature": self.feature.astype(np.float64), "threshold": self.threshold,
-                "left": self.left.astype(np.float64), "right": self.right.astype(np.float64),
                 "value": self.value, "base": np.array([self.base]),
                 "depth": np.array([float(self.depth)])}  # fmt: skip
 
@@ -195,27 +215,21 @@ class SignalModel:
         horizon = art.field("horizon_s")
         if not isinstance(horizon, int | float) or not 0 < horizon <= 600:
             raise artifact.ArtifactRefused(art.path, f"horizon_s {horizon!r} is not 0-600 s")
-        feat = art.arrays.get("feature")
-        if feat is None or feat.ndim != 2:
-            raise artifact.ArtifactRefused(art.path, "array 'feature' is missing or not 2-d")
-        shape = feat.shape
         depth = art.array("depth", (1,))[0]
-        ints = {k: art.array(k, shape) for k in ("feature", "left", "right")}
-        for name, a in ints.items():
-            if (a != np.round(a)).any() or (a < 0).any():
-                raise artifact.ArtifactRefused(art.path, f"array {name!r} holds non-indices")
-        if (ints["feature"] >= len(SIGNAL_FEATURES)).any():
+        if depth != round(depth) or not 1 <= depth <= 12:
+            raise artifact.ArtifactRefused(art.path, f"depth {depth} is not 1-12")
+        feat = art.arrays.get("feature")
+        if feat is None or feat.ndim != 2 or feat.shape[1] != 2 ** int(depth) - 1:
+            raise artifact.ArtifactRefused(art.path, "array 'feature' is missing or not [trees, 2^depth - 1]")  # fmt: skip
+        n_trees, n_split = feat.shape
+        feat = art.array("feature", (n_trees, n_split))
+        if (feat != np.round(feat)).any() or (feat < 0).any() or (feat >= len(SIGNAL_FEATURES)).any():  # fmt: skip
             raise artifact.ArtifactRefused(art.path, "a tree splits on a feature this code lacks")
-        if (ints["left"] >= shape[1]).any() or (ints["right"] >= shape[1]).any():
-            raise artifact.ArtifactRefused(art.path, "a tree points at a node it does not have")
-        if depth != round(depth) or not 1 <= depth <= 16:
-            raise artifact.ArtifactRefused(art.path, f"depth {depth} is not 1-16")
         thr = art.arrays.get("threshold")
-        if thr is None or thr.shape != shape or np.isnan(thr).any():
+        if thr is None or thr.shape != (n_trees, n_split) or np.isnan(thr).any():
             raise artifact.ArtifactRefused(art.path, "array 'threshold' is missing, misshapen or NaN")  # fmt: skip
         trees = TreeEnsemble(
-            ints["feature"].astype(np.int64), thr, ints["left"].astype(np.int64),
-            ints["right"].astype(np.int64), art.array("value", shape),
+            feat.astype(np.int64), thr, art.array("value", (n_trees, n_split + 1)),
             float(art.array("base", (1,))[0]), int(depth),
         )  # fmt: skip
         return cls(trees, float(horizon), art.manifest)

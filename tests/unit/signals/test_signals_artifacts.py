@@ -149,14 +149,20 @@ def test_a_model_of_another_kind_is_refused(tmp_path: Path) -> None:
         RegimeModel.load(tmp_path / "v")
 
 
-def test_a_tree_pointing_outside_its_nodes_is_refused(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("name", "edit", "problem"), [
+    ("feature", lambda a: a.__setitem__((0, 0), len(SIGNAL_FEATURES)), "feature this code lacks"),
+    ("feature", lambda a: a.__setitem__((0, 0), 0.5), "feature this code lacks"),
+    ("depth", lambda a: a.__setitem__(0, 4.0), "not \\[trees, 2\\^depth - 1\\]"),
+    ("threshold", lambda a: a.__setitem__((0, 0), np.nan), "threshold"),
+])  # fmt: skip
+def test_a_tree_that_does_not_fit_this_code_is_refused(tmp_path: Path, name: str, edit: Callable[[np.ndarray], None], problem: str) -> None:  # fmt: skip
     path = tmp_path / "s"
     signal_model().save(path)
     arrays = load_file(str(path / ARRAYS))
-    arrays["left"][0, 0] = arrays["left"].shape[1] + 5
+    edit(arrays[name])
     save_file(arrays, str(path / ARRAYS))
     resum(path)
-    with pytest.raises(ArtifactRefused, match="node it does not have"):
+    with pytest.raises(ArtifactRefused, match=problem):
         SignalModel.load(path)
 
 
@@ -188,3 +194,17 @@ def test_saving_over_an_artifact_replaces_it_whole(tmp_path: Path) -> None:
     VolatilityModel.load(path, expected_sha256=second)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["v"]
     assert artifact.load(path, "volatility").digest == second
+
+
+def test_an_oversized_file_is_refused_before_it_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    path = tmp_path / "v"
+    volatility_model().save(path)
+    monkeypatch.setitem(
+        artifact.MAX_BYTES, ARRAYS, 100
+    )  # the real cap is 64 MiB: too big to write here
+    with pytest.raises(ArtifactRefused, match="more than the 100 this loader reads"):
+        VolatilityModel.load(path)
+    with (path / SUMS).open("ab") as f:
+        f.truncate(artifact.MAX_BYTES[SUMS] + 1)
+    with pytest.raises(ArtifactRefused, match=f"{SUMS} is"):
+        VolatilityModel.load(path)

@@ -68,10 +68,14 @@ def test_a_spread_jump_halves_the_size_cap_and_is_released_after_quiet() -> None
     assert done.releases == ("spread_jump",) and ctl.active == ()
 
 
-def test_a_vanishing_touch_asks_for_reduce_only() -> None:
+def test_a_book_that_stays_thin_asks_for_reduce_only_and_one_thin_quote_does_not() -> None:
     t = calm_tracker()
-    t.on_quote(now_of(t), 10_000, 10, 10_002, 500)
-    (req,) = PostureController("AMZN", None, None).assess(t, now_of(t) + 1).requests
+    ctl = PostureController("AMZN", None, None)
+    t.on_quote(now_of(t), 10_000, 10, 10_002, 10)
+    assert ctl.assess(t, now_of(t) + NS).requests == ()
+    for k in range(150):  # 150 s of a touch 50x thinner than its norm
+        t.on_quote(t.ts_ns + NS, 10_000, 10 + k % 2, 10_002, 10)
+    (req,) = ctl.assess(t, now_of(t)).requests
     assert req.source == "vanishing_book" and req.reduce_only
 
 
@@ -91,8 +95,8 @@ def test_a_move_beyond_k_forecast_sigmas_asks_for_reduce_only_and_a_smaller_one_
     for k in range(30):  # +15 ticks over 3 s: ~15 bps at a 10,001 mid
         t.on_quote(ts + k * NS // 10, 10_000 + k // 2, 500, 10_002 + k // 2, 500)
     now = t.ts_ns + 2 * NS
-    # the whole-second mids moved 14 bps; 10-s sigma 3.2 bps -> 4.4 sigma, below 5 (the retreating
-    # asks also read as cancels, which this test does not look at)
+    # the whole-second mids moved 14 bps; 10-s sigma 3.2 bps -> 4.4 sigma, below 6 (the
+    # retreating asks also read as cancels, which this test does not look at)
     calm = PostureController("AMZN", flat_vol(1.0), None).assess(t, now).requests
     assert "move_beyond_sigma" not in {r.source for r in calm}
     reqs = PostureController("AMZN", flat_vol(0.5), None).assess(t, now).requests
@@ -134,7 +138,7 @@ def test_a_non_finite_model_output_tightens_rather_than_being_ignored() -> None:
     reg.probs = dict.fromkeys(Regime, math.nan)
     vol.sigma = math.inf
     (req,) = PostureController("AMZN", vol, reg).assess(t, now_of(t)).requests
-    assert req.source == "model_fault" and req.size_scale == 0.5
+    assert req.source == "model_fault" and req.size_scale == 0.5 == req.participation_scale
 
 
 def test_rules_that_could_loosen_or_never_lapse_are_refused() -> None:
@@ -188,3 +192,15 @@ def test_no_sequence_of_model_outputs_loosens_a_limit_beyond_the_configuration(o
         dyn.expire(now)
         assert ov._symbols["AMZN"].limits == cfg
         assert ov.trading_state("AMZN") is TradingState.ACTIVE
+
+
+def test_a_confident_volatile_or_thin_regime_tightens_mildly_and_an_unsure_one_does_not() -> None:
+    t = calm_tracker()
+    reg = ScriptedRegime()
+    ctl = PostureController("AMZN", None, reg)
+    reg.probs = {Regime.VOLATILE: 0.95, Regime.CALM: 0.05, Regime.THIN: 0.0, Regime.TRENDING: 0.0}
+    a = ctl.assess(t, now_of(t))
+    assert (a.regime, a.regime_prob) == (Regime.VOLATILE, 0.95)
+    assert [(r.source, r.size_scale, r.participation_scale) for r in a.requests] == [("regime_volatile", 0.75, 0.75)]  # fmt: skip
+    reg.probs = {Regime.VOLATILE: 0.5, Regime.THIN: 0.5, Regime.CALM: 0.0, Regime.TRENDING: 0.0}
+    assert ctl.assess(t, now_of(t) + NS).requests == ()

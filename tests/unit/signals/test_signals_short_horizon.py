@@ -79,3 +79,36 @@ def test_the_server_reads_the_trackers_features_and_says_nothing_before_a_quote(
     want = gbr.predict(tracker.signal_features(np.zeros(N_FEAT))[None, :])[0]
     assert got == pytest.approx(want, abs=1e-12)
     assert server.predict_ticks(tracker) == pytest.approx(got * tracker.mean_spread)
+
+
+def test_branches_that_end_early_are_padded_to_the_same_prediction() -> None:
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(2_000, N_FEAT))
+    y = np.where(x[:, 1] > 0.8, 1.0, 0.0) + rng.normal(scale=0.1, size=2_000)
+    gbr = GradientBoostingRegressor(n_estimators=20, max_depth=4, min_samples_leaf=600,
+                                    random_state=0).fit(x, y)  # fmt: skip
+    early = [e[0].tree_ for e in gbr.estimators_ if e[0].tree_.max_depth < 4]
+    assert early, "the fit was meant to leave some branches short"
+    ens = TreeEnsemble.from_sklearn(gbr, 20)
+    probe = rng.normal(size=(400, N_FEAT))
+    np.testing.assert_allclose(ens.predict(probe), gbr.predict(probe), rtol=0, atol=1e-12)
+    np.testing.assert_allclose([ens.predict_one(r) for r in probe], gbr.predict(probe), atol=1e-12)
+
+
+@pytest.mark.parametrize("window", [60, 300, 1800])
+def test_the_trackers_running_realised_variance_equals_a_recount(window: int) -> None:
+    rng = np.random.default_rng(window)
+    t = MarketTracker()
+    ns, ts, mid = 1_000_000_000, 36_000 * 1_000_000_000, 20_000
+    for _ in range(9_000):  # ~2.5 h of quotes at random gaps, some longer than a second
+        ts += int(rng.exponential(0.7) * ns)
+        mid += int(rng.integers(-2, 3))
+        t.on_quote(ts, mid - 1, 100, mid + 1, 100)
+        if rng.random() < 0.01:
+            mids = t.second_mids(window + 1)
+            r = np.diff(np.log(mids)) * 1e4
+            assert t.realized_variance(window) == pytest.approx(float(r @ r), rel=1e-9, abs=1e-9)
+    ts += 4_000 * ns  # a gap longer than every window: all flat since
+    t.on_quote(ts, mid - 1, 100, mid + 1, 100)
+    t.advance(ts + 2 * ns)
+    assert t.realized_variance(window) == 0.0
