@@ -96,7 +96,7 @@ def code_version() -> str:
         run = subprocess.run
         rev = run(["git", "-C", str(root), "rev-parse", "--short=12", "HEAD"],
                   capture_output=True, text=True, timeout=5, check=True).stdout.strip()  # fmt: skip
-        dirty = run(["git", "-C", str(root), "status", "--porcelain", "--", "signals"],
+        dirty = run(["git", "-C", str(root), "status", "--porcelain", "--", "signals", ":!signals/artifacts"],
                     capture_output=True, text=True, timeout=5, check=True).stdout.strip()  # fmt: skip
     except (OSError, subprocess.SubprocessError):
         return "unknown"

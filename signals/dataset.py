@@ -51,6 +51,7 @@ class DaySamples:
     har_x: F64  # [m, len(HAR_WINDOWS_S)] realised variance per minute over each window
     regime_x: F64  # [m, len(REGIME_FEATURES)]
     second_mid: F64  # [k] the mid at each whole second from the first sample on (ticks)
+    day_start_ns: int = 0  # midnight of the day, exchange time, epoch ns
 
     @property
     def first_second(self) -> float:
@@ -118,6 +119,7 @@ def replay_day(message_file: Path) -> DaySamples:
         har_x=np.asarray(har_rows).reshape(-1, len(HAR_WINDOWS_S)),
         regime_x=np.asarray(reg_rows).reshape(-1, len(REGIME_FEATURES)),
         second_mid=mids[whole],
+        day_start_ns=day0,
     )
 
 

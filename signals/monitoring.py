@@ -65,7 +65,7 @@ class ExpectedShortfall:
             if not (math.isfinite(size) and math.isfinite(is_bps)):
                 continue
             b = _bucket(edges, size)
-            for key in ((b, regime), (b, ALL), (-1, ALL)):
+            for key in {(b, regime), (b, ALL), (-1, ALL)}:
                 groups.setdefault(key, []).append(is_bps)
         if not groups:
             raise MonitoringError("no finite backtest outcome to build the table from")

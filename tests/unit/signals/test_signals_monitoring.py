@@ -109,3 +109,8 @@ def test_statistics_round_trip_and_refuse_shares_that_do_not_add_up() -> None:
 def test_psi_of_identical_shares_is_zero() -> None:
     s = np.full((1, 10), 0.1)
     assert psi(s, s)[0] == 0.0
+
+
+def test_an_order_with_no_regime_counts_once_in_its_size_bucket() -> None:
+    t = ExpectedShortfall.fit([(0.5, "*", 1.0), (0.5, "*", 3.0)], size_edges=[1.0], min_n=1)
+    assert t.cells[(0, "*")].n == 2 and t.cells[(-1, "*")].n == 2
