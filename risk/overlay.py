@@ -38,6 +38,7 @@ from risk import approval as _approval
 from risk.approval import Approved
 from risk.check_chain import ComposedChecks
 from risk.command_auth import CommandRefused, CommandVerifier
+from risk.dynamic_limits import Posture, PostureRefused, looser_than
 from risk.events import (
     HaltCleared,
     HaltRaised,
@@ -135,6 +136,7 @@ class RiskOverlay(metaclass=ComposedChecks):
             for name, lim in limits.symbols.items()
         }
         self._node_state = ACTIVE
+        self._posture_reducing: dict[str, str] = {}  # symbol -> who asked (dynamic limits)
         self._ctx = OrderContext()
         self._halts: dict[Halt, str] = {}  # raised halts -> detail, oldest first
         self._market_open = False  # closed until the engine says the venue is open
@@ -458,6 +460,9 @@ class RiskOverlay(metaclass=ComposedChecks):
             return o.deny(R.REDUCE_ONLY, StateBlock("node", "reducing", _REDUCING))
         if s.state is REDUCING:
             return o.deny(R.REDUCE_ONLY, StateBlock("symbol", "reducing", _REDUCING))
+        if o.symbol in self._posture_reducing:
+            why = f"risk posture ({self._posture_reducing[o.symbol]}): {_REDUCING}"
+            return o.deny(R.REDUCE_ONLY, StateBlock("symbol", "reducing", why))
         if self._loss_breached:
             loss = self._day_base - self._pnl_total
             breach = LimitBreach("max_daily_loss", self.limits.max_daily_loss, loss, "currency")
@@ -888,7 +893,30 @@ class RiskOverlay(metaclass=ComposedChecks):
         s = self._symbols.get(symbol)
         if s is None:
             return HALTED
-        return max(self._node_state, s.state)
+        posture = REDUCING if symbol in self._posture_reducing else ACTIVE
+        return max(self._node_state, s.state, posture)
+
+    def apply_posture(self, posture: Posture, now_ns: int) -> None:
+        """Use a symbol's dynamic limits (risk/dynamic_limits.py) from now on: only ever
+        at or inside the configured limits, checked field by field here (PostureRefused
+        otherwise, and nothing changes). The configured posture undoes it."""
+        if type(posture) is not Posture or type(posture.limits.symbol) is not str:
+            raise PostureRefused(f"not a posture: {posture!r:.200}")
+        lim = posture.limits
+        s = self._symbols.get(lim.symbol)
+        if s is None:
+            raise PostureRefused(f"{lim.symbol!r:.40} is not an allowed symbol")
+        problem = looser_than(self.limits.symbols[lim.symbol], lim)
+        if problem is not None:
+            raise PostureRefused(f"{lim.symbol}: {problem}")
+        s.limits = lim
+        if posture.reduce_only:
+            self._posture_reducing[lim.symbol] = ",".join(posture.sources) or "posture"
+        else:
+            self._posture_reducing.pop(lim.symbol, None)
+        log.info("risk_posture", node=self.node_id, symbol=lim.symbol, sources=posture.sources,
+                 reduce_only=posture.reduce_only, max_order_qty=lim.max_order_qty,
+                 participation_bps=lim.participation_bps, ts_ns=now_ns)  # fmt: skip
 
     # ------------------------------------------------------------------ halts
     def halt(self, halt: Halt, detail: str, now_ns: int) -> bool:
