@@ -110,7 +110,7 @@ class MarketFeed:
             self.clock.sync(tp.ts_ns)
         self.engine.on_market_trade(tp.symbol, tp.qty, tp.ts_ns)
         for runner in self._runners_of(tp.symbol):
-            runner.driver.builder.market.on_trade(tp.price, tp.qty, tp.aggressor)
+            runner.driver.observe_trade(tp.price, tp.qty, tp.aggressor)
 
     def on_status(self, symbol: str, status: BookStatus, why: str) -> None:
         stale = status is not BookStatus.SYNCED

@@ -234,11 +234,10 @@ class ParentRunner:
     def _cancel_resting(self) -> None:
         if self._resting_cleared:
             return
-        engine = self.driver.engine
-        if not engine.live_children(self.parent_id):
+        if not self.driver.live_children():
             self._resting_cleared = True
             return
-        engine.cancel_children(self.parent_id)
+        self.driver.cancel_resting()
 
     async def _complete(self) -> None:
         """End time: cross for the rest (repeatedly, as the book refills), or stop."""
@@ -250,7 +249,7 @@ class ParentRunner:
             deadline = node.clock.now_ns() + int(settings.sweep_max_s * 1e9)
             while self.parent.remaining_qty > 0 and node.clock.now_ns() < deadline:
                 book = node.book(self.parent.symbol)
-                live = self.driver.engine.live_children(self.parent_id)
+                live = self.driver.live_children()
                 if book is not None and node.may_trade(self.parent.symbol):
                     if any(o.status.is_pending or o.tif.rests for o in live):
                         self._resting_cleared = False

@@ -113,9 +113,15 @@ class ParentDriver(Generic[ObsT, ActT]):
         self._started = False
 
     def on_trade(self, price: int, qty: int, aggressor: Side, ts_ns: int) -> None:
-        """Every public trade print (ours included, as on a venue's feed)."""
-        self.builder.market.on_trade(price, qty, aggressor)
+        """Every public trade print (ours included, as on a venue's feed), to the features
+        and to risk's participation window: for one parent per symbol (the environment)."""
+        self.observe_trade(price, qty, aggressor)
         self.engine.on_market_trade(self.symbol, qty, ts_ns)
+
+    def observe_trade(self, price: int, qty: int, aggressor: Side) -> None:
+        """A trade print to this parent's features only: where several parents share a
+        symbol (the daemon), risk hears each print once from the feed instead."""
+        self.builder.market.on_trade(price, qty, aggressor)
 
     def observe(self, book: L2Book, now_ns: int) -> ObsT:
         """Feed the book to risk and build this decision's observation."""
@@ -146,7 +152,12 @@ class ParentDriver(Generic[ObsT, ActT]):
         return Step(obs, action, self.act(book, obs, action))
 
     def cancel_resting(self) -> Decision:
+        """Cancel this parent's resting children (nothing desired): the one way a parent's
+        own run takes its orders off the book, in simulation and live alike."""
         return self.engine.apply(self.parent_id, ())
+
+    def live_children(self) -> list[ChildOrder]:
+        return self.engine.live_children(self.parent_id)
 
     def sweep(self, book: L2Book, levels: int = 10) -> Decision:
         """Send the remainder as a market order, no larger than the displayed opposite depth
