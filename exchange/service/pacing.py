@@ -75,6 +75,15 @@ class Pacer:
         elapsed = self.clock.now_ns() - self._origin_clock_ns
         return max(self._last_event_ns, self._origin_event_ns + round(elapsed * self.speed))
 
+    def mark(self, event_ns: int) -> None:
+        """The venue has reached ``event_ns`` without waiting: in lock-step mode
+        (:mod:`exchange.service.lockstep`) the daemon following the market, not this
+        pacer, decides when time moves; orders arriving until the next step are stamped
+        with it. Never yields, so no request slips in between the mark and the step."""
+        if self._origin_event_ns is None:
+            self._anchor(event_ns, self.clock.now_ns())
+        self._last_event_ns = max(self._last_event_ns, event_ns)
+
     def due_ns(self, event_ns: int) -> int:
         """Clock time at which an event stamped ``event_ns`` is due (after the first)."""
         if self._origin_event_ns is None or self.speed is None:
