@@ -107,7 +107,7 @@ class Trace:
 
 # ------------------------------------------------------------------ the shipped data
 def day_start_ns(symbol: str) -> int:
-    return _source(symbol).day_start_ns
+    return int(_source(symbol).day_start_ns)
 
 
 def at(symbol: str, hhmmss: str) -> int:

@@ -29,7 +29,6 @@ import orjson
 from daemon.control.client import send_command
 from daemon.fault_proxy import FaultProxy, FaultThread, MarketDataRelay
 
-
 # In lock-step an answer comes when the market next steps, which a test may hold a while.
 _LOCKSTEP_ACKS = "ack_timeout_s = 30.0"
 

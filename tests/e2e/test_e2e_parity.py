@@ -35,7 +35,10 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 CASES = {
     # the committed policy, with its own evaluation settings; ends in the completion sweep
-    "policy_sell_sweeps_at_the_end": (ParentPlan(Side.SELL, 1500, at("AMZN", "14:30:00"), 300), None),
+    "policy_sell_sweeps_at_the_end": (
+        ParentPlan(Side.SELL, 1500, at("AMZN", "14:30:00"), 300),
+        None,
+    ),
     # a larger buy under the exchange's default impact model (square root)
     "policy_buy_sqrt_impact": (ParentPlan(Side.BUY, 2400, at("AMZN", "15:05:00"), 240), "sqrt"),
     # a baseline runs through the same runner
