@@ -42,6 +42,19 @@ SWEEP_SETTLE_S = 0.001
 _MAX_STALE_SKIPS = 3
 
 
+def next_decision_ns(start_ns: int, end_ns: int, interval_s: float, now_ns: int) -> int:
+    """The next point of the grid ``start + k x interval`` after ``now`` (at most the end).
+
+    The environment decides on this grid; a runner that woke late decides late once
+    and is back on the grid for the next decision rather than shifting every later one.
+    """
+    if now_ns < start_ns:
+        return start_ns
+    step = max(1, round(interval_s * 1e9))
+    k = (now_ns - start_ns) // step + 1
+    return max(now_ns, min(start_ns + k * step, end_ns))
+
+
 class ParentRunner:
     def __init__(self, node: Node, parent: ParentOrder, driver: ParentDriver, algo: str) -> None:
         self.node = node
@@ -164,11 +177,8 @@ class ParentRunner:
         node.parent_finished(self)
 
     def _until_next_decision(self, now: int, interval_s: float) -> float:
-        """Seconds to the next point of the grid ``start + k x interval`` (or the end)."""
-        start, end = self.parent.start_ns, self.parent.end_ns
-        step = max(1, round(interval_s * 1e9))
-        k = max(0, (now - start) // step) + 1
-        return max(0, min(start + k * step, end) - now) / 1e9
+        nxt = next_decision_ns(self.parent.start_ns, self.parent.end_ns, interval_s, now)
+        return (nxt - now) / 1e9
 
     def _warm_up(self, now: int) -> None:
         """Start the features from the market's recent intervals, as the environment does."""
