@@ -107,15 +107,17 @@ class Pacer:
         if self.max_gap_ns is not None and event_ns - self._last_event_ns > self.max_gap_ns:
             # Cut the silence: re-anchor so this event is due max_gap after the last.
             self._anchor(event_ns, self.due_ns(self._last_event_ns) + self._scaled(self.max_gap_ns))
-        self._last_event_ns = max(self._last_event_ns, event_ns)
         delay_ns = self.due_ns(event_ns) - now
         if delay_ns > 0:
             self.lag_ns = 0
+            # the event is released only once due: until then event_now is the present
+            # (an order arriving meanwhile must not move the market to the next event)
             await self.clock.sleep(delay_ns / NS_PER_S)
         else:
             self.lag_ns = -delay_ns
             if self._count % self.yield_every == 0:
                 await asyncio.sleep(0)
+        self._last_event_ns = max(self._last_event_ns, event_ns)
 
     def _scaled(self, event_span_ns: int) -> int:
         assert self.speed is not None
