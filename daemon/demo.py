@@ -168,17 +168,21 @@ def comparison_lines(
 ) -> list[str]:
     """What the backtest lines are and what still differs, in words on the screen."""
     lines = [
-        f"  in the backtest (the same parent from the live start, the same replayed day, "
-        f"{impact} impact as the exchange, {latency_us} us order latency):"
+        "  backtest of the same parent: from the live start, on the same replayed day,",
+        f"  with the exchange's impact model ({impact}) and {latency_us} us order latency",
     ]
     for row in rows:
-        gap = f", live {live_bps - row.is_bps:+.2f} bps from it" if row.name == "policy" else ""
+        gap = (
+            f"   (live - backtest: {live_bps - row.is_bps:+.2f} bps)"
+            if row.name == "policy"
+            else ""
+        )
         lines.append(f"  {row.name:<15} {row.is_bps:+.2f} bps{gap}")
-    lines.append(
-        f"  live differs from the backtest by timing alone: decisions and orders reach the "
-        f"replay late by the loop's and the network's delay x {speed:g} (the lock-stepped "
-        f"run matches the backtest order for order; bench/parity_bench.py measures the rest)"
-    )
+    lines += [
+        f"  live and backtest differ by timing alone: at {speed:g}x the loop's and the network's",
+        f"  delays reach the replay {speed:g} times over (bench/parity_bench.py measures it;",
+        "  a lock-stepped run matches the backtest order for order)",
+    ]
     return lines
 
 
