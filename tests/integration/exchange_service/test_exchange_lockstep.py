@@ -14,32 +14,13 @@ from typing import Any
 import aiohttp
 import orjson
 
+from tests.integration.exchange_service.test_exchange_process import LOBSTER
+
 S = 1_000_000_000
 
-LOCKSTEP = """
-[logging]
-format = "json"
-[pacing]
-mode = "lockstep"
-hold = true
-max_step_s = 1.0
-[source]
-on_end = "stay"
-[[source.lobster]]
-ticker = "AMZN"
-levels = 5
-start = "10:00:00"
-end = "10:00:30"
-[marketdata]
-port = 0
-[fix]
-port = 0
-[[fix.sessions]]
-sender_comp_id = "EXCHANGE"
-target_comp_id = "RLEXEC"
-[audit]
-path = "{AUDIT}"
-"""
+# the process tests' replay (AMZN level 5, 10:00:00-10:00:30), held in lock-step
+LOCKSTEP = LOBSTER.replace('mode = "asap"', 'mode = "lockstep"\nhold = true\nmax_step_s = 1.0')
+assert LOCKSTEP != LOBSTER
 
 
 def _clock_url(ex: Any, scheme: str) -> str:

@@ -89,7 +89,9 @@ def test_bad_settings() -> None:
         Pacer(SimClock(), None, yield_every=0)
 
 
-async def test_while_the_replay_waits_through_a_silence_event_now_is_the_present_not_the_next_event() -> None:
+async def test_while_the_replay_waits_through_a_silence_event_now_is_the_present_not_the_next_event() -> (
+    None
+):
     # An order arriving then is handled (and the market moved) at event_now: it used to
     # read the next event's time, seconds ahead, so the venue jumped the market forward
     # on every such order and published it early; a daemon syncing its clock forward to
