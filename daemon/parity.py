@@ -186,7 +186,11 @@ def backtest(plan: ParentPlan, config: Any) -> Trace:
     try:
         spec = EpisodeSpec(0, plan.start_ns, plan.horizon_s * NS, plan.side, plan.qty)
         result = run_episode(env, _policy(plan.algo), seed=0, spec=spec)
-        journal = env._executor.journal
+        # the executor's own journal, as the daemon's is read: the same records, the same
+        # code writing them (the environment exposes no accessor; policies/ is not ours)
+        executor = env._executor
+        assert executor is not None
+        journal = executor.journal
         assert isinstance(journal, MemoryJournal)
         parent = env.parent
         trace = Trace(
