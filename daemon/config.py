@@ -143,11 +143,16 @@ class MarketDataSection(ReconnectSection):
 
 
 class ClockSection(Section):
-    mode: Literal["wall", "scaled"] = "wall"
+    mode: Literal["wall", "scaled", "lockstep"] = "wall"
     """wall: real time. scaled: the venue replays at ``speed`` x real time and the node
-    follows its clock (synced forward from market-data timestamps)."""
+    follows its clock (synced forward from market-data timestamps). lockstep: a simulated
+    clock the exchange moves step by step, never past the node's next decision (exchange
+    [pacing] mode = "lockstep"; daemon.lockstep)."""
     speed: float = Field(default=1.0, gt=0, le=10_000)
     """mode scaled: how many market seconds pass per real second."""
+    lockstep_url: str = Field(default="", pattern=r"^(wss?://.*)?$")
+    """mode lockstep: the exchange's clock endpoint (empty: the market-data URL's host,
+    /clock)."""
     utc_offset_s: int = Field(default=0, ge=-14 * 3600, le=14 * 3600)
     """Seconds to add to UTC for the venue's local time of day (a feature): 0 for the
     simulated venue, whose timestamps read local time as UTC."""

@@ -17,6 +17,7 @@ from core.events import TradePrint
 from core.instruments import Instrument
 from daemon.config import MarketDataSection
 from daemon.halts import NodeHalts
+from daemon.market_history import MarketHistory
 from daemon.metrics import Metrics
 from daemon.runner import ParentRunner
 from execution.executor import ExecutionEngine
@@ -35,12 +36,14 @@ class MarketFeed:
         instruments: Mapping[str, Instrument],
         settings: MarketDataSection,
         decide_on_book: bool,
+        history: Mapping[str, MarketHistory],
     ) -> None:
         self.clock = clock
         self.engine = engine
         self.metrics = metrics
         self.halts = halts
         self.decide_on_book = decide_on_book
+        self.history = history  # what each symbol's market did lately (warms features)
         # the parents deciding on each symbol's book (set once they exist: see attach)
         self._runners_of: Callable[[str], list[ParentRunner]] = lambda symbol: []
         self._good_ns: dict[str, int] = dict.fromkeys(instruments, 0)
@@ -75,6 +78,7 @@ class MarketFeed:
     def on_book(self, symbol: str, book: L2Book) -> None:
         """Per delta: only bookkeeping. Everything else runs once per frame (below)."""
         self._counts[symbol] = self._counts.get(symbol, 0) + 1
+        self.history[symbol].on_book(book)
         rx = self.md.frame_rx_ns
         if symbol not in self._frame_books:
             self._frame_books[symbol] = self.last_frame_rx[symbol] = rx
@@ -108,6 +112,9 @@ class MarketFeed:
     def on_trade(self, tp: TradePrint) -> None:
         if isinstance(self.clock, ScaledClock):
             self.clock.sync(tp.ts_ns)
+        history = self.history.get(tp.symbol)
+        if history is not None:
+            history.on_trade(tp)
         self.engine.on_market_trade(tp.symbol, tp.qty, tp.ts_ns)
         for runner in self._runners_of(tp.symbol):
             runner.driver.observe_trade(tp.price, tp.qty, tp.aggressor)

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from typing import Any
 
 from core import heap
-from core.clock import Clock, ScaledClock, WallClock
+from core.clock import Clock, ScaledClock, SimClock, WallClock
 from core.config import config_hash
 from core.ids import ClOrdIdGenerator
 from core.instruments import Instrument
@@ -51,8 +51,10 @@ from daemon.health import Health
 from daemon.http_api import HttpServer, Readiness, build_app
 from daemon.journal import Journal, JournalError
 from daemon.latency import TickToOrder
+from daemon.lockstep import follower_for
 from daemon.loop_monitor import LoopMonitor
 from daemon.market_feed import MarketFeed
+from daemon.market_history import MarketHistory
 from daemon.metrics import Metrics
 from daemon.parents import Parents
 from daemon.reconciliation import Reconciler
@@ -80,6 +82,9 @@ class Node:
         elif cfg.clock.mode == "scaled":
             # market time starts unknown (0) and is synced forward from the feed
             self.clock = ScaledClock(cfg.clock.speed, start_ns=0)
+        elif cfg.clock.mode == "lockstep":
+            # market time starts unknown (0); the exchange moves it (daemon.lockstep)
+            self.clock = SimClock(0)
         else:
             self.clock = WallClock()
         self.metrics = Metrics()
@@ -144,6 +149,12 @@ class Node:
             clock=self.clock,
             tick_to_order=self.tick_to_order,
         )
+        self.policy_guard = PolicyGuard()
+        policy = load_policy_artifact(cfg.policy.path, cfg.policy.sha256 or None, self.policy_guard)
+        # what each symbol's market did lately: a parent's features start from it
+        fspec = policy.artifact.feature_spec
+        keep_ns = max(600 * 1_000_000_000, 2 * fspec.lookback * fspec.interval_ns)
+        self.history = {s: MarketHistory(s, keep_ns) for s in self.instruments}
         self.feed = MarketFeed(
             clock=self.clock,
             engine=self.engine,
@@ -152,9 +163,9 @@ class Node:
             instruments=self.instruments,
             settings=cfg.marketdata,
             decide_on_book=cfg.execution.decide_on == "book",
+            history=self.history,
         )
         self.md = self.feed.md
-        self.policy_guard = PolicyGuard()
         self.parents = Parents(
             clock=self.clock,
             engine=self.engine,
@@ -164,9 +175,8 @@ class Node:
             halts=self.halts,
             tick_to_order=self.tick_to_order,
             frame_rx=self.feed.last_frame_rx,
-            policy=load_policy_artifact(
-                cfg.policy.path, cfg.policy.sha256 or None, self.policy_guard
-            ),
+            policy=policy,
+            history=self.history,
             execution=cfg.execution,
             utc_offset_s=cfg.clock.utc_offset_s,
             publish=self._publish,
@@ -323,6 +333,9 @@ class Node:
             self.busy_poll.start()
         self.md.start()
         await self.router.start()
+        if self.cfg.clock.mode == "lockstep" and isinstance(self.clock, SimClock):
+            follower = follower_for(self.cfg, self.clock, self.md, self.router)
+            self._tasks.append(asyncio.create_task(follower.run(), name="lockstep"))
         if self.control is not None:
             self._tasks.append(asyncio.create_task(self.control.run(), name="control-plane"))
         self._tasks.append(asyncio.create_task(self.health.housekeeping(), name="housekeeping"))

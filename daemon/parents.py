@@ -21,6 +21,7 @@ from daemon.config import ExecutionSection
 from daemon.halts import NodeHalts
 from daemon.journal import Journal, JournalError
 from daemon.latency import TickToOrder
+from daemon.market_history import MarketHistory
 from daemon.metrics import Metrics
 from daemon.runner import ParentRunner, RunnerSettings
 from execution.driver import ParentDriver
@@ -35,6 +36,7 @@ from policies.baselines import (
     VwapSchedule,
 )
 from policies.evaluate import BaselineParams
+from policies.features import FeatureBuilder
 from policies.learned import LearnedPolicy
 from policies.protocol import Policy
 from risk.halts import Halt, HaltKind
@@ -57,6 +59,7 @@ class Parents:
         tick_to_order: TickToOrder,
         frame_rx: Mapping[str, int],
         policy: LearnedPolicy,
+        history: Mapping[str, MarketHistory],
         execution: ExecutionSection,
         utc_offset_s: int,
         publish: Callable[[dict[str, Any]], None],
@@ -70,6 +73,7 @@ class Parents:
         self.tick_to_order = tick_to_order
         self._frame_rx = frame_rx
         self.policy = policy
+        self._history = history
         self.baselines = BaselineParams.from_json(policy.artifact.manifest.get("baselines", {}))
         self._interval_s = execution.decision_interval_s
         self._settings = RunnerSettings(
@@ -81,6 +85,7 @@ class Parents:
         self._utc_offset_s = utc_offset_s
         self._publish = publish
         self.runners: dict[str, ParentRunner] = {}
+        self._builders: dict[str, FeatureBuilder] = {}  # each parent's, to warm up
 
     # ---------------------------------------------------------------- runners
     def policy_for(self, algo: str) -> Policy:
@@ -97,11 +102,12 @@ class Parents:
         raise ValueError(f"unknown algo {algo!r}")
 
     def spawn(self, parent: ParentOrder, algo: str) -> ParentRunner:
+        builder = self._builders[parent.parent_id] = self.policy.feature_builder()
         driver = ParentDriver(
             self.engine,
             parent.parent_id,
             self.policy_for(algo),
-            self.policy.feature_builder(),
+            builder,
             mapper=ActionMapper(parent.side),
             time_of_day=self._time_of_day,
         )
@@ -163,6 +169,17 @@ class Parents:
 
     def book(self, symbol: str) -> L2Book | None:
         return self.md.book(symbol)
+
+    def warm_features(self, parent: ParentOrder, now_ns: int) -> None:
+        builder = self._builders[parent.parent_id]
+        builder.reset()
+        history = self._history.get(parent.symbol)
+        if history is None:
+            return
+        spec = builder.spec
+        sampled = history.warm(builder.market, now_ns, spec.interval_ns, spec.lookback)
+        if sampled < spec.lookback:
+            log.info("features_warmed_partly", intervals=sampled, lookback=spec.lookback)
 
     def latest_frame_rx(self, symbol: str) -> int | None:
         return self._frame_rx.get(symbol)

@@ -264,19 +264,30 @@ class SourceSection(Section):
 
 # -------------------------------------------------------------------- service
 class PacingSection(Section):
-    mode: Literal["asap", "realtime", "accelerated"] = "accelerated"
-    """How fast market time runs: as fast as possible, real time, or speed x real time."""
+    mode: Literal["asap", "realtime", "accelerated", "lockstep"] = "accelerated"
+    """How fast market time runs: as fast as possible, real time, speed x real time, or
+    lockstep: only as far as the daemon following it allows (GET /clock;
+    exchange.service.lockstep), so live and backtest compare record by record."""
     speed: float = Field(default=10.0, gt=0, le=1_000_000)
     """mode accelerated: market seconds per real second."""
     max_gap_s: float | None = Field(default=None, ge=0)
     """Silences in the data longer than this (event time) are cut to it (none: kept)."""
     step_s: float = Field(default=0.002, gt=0, le=1.0)
     """Paced simulations advance every step_s of wall time (market data at most that late)."""
+    hold: bool = False
+    """lockstep: start with the market held at the replay's start (POST /clock lets it run)."""
+    max_step_s: float = Field(default=1.0, gt=0, le=3600)
+    """lockstep: the longest step of market time between two ticks to the follower."""
+    order_latency_us: int = Field(default=0, ge=0, le=10_000_000)
+    """Order-entry latency each way the simulated venue models, in market time (lobster
+    and synthetic sources). 0: orders are handled on arrival (paced modes, where the
+    network's own latency is real); the training environment models 100."""
 
     @property
     def factor(self) -> float | None:
-        """Speed factor for :class:`exchange.service.pacing.Pacer` (None: as fast as possible)."""
-        if self.mode == "asap":
+        """Speed factor for :class:`exchange.service.pacing.Pacer` (None: as fast as possible;
+        lock-step sets the pace itself)."""
+        if self.mode in ("asap", "lockstep"):
             return None
         return 1.0 if self.mode == "realtime" else self.speed
 
