@@ -185,7 +185,8 @@ class ParentRunner:
         node.decision_started(frame_rx_ns)
         node.metrics.decision_lag.observe(lag_ns / 1e9)
         try:
-            self._decide(book, node.clock.now_ns())
+            # the feed handed risk this frame's book a moment ago: not twice
+            self._decide(book, node.clock.now_ns(), risk_has_book=True)
         finally:
             node.decision_ended()
 
@@ -259,9 +260,9 @@ class ParentRunner:
                 return
             await self._sleep(0.5)
 
-    def _decide(self, book: L2Book, now: int) -> None:
+    def _decide(self, book: L2Book, now: int, *, risk_has_book: bool = False) -> None:
         t0 = time.perf_counter()
-        step = self.driver.decide(book, now)
+        step = self.driver.decide(book, now, risk_has_book=risk_has_book)
         self.node.metrics.inference.observe(time.perf_counter() - t0)
         self.decisions += 1
         self._resting_cleared = False

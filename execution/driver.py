@@ -123,9 +123,14 @@ class ParentDriver(Generic[ObsT, ActT]):
         symbol (the daemon), risk hears each print once from the feed instead."""
         self.builder.market.on_trade(price, qty, aggressor)
 
-    def observe(self, book: L2Book, now_ns: int) -> ObsT:
-        """Feed the book to risk and build this decision's observation."""
-        self.engine.on_book(self.symbol, book)
+    def observe(self, book: L2Book, now_ns: int, *, risk_has_book: bool = False) -> ObsT:
+        """Feed the book to risk and build this decision's observation.
+
+        ``risk_has_book``: the caller handed risk this very book just now (the daemon's
+        feed does once per frame), so a decision on the frame does not hand it again.
+        """
+        if not risk_has_book:
+            self.engine.on_book(self.symbol, book)
         return self.builder.observe(
             book,
             self.parent,
@@ -142,9 +147,9 @@ class ParentDriver(Generic[ObsT, ActT]):
         desired = self.mapper.desired(action, book, live)
         return self.engine.apply(self.parent_id, desired)
 
-    def decide(self, book: L2Book, now_ns: int) -> Step[ObsT, ActT]:
-        """Observe, ask the policy, act: one decision."""
-        obs = self.observe(book, now_ns)
+    def decide(self, book: L2Book, now_ns: int, *, risk_has_book: bool = False) -> Step[ObsT, ActT]:
+        """Observe, ask the policy, act: one decision (``risk_has_book``: see observe)."""
+        obs = self.observe(book, now_ns, risk_has_book=risk_has_book)
         if not self._started:
             self.policy.reset(obs.ctx)
             self._started = True
