@@ -54,7 +54,7 @@ from core.ids import ClOrdIdGenerator, MemorySequenceStore
 from core.instruments import Instrument
 from core.parent import ParentOrder
 from core.types import Side
-from exchange.flow.model import regime
+from exchange.flow.model import calibrated_regime
 from exchange.flow.simulator import SyntheticSimulator
 from exchange.replay.api import MarketSimulator
 from exchange.replay.impact import (
@@ -354,7 +354,7 @@ class ExecutionEnv(gym.Env[np.ndarray, np.int64]):
             if isinstance(src, SyntheticSource):
                 sim = SyntheticSimulator(
                     src.params,
-                    regime=regime(src.regime_name),
+                    regime=calibrated_regime(src.regime_name, src.params),
                     instrument=src.instrument,
                     latency=ConstantLatency(lat, lat),
                 )

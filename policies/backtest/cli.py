@@ -18,7 +18,7 @@ import signal
 import sys
 from pathlib import Path
 
-DEFAULT_POLICIES = "rl:policies/artifacts/ppo_amzn,twap,vwap,pov,ac,random"
+DEFAULT_POLICIES = "rl:policies/artifacts/ppo_amzn,twap,vwap,pov,ac,random,catchup"
 # The shipped data the committed policy never trained on (its training hours are AMZN
 # level 5, 09:30-13:00; docs/policies.md): the rest of that day at both book depths,
 # and the whole day of a ticker it never saw.
@@ -63,7 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument(
         "--policies",
         default=DEFAULT_POLICIES,
-        help="comma-separated: rl:ARTIFACT_DIR, twap, vwap, pov, ac, random, twap_aggressive",
+        help="comma-separated: rl:ARTIFACT_DIR, twap, vwap, pov, ac, random, catchup (passive "
+        "at the touch with catch-up crossing, tolerance tuned on the training split), "
+        "twap_aggressive",
     )
     ap.add_argument(
         "--data",
