@@ -12,6 +12,10 @@ PSI over the training set's deciles: ``sum((p - q) * ln(p / q))`` with ``q`` the
 training share of a bin and ``p`` the other set's (each at least 1e-4). The usual
 reading: below 0.1 no real shift, 0.1-0.25 a moderate one, above 0.25 a shift to act
 on. A feature with few distinct values (``has_resting``) gets one bin per value.
+"Inside the range seen in training" is tested as the share of values the training
+normaliser passes unclipped (within 5 training standard deviations of the training
+mean): what the network's inputs were trained over; a value beyond it reaches the
+network clipped, its information lost.
 
 ``python -m policies.feature_shift`` prints the table for both feature sets on the
 shipped data and synthetic regimes and writes ``bench/results/feature_shift.json``.
@@ -24,6 +28,7 @@ import json
 import sys
 import time
 from collections.abc import Mapping, Sequence
+from itertools import product
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +37,7 @@ import numpy.typing as npt
 
 from policies.data import AnySource, Source
 from policies.env import EnvConfig, ExecutionEnv, episode_seeds
-from policies.features import FeatureSpec
+from policies.features import CLIP, FeatureSpec
 
 F64 = npt.NDArray[np.float64]
 BINS = 10
@@ -90,20 +95,33 @@ def psi(reference: F64, sample: F64, bins: int = BINS) -> float:
 
 
 def inside_share(reference: F64, sample: F64) -> float:
-    """Share of ``sample`` inside the reference's range (what training saw)."""
+    """Share of ``sample`` inside the reference sample's own range (min to max): depends
+    on how many reference rows were drawn, so it is reported, not tested."""
     lo, hi = float(reference.min()), float(reference.max())
     return float(np.mean((sample >= lo) & (sample <= hi)))
+
+
+def unclipped_share(reference: F64, sample: F64, clip: float = CLIP) -> float:
+    """Share of ``sample`` the training normaliser passes unclipped (within ``clip``
+    reference standard deviations of the reference mean): the range the network's
+    inputs were trained over. A constant reference feature has standard deviation 1,
+    as in :meth:`Normaliser.fit`."""
+    mean = float(reference.mean())
+    std = float(reference.std())
+    std = std if std >= 1e-6 else 1.0
+    return float(np.mean(np.abs(sample - mean) <= clip * std))
 
 
 def shift_table(
     names: Sequence[str], reference: F64, groups: Mapping[str, F64]
 ) -> dict[str, dict[str, dict[str, float]]]:
-    """``{group: {feature: {"psi": .., "inside": ..}}}`` against ``reference`` rows."""
+    """``{group: {feature: {"psi", "inside", "unclipped"}}}`` against ``reference`` rows."""
     return {
         g: {
             n: {
                 "psi": psi(reference[:, i], rows[:, i]),
                 "inside": inside_share(reference[:, i], rows[:, i]),
+                "unclipped": unclipped_share(reference[:, i], rows[:, i]),
             }
             for i, n in enumerate(names)
         }
@@ -127,26 +145,30 @@ def format_table(
     return "\n".join(lines)
 
 
-def _shipped_groups(
-    fspec: FeatureSpec, episodes: int, seed: int
+def shipped_groups(
+    fspec: FeatureSpec, episodes: int, seed: int, fold_name: str = "time-forward"
 ) -> tuple[F64, dict[str, F64], dict[str, str]]:
-    """Reference: the time-forward fold's training split. Groups: every shipped ticker
-    outside those hours, and each synthetic regime calibrated on the training hours."""
+    """Reference: a fold's training split (recorded and synthetic). Groups: every recorded
+    source of its validation and test splits (other hours, another book depth, another
+    ticker), and each synthetic regime calibrated on its training windows, the calm one
+    (not trained on) included."""
     from policies.data import FOLDS, calibrated_synthetic
 
-    f = FOLDS["time-forward"]
+    f = FOLDS[fold_name]
     split = f.split()
     reference = feature_rows(split.train, fspec, episodes=episodes * 2, seed=seed)
     groups: dict[str, F64] = {}
     what: dict[str, str] = {}
     for src in [*split.val, *split.test]:
-        key = f"{src.name}@{src.describe()['windows'][0]}"
+        key = f"{src.name}@{','.join(src.describe()['windows'])}"
         groups[key] = feature_rows([src], fspec, episodes=episodes, seed=seed + 1)
         what[key] = "recorded, held out"
     recorded = [s for s in split.train if isinstance(s, Source)]
     for src in recorded:
         for regime in ("calm", *f.synthetic):
             syn = calibrated_synthetic(src, regime)
+            if syn.name in groups:
+                continue
             groups[syn.name] = feature_rows([syn], fspec, episodes=episodes, seed=seed + 2)
             what[syn.name] = "synthetic" + (" (not in training)" if regime == "calm" else "")
     return reference, groups, what
@@ -161,24 +183,33 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--episodes", type=int, default=24, help="episodes per group")
     ap.add_argument("--seed", type=int, default=5)
+    ap.add_argument(
+        "--folds",
+        nargs="+",
+        default=["time-forward", "loto-AAPL"],
+        help="reference training splits",
+    )
     ap.add_argument("--out", default="bench/results/feature_shift.json")
     args = ap.parse_args(argv)
     configure(level="ERROR")
     t0 = time.process_time()
     doc: dict[str, Any] = {"episodes_per_group": args.episodes, "seed": args.seed, "sets": {}}
-    for version in (1, 2):
+    for fold_name, version in product(args.folds, (1, 2)):
         fspec = FeatureSpec.of_version(version)
-        ref, groups, what = _shipped_groups(fspec, args.episodes, args.seed)
+        ref, groups, what = shipped_groups(fspec, args.episodes, args.seed, fold_name)
         table = shift_table(fspec.names, ref, groups)
-        print(f"\nfeature set v{version}: PSI against the time-forward training split")
+        print(f"\nfeature set v{version}: PSI against the {fold_name} fold's training split")
         print(format_table(fspec.names, table))
-        doc["sets"][f"v{version}"] = {
-            "reference": "time-forward fold, training split (recorded + synthetic)",
+        doc["sets"][f"{fold_name} v{version}"] = {
+            "reference": f"{fold_name} fold, training split (recorded + synthetic)",
             "reference_rows": int(ref.shape[0]),
             "groups": {g: {"what": what[g], "rows": int(groups[g].shape[0])} for g in groups},
             "psi": {g: {n: round(v["psi"], 4) for n, v in t.items()} for g, t in table.items()},
             "inside": {
                 g: {n: round(v["inside"], 4) for n, v in t.items()} for g, t in table.items()
+            },
+            "unclipped": {
+                g: {n: round(v["unclipped"], 4) for n, v in t.items()} for g, t in table.items()
             },
             "max_psi": {
                 g: max(t.items(), key=lambda kv: kv[1]["psi"])[0] for g, t in table.items()

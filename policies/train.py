@@ -228,7 +228,14 @@ class MetricsLog:
         except Exception:  # tensorboard is optional
             self._tb = None
 
-    VAL_COLUMNS = ("val_is_bps", "val_twap_bps", "val_diff_bps", "val_diff_se")
+    VAL_COLUMNS = (
+        "val_is_bps",
+        "val_twap_bps",
+        "val_diff_bps",
+        "val_diff_se",
+        "val_risk_bps",
+        "val_twap_risk_bps",
+    )
 
     def write(self, row: dict[str, Any]) -> None:
         if self._writer is None:
