@@ -59,8 +59,10 @@ FEATURES_V1: tuple[str, ...] = (
 # Version 2 (issue 15): nothing in ticks or in a level count that depends on the data
 # feed. ``spread_ticks_log`` (a 28-tick spread on one ticker is a 15-tick spread on
 # another) and ``imbalance_5`` (the touch again on level-1 data) are gone; the resting
-# offset is in mean spreads; three sizes in units of the book's own touch depth say
-# how much of the book the order needs.
+# offset is in mean spreads; the order's remainder and the far touch are in units of
+# the book's own mean touch depth. Heavy-tailed ratios are log-scaled (signed for the
+# drift) so that a trending or thin market stretches them without leaving the range
+# the normaliser was fitted on (tests/integration/policies/test_policies_feature_shift.py).
 FEATURES_V2: tuple[str, ...] = (
     "time_left",  # fraction of the horizon still to run, [0, 1]
     "inventory_left",  # fraction of the parent still to execute, [0, 1]
@@ -71,16 +73,15 @@ FEATURES_V2: tuple[str, ...] = (
     "realized_vol",  # RMS mid move per interval over the lookback, in mean spreads
     "signed_volume",  # side-signed aggressor imbalance of recent trades, [-1, 1]
     "need_participation_log",  # log1p(remaining / (market rate x time left))
-    "drift_spreads",  # side-signed (mid - arrival mid) / mean spread
+    "drift_spreads_log",  # signed log1p(|side-signed (mid - arrival mid) / mean spread|)
     "has_resting",  # 1 when a passive child rests
     "resting_offset_spreads",  # our best resting price vs our touch, mean spreads (+ = inside)
     "queue_ahead_frac",  # estimated units ahead / displayed size at our price
-    "queue_ahead_depth",  # estimated units ahead / mean touch depth
+    "queue_ahead_depth_log",  # log1p(estimated units ahead / mean touch depth)
     "order_age_log",  # log1p(age of our resting child in decision intervals)
     "resting_frac",  # resting units / remaining units
     "remaining_depth_log",  # log1p(remaining / mean touch depth)
-    "slice_depth_log",  # log1p(one TWAP slice / mean touch depth)
-    "far_depth_rel",  # displayed size at the far touch / mean touch depth
+    "far_depth_log",  # log1p(displayed size at the far touch / mean touch depth)
 )
 FEATURE_SETS: dict[int, tuple[str, ...]] = {1: FEATURES_V1, 2: FEATURES_V2}
 FEATURE_VERSION = 2  # what training writes; the builder computes every version in the table
@@ -325,7 +326,6 @@ class FeatureBuilder:
                 ],
                 dtype=np.float32,
             )
-        steps_left = max(1, -(-(end_ns - now_ns) // self._interval_ns))
         far = a1 if side is Side.BUY else b1
         return np.array(
             [
@@ -338,16 +338,15 @@ class FeatureBuilder:
                 vol,
                 signed,
                 need_log,
-                drift,
+                math.copysign(math.log1p(abs(drift)), drift),
                 has_resting,
                 max(-3.0, min(3.0, offset / mean_spread)),
                 ahead_frac,
-                ahead_depth,
+                math.log1p(ahead_depth),
                 age,
                 resting_frac,
                 math.log1p(remaining / mean_depth),
-                math.log1p(remaining / steps_left / mean_depth),
-                min(10.0, far / mean_depth),
+                math.log1p(far / mean_depth),
             ],
             dtype=np.float32,
         )

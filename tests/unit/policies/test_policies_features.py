@@ -98,20 +98,19 @@ def test_version_2_features_do_not_change_with_tick_size_or_share_count() -> Non
 
 def test_sizes_in_units_of_the_touch_depth() -> None:
     fb = FeatureBuilder()
-    # touch depth (300 + 100) / 2 = 200; 1000 left over 20 decisions: slices of 50
+    # touch depth (300 + 100) / 2 = 200
     f = fb.raw(book(bsz=300, asz=100), parent(Side.BUY), [], 0)
     assert f[IX["remaining_depth_log"]] == pytest.approx(math.log1p(1000 / 200))
-    assert f[IX["slice_depth_log"]] == pytest.approx(math.log1p(50 / 200))
-    assert f[IX["far_depth_rel"]] == pytest.approx(100 / 200)  # a buyer crosses to the ask
+    assert f[IX["far_depth_log"]] == pytest.approx(math.log1p(100 / 200))  # a buyer takes the ask
     f_sell = FeatureBuilder().raw(book(bsz=300, asz=100), parent(Side.SELL), [], 0)
-    assert f_sell[IX["far_depth_rel"]] == pytest.approx(300 / 200)
+    assert f_sell[IX["far_depth_log"]] == pytest.approx(math.log1p(300 / 200))
 
 
 def test_directional_features_flip_with_the_side() -> None:
     b = book(bsz=300, asz=100)  # bid-heavy: buying pressure
     fb_buy = FeatureBuilder().raw(b, parent(Side.BUY), [], 0)
     fb_sell = FeatureBuilder().raw(b, parent(Side.SELL), [], 0)
-    for name in ("imbalance_1", "microprice_offset", "drift_spreads"):
+    for name in ("imbalance_1", "microprice_offset", "drift_spreads_log"):
         assert fb_buy[IX[name]] == pytest.approx(-fb_sell[IX[name]])
     assert fb_buy[IX["imbalance_1"]] == pytest.approx(0.5)  # adverse for a buyer: positive
     assert fb_buy[IX["microprice_offset"]] > 0
