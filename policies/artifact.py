@@ -32,7 +32,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from policies.actions import ActionSpec
+from policies.actions import ACTION_TABLES, ActionSpec
 from policies.features import FeatureSpec, Normaliser, check_spec_names
 from policies.network import PolicyNet
 
@@ -208,10 +208,11 @@ def load_artifact(path: str | Path, expected_sha256: str | None = None) -> Loade
         check_spec_names(fspec.names, fspec.version)
     except ValueError as exc:
         raise ArtifactError(p, str(exc)) from None
-    if aspec != ActionSpec():
+    if not aspec.known:
         raise ArtifactError(
             p,
-            f"action spec {aspec.names} v{aspec.version} does not match this code's {ActionSpec().names} v{ActionSpec().version}",
+            f"action spec {aspec.names} v{aspec.version} is none of this code's tables "
+            f"(v{', v'.join(str(v) for v in sorted(ACTION_TABLES))})",
         )
     if n_in != len(fspec.names) or n_out != aspec.n:
         raise ArtifactError(

@@ -167,6 +167,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=64,
         help="training episodes per grid point tuning the passive tactic's tolerance",
     )
+    ap.add_argument(
+        "--imitate-episodes",
+        type=int,
+        default=96,
+        help="PPO starts from the passive tactic, cloned on this many training episodes "
+        "(0: start from a bias toward catchup_touch instead)",
+    )
+    ap.add_argument("--imitate-epochs", type=int, default=20, help="behaviour-cloning epochs")
     ap.add_argument("--train-hours", default=DEFAULT_TRAIN, help="training hours")
     ap.add_argument("--val-hours", default=DEFAULT_VAL, help="validation hours (model selection)")
     ap.add_argument("--test-hours", default=DEFAULT_TEST, help="held-out test hours")
@@ -397,10 +405,38 @@ def main(argv: list[str] | None = None) -> int:
     )
     n_in = len(fspec.names)
     algo: Any
+    imitation: dict[str, Any] = {}
     if args.algo == "ppo":
         from policies.ppo import PPO, PPOConfig
 
-        algo = PPO(n_in, aspec.n, PPOConfig(), device, prior_index=aspec.prior_index)
+        pcfg = PPOConfig()
+        cloning = args.imitate_episodes > 0
+        algo = PPO(n_in, aspec.n, pcfg, device, prior_index=None if cloning else aspec.prior_index)
+        if cloning:
+            from policies.imitation import TableTeacher, clone, demonstrate
+
+            teacher = TableTeacher(aspec, float(passive["tolerance"]))
+            demos = demonstrate(
+                split.train,
+                teacher,
+                fspec=fspec,
+                normaliser=norm,
+                action_spec=aspec,
+                config=train_cfg,
+                episodes=args.imitate_episodes,
+                seed=args.seed,
+                gamma=pcfg.gamma,
+            )
+            imitation = clone(
+                algo.pi,
+                algo.vf,
+                demos,
+                epochs=args.imitate_epochs,
+                seed=args.seed,
+                reward_scale=pcfg.reward_scale,
+            )
+            imitation["teacher"] = f"passive_catchup, tolerance {teacher.tolerance}"
+            say(f"cloned the passive tactic: {imitation}")
     else:
         from policies.dqn import DQN, DQNConfig
 
@@ -412,6 +448,34 @@ def main(argv: list[str] | None = None) -> int:
     best_state: dict[str, torch.Tensor] | None = None
     twap_cache: dict[str, np.ndarray] = {}
     history: list[dict[str, Any]] = []
+
+    def checkpoint(it: int, row: dict[str, Any]) -> None:
+        nonlocal best, best_state
+        v = validate(
+            algo.policy_net,
+            split,
+            fspec=fspec,
+            norm=norm,
+            cfg=cfg,
+            episodes=args.val_episodes,
+            seed=args.seed + 5,
+            twap_cache=twap_cache,
+        )
+        row.update(v)
+        torch_state = {k: t.detach().cpu().clone() for k, t in algo.state().items()}
+        from safetensors.torch import save_file
+
+        save_file(torch_state, str(run_dir / f"checkpoint_{it:04d}.safetensors"))
+        if "iteration" not in best or selection_key(v) < selection_key(best):
+            best = {"iteration": it, **v}
+            best_state = {
+                k: t.detach().cpu().clone() for k, t in algo.policy_net.state_dict().items()
+            }
+
+    if imitation:  # the cloned tactic is a checkpoint like any other
+        row0: dict[str, Any] = {}
+        checkpoint(0, row0)
+        imitation["validation"] = row0
     obs = vec.reset()
     env_steps = 0
     cut_short = False
@@ -447,26 +511,7 @@ def main(argv: list[str] | None = None) -> int:
                 **stats,
             }
             if it % args.eval_every == 0 or it == args.iterations:
-                v = validate(
-                    algo.policy_net,
-                    split,
-                    fspec=fspec,
-                    norm=norm,
-                    cfg=cfg,
-                    episodes=args.val_episodes,
-                    seed=args.seed + 5,
-                    twap_cache=twap_cache,
-                )
-                row.update(v)
-                torch_state = {k: t.detach().cpu().clone() for k, t in algo.state().items()}
-                from safetensors.torch import save_file
-
-                save_file(torch_state, str(run_dir / f"checkpoint_{it:04d}.safetensors"))
-                if "iteration" not in best or selection_key(v) < selection_key(best):
-                    best = {"iteration": it, **v}
-                    best_state = {
-                        k: t.detach().cpu().clone() for k, t in algo.policy_net.state_dict().items()
-                    }
+                checkpoint(it, row)
             log.write(row)
             history.append(row)
             if bar is not None:
@@ -521,6 +566,7 @@ def main(argv: list[str] | None = None) -> int:
             "envs": args.envs,
             "env": train_cfg.training_json(),
             "selection": "validation: cheapest checkpoint no riskier than TWAP",
+            "imitation": imitation,
             "reward": (
                 "absolute IS increment"
                 if args.absolute_reward
