@@ -43,6 +43,7 @@ import torch
 
 from policies.actions import ActionSpec
 from policies.artifact import save_artifact
+from policies.backtest.cli import range_arg
 from policies.baselines import PassiveCatchUp, ScheduleTactic, TwapSchedule
 from policies.baselines.passive import tune_tolerance
 from policies.data import (
@@ -149,14 +150,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ap.add_argument(
         "--participation",
-        type=_range,
+        type=range_arg,
         default=(0.01, 0.30),
         metavar="LO-HI",
         help="parent sizes as a share of the window's volume over the horizon",
     )
     ap.add_argument(
         "--impact-scale",
-        type=_range,
+        type=range_arg,
         default=(0.5, 2.0),
         metavar="LO-HI",
         help="training episodes' impact strength, times the calibrated one (log-uniform)",
@@ -195,16 +196,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="train on the plain IS increment instead of the increment relative to a TWAP shadow",
     )
     return ap
-
-
-def _range(text: str) -> tuple[float, float]:
-    try:
-        lo, hi = (float(x) for x in text.split("-"))
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"expected LO-HI, got {text!r}") from exc
-    if not 0 < lo <= hi:
-        raise argparse.ArgumentTypeError(f"need 0 < LO <= HI, got {text!r}")
-    return lo, hi
 
 
 def seed_everything(seed: int, threads: int) -> None:

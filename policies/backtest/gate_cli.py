@@ -31,7 +31,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from policies.backtest.cli import _stop, default_workers
+from policies.backtest.cli import _stop, add_run_options, failure_status
 
 BASELINES = "twap,vwap,pov,ac,random,catchup"
 
@@ -60,12 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ap.add_argument("candidate", metavar="ARTIFACT_DIR", help="the candidate's artifact folder")
     ap.add_argument("--orders", type=int, default=300, help="parent orders per held-out group")
-    ap.add_argument("--seed", type=int, default=20240601, help="orders and bootstrap seed")
     ap.add_argument("--include-validation", action="store_true", help="gate on val too")
     ap.add_argument("--out", default=None, help="report folder (default var/gate/<name>)")
-    ap.add_argument("--cache", default="var/backtest/gate.sqlite", help="result cache file")
-    ap.add_argument("--workers", type=int, default=default_workers(), help="worker processes")
-    ap.add_argument("--bootstrap", type=int, default=2000, help="bootstrap resamples")
     ap.add_argument("--min-orders", type=int, default=30, help="fewest orders a cell may hold")
     ap.add_argument(
         "--promote",
@@ -73,13 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DEST",
         help="copy the candidate over DEST (e.g. policies/artifacts/ppo_amzn) if it passes",
     )
-    ap.add_argument("--no-plots", action="store_true", help="tables only (no matplotlib)")
-    ap.add_argument(
-        "--progress",
-        action=argparse.BooleanOptionalAction,
-        default=sys.stderr.isatty(),
-        help="progress bar on stderr",
-    )
+    add_run_options(ap, "var/backtest/gate.sqlite")
     return ap
 
 
@@ -154,15 +144,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.promote is not None and Path(args.promote).resolve() == cand.resolve():
             raise ValueError("--promote DEST is the candidate itself")
         result = run_backtest(cfg)
-    except KeyboardInterrupt:
-        print("rlexec gate: interrupted; rerun the same command to resume", file=sys.stderr)
-        return 130
-    except JobFailed as exc:
-        print(f"rlexec gate: {exc}\n{exc.detail}", file=sys.stderr)
-        return 3
-    except (ValueError, OSError, ArtifactError, BacktestError) as exc:
-        print(f"rlexec gate: {exc}", file=sys.stderr)
-        return 2
+    except (KeyboardInterrupt, JobFailed, ValueError, OSError, ArtifactError, BacktestError) as exc:
+        return failure_status("rlexec gate", exc)
     out = Path(args.out or Path("var/gate") / cand.name)
     files = write_report(
         out,

@@ -19,13 +19,11 @@ backtest runs the yardstick the candidate's own training data chose.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from policies.actions import Action, Placement
 from policies.baselines.schedules import Schedule, TwapSchedule
-from policies.context import DecisionContext, Observation
+from policies.baselines.tactic import ScheduleTactic
 
 if TYPE_CHECKING:
     from policies.data import AnySource
@@ -36,35 +34,14 @@ TOLERANCE_GRID = (0.0, 0.02, 0.05, 0.1, 0.2, 0.3)
 DEFAULT_TOLERANCE = 0.05  # used when a manifest carries no tuned value
 
 
-class PassiveCatchUp:
-    name = "passive_catchup"
+class PassiveCatchUp(ScheduleTactic):
+    """:class:`ScheduleTactic` on a TWAP schedule (or ``schedule``) with a tolerance."""
 
     def __init__(
         self, tolerance: float = DEFAULT_TOLERANCE, schedule: Schedule | None = None
     ) -> None:
-        if not 0.0 <= tolerance <= 1.0 or not math.isfinite(tolerance):
-            raise ValueError(
-                f"catch-up tolerance must be a share of the parent in [0, 1], got {tolerance}"
-            )
-        self.tolerance = tolerance
-        self.schedule = schedule or TwapSchedule()
-
-    def reset(self, ctx: DecisionContext, seed: int | None = None) -> None:
-        self.schedule.reset(ctx)
-
-    def act(self, obs: Observation) -> Action:
-        ctx = obs.ctx
-        remaining = ctx.remaining
-        if remaining <= 0:
-            return Action(Placement.NONE)
-        lot = ctx.lot_size
-        nxt = min(ctx.end_ns, ctx.now_ns + ctx.decision_interval_ns)
-        due_now = self.schedule.target(ctx, ctx.now_ns)
-        due_next = self.schedule.target(ctx, nxt)
-        allowed = int(self.tolerance * ctx.qty * (1.0 - ctx.elapsed_fraction) // lot) * lot
-        cross = min(remaining, max(0, due_now - ctx.filled - allowed))
-        rest = min(remaining - cross, max(0, due_next - ctx.filled - cross))
-        return Action(Placement.TOUCH, rest_qty=rest, cross_qty=cross)
+        super().__init__(schedule or TwapSchedule(), tolerance=tolerance)
+        self.name = "passive_catchup"
 
     def to_json(self) -> dict[str, Any]:
         return {"tolerance": self.tolerance, "schedule": self.schedule.name}

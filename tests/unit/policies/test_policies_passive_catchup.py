@@ -31,14 +31,22 @@ def obs(now_s: float, filled: int, qty: int = 1200, lot: int = 1) -> Observation
 
 
 def test_tolerance_zero_is_the_twap_tactic() -> None:
+    """At zero tolerance: cross everything behind, rest the next slice (the TWAP rule)."""
     rng = np.random.default_rng(3)
-    passive, twap = PassiveCatchUp(0.0), ScheduleTactic(TwapSchedule())
+    passive, twap = PassiveCatchUp(0.0), TwapSchedule()
     for _ in range(300):
         now = float(rng.integers(0, 600))
         filled = int(rng.integers(0, 1201))
         lot = int(rng.choice([1, 100]))
         o = obs(now, filled - filled % lot, lot=lot)
-        assert passive.act(o) == twap.act(o)
+        c = o.ctx
+        due_now = twap.target(c, c.now_ns)
+        due_next = twap.target(c, min(c.end_ns, c.now_ns + c.decision_interval_ns))
+        behind = min(c.remaining, max(0, due_now - c.filled))
+        rest = min(max(0, due_next - max(due_now, c.filled)), c.remaining - behind)
+        want = Action(Placement.TOUCH, rest, behind) if c.remaining else Action(Placement.NONE)
+        assert passive.act(o) == want
+        assert ScheduleTactic(twap).act(o) == want
 
 
 def test_behind_within_the_tolerance_rests_everything_due() -> None:
