@@ -15,6 +15,14 @@ Run: ``python bench/risk_bench.py [--n 20000]``; pins itself to one core where t
 allows, prints a table and writes ``bench/results/risk_bench.json``; exits 1 if the
 goal is missed. The machine is shared and noisy: compare chains within one run rather
 than runs with each other.
+
+``--instructions`` adds, per chain, the CPU instructions one call executes, counted by
+valgrind's callgrind (only inside the timed call, which a child run wraps in
+``operator.call`` so callgrind can switch counting on and off around it). The count does
+not depend on what else the machine runs, so it compares two versions of the overlay
+exactly where wall-clock percentiles on a loaded machine cannot: run this script once
+with each ``risk`` on ``PYTHONPATH``. Needs ``valgrind`` and a Python whose
+``_operator_call`` symbol callgrind can see; otherwise the column says why not.
 """
 
 from __future__ import annotations
@@ -22,10 +30,16 @@ from __future__ import annotations
 import argparse
 import gc
 import io
+import operator
 import os
+import re
+import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -94,9 +108,22 @@ def _report(
     return ExecReport(cl_ord_id, f"E{cl_ord_id}{et.value}", et, st, SYMBOL, side, 0, 0, 0, ts, **kw)
 
 
-def _chain(kind: str, n: int, warmup: int) -> list[int]:
+TIMED = {  # the overlay method each chain times
+    "new_limit": "check_new",
+    "new_market": "check_new",
+    "replace": "check_replace",
+    "cancel": "check_cancel",
+    "new_denied": "check_new",
+}
+_TOGGLE = "_operator_call"  # the C function callgrind counts inside (operator.call)
+
+
+def _chain(kind: str, n: int, warmup: int, *, count_instructions: bool = False) -> list[int]:
     with tempfile.TemporaryDirectory() as tmp:
         ov, book, now = _overlay(Path(tmp), resting=kind != "new_market")
+        if count_instructions:  # only the timed method goes through operator.call
+            name = TIMED[kind]
+            setattr(ov, name, partial(operator.call, getattr(ov, name)))
         samples: list[int] = []
         for i in range(n + warmup):
             now[0] += STEP_NS
@@ -168,12 +195,51 @@ def _timer_overhead(n: int = 100_000) -> int:
     return s[len(s) // 2]
 
 
+def _instructions(kind: str, n: int) -> float | str:
+    """Instructions per timed call of ``kind``, from a callgrind child run; or why not."""
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        return "no valgrind"
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = [
+            valgrind,
+            "--tool=callgrind",
+            "--collect-atstart=no",
+            f"--toggle-collect={_TOGGLE}",
+            f"--callgrind-out-file={tmp}/callgrind.out",
+            sys.executable,
+            __file__,
+            "--instructions-of",
+            kind,
+            "--n",
+            str(n),
+        ]
+        env = {**os.environ, "PYTHONHASHSEED": "0"}
+        done = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+    found = re.search(r"Collected : (\d+)", done.stderr)
+    if done.returncode != 0 or found is None:
+        return f"callgrind failed ({done.returncode})"
+    if int(found[1]) == 0:
+        return f"no {_TOGGLE} symbol"
+    return int(found[1]) / n
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--n", type=int, default=20_000, help="timed requests per chain")
     parser.add_argument("--warmup", type=int, default=2_000)
+    parser.add_argument(
+        "--instructions", action="store_true", help="add instructions per call (callgrind)"
+    )
+    parser.add_argument(
+        "--instructions-n", type=int, default=2_000, help="calls per chain under callgrind"
+    )
+    parser.add_argument("--instructions-of", help=argparse.SUPPRESS)  # the callgrind child
     args = parser.parse_args(argv)
     configure("json", "INFO", io.StringIO())  # denials log; keep the terminal for the table
+    if args.instructions_of:
+        _chain(args.instructions_of, args.n, 0, count_instructions=True)
+        return 0
     pinned = pin_one_core()
     rows: list[dict[str, Any]] = []
     for kind in ("new_limit", "new_market", "replace", "cancel", "new_denied"):
@@ -191,6 +257,8 @@ def main(argv: list[str] | None = None) -> int:
                 "meets_goal": stats["p99_us"] * 1000 <= GOAL_P99_NS if goal else "-",
             }
         )
+        if args.instructions:
+            rows[-1]["instr_per_call"] = _instructions(kind, args.instructions_n)
     ok = all(r["meets_goal"] is True for r in rows if r["chain"] in GOAL_CHAINS)
     overhead = _timer_overhead()
     print(
@@ -206,6 +274,11 @@ def main(argv: list[str] | None = None) -> int:
             "gc_enabled": gc.isenabled(),
             "goal": f"p99 <= {GOAL_P99_NS / 1000:g} us for {', '.join(GOAL_CHAINS)}",
             "goal_met": ok,
+            "instructions": (
+                f"callgrind, {args.instructions_n} calls per chain, PYTHONHASHSEED=0"
+                if args.instructions
+                else "not counted (--instructions)"
+            ),
         },
     )
     print(

@@ -65,14 +65,25 @@ class ControlSection(Section):
     # a file holding >= 32 bytes, or the key itself (e.g. from RLEXEC__CONTROL__HMAC_KEY).
     hmac_key_file: Path | None = None
     hmac_key: SecretStr = SecretStr("")
+    # Key rotation: the key being retired, accepted as well until it is removed here
+    # (start with both, move every operator to the new key, restart with the new alone).
+    previous_hmac_key_file: Path | None = None
+    previous_hmac_key: SecretStr = SecretStr("")
     max_age_s: float = Field(default=60.0, gt=0, le=600)
 
     def key(self) -> bytes | None:
-        if self.hmac_key.get_secret_value():
-            return self.hmac_key.get_secret_value().encode()
-        if self.hmac_key_file is not None:
-            return self.hmac_key_file.read_bytes().strip()
-        return None
+        return _key(self.hmac_key, self.hmac_key_file)
+
+    def previous_key(self) -> bytes | None:
+        return _key(self.previous_hmac_key, self.previous_hmac_key_file)
+
+
+def _key(value: SecretStr, path: Path | None) -> bytes | None:
+    if value.get_secret_value():
+        return value.get_secret_value().encode()
+    if path is not None:
+        return path.read_bytes().strip()
+    return None
 
 
 class FixSection(InitiatorSettings):
@@ -129,6 +140,13 @@ class ExecutionSection(Section):
     # additionally on every book update of the parent's symbol.
     decide_on: Literal["timer", "book"] = "timer"
     decision_interval_s: float | None = Field(default=None, gt=0, le=600)
+    # decide_on = "book": a decision whose frame arrived longer ago than this when its
+    # turn comes (the loop is behind: other symbols, other parents, a busy CPU) is
+    # skipped, and the parent decides on its symbol's next frame instead of sending an
+    # order priced off an old book. A parent skipped 3 frames running decides anyway.
+    # 0: never skip. 5 ms is a sixth of the gap between one symbol's frames at 10 x the
+    # busiest LOBSTER minute (~30 ms).
+    max_decision_lag_ms: float = Field(default=5.0, ge=0)
     completion: Literal["cross", "stop"] = "cross"
     sweep_interval_s: float = Field(default=1.0, gt=0)
     sweep_max_s: float = Field(default=300.0, gt=0)

@@ -137,6 +137,22 @@ class Metrics:
             buckets=_FAST_BUCKETS,
             registry=r,
         )
+        self.decision_lag = Histogram(
+            "rlexec_decision_lag_seconds",
+            "Market-data frame received to the decision on it starting (decide_on = book): "
+            "time spent behind other symbols' and parents' work.",
+            buckets=_FAST_BUCKETS,
+            registry=r,
+        )
+        self.decisions_skipped = Counter(
+            "rlexec_decisions_skipped_total",
+            "Decisions not taken under overload, by why: superseded (a newer book for the "
+            "symbol arrived before they ran) or stale (their frame was older than "
+            "max_decision_lag_ms when their turn came). Never queued: the next one sees "
+            "the latest book.",
+            ["symbol", "reason"],
+            registry=r,
+        )
         self.journal_write = Histogram(
             "rlexec_journal_write_seconds",
             "Journal append latency.",

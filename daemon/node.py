@@ -114,8 +114,11 @@ class Node:
         self.policy_guard_trips = 0
         # tick-to-order: the frame that prompted the decision under way (0: a timer did)
         self.decision_trigger_ns = 0
+        self.max_decision_lag_ns = int(cfg.execution.max_decision_lag_ms * 1e6)
         self.latency_samples: deque[int] = deque(maxlen=100_000)
         self._frame_books: dict[str, int] = {}  # symbols updated by this frame -> its arrival
+        self.last_frame_rx: dict[str, int] = {}  # arrival of the latest frame per symbol
+        self._superseded: dict[str, int] = {}  # frames behind a decision not yet run
         self._md_counts: dict[str, int] = {}
         self.http_port = 0
 
@@ -135,17 +138,24 @@ class Node:
                 "reset_kill and load_policy will be refused",
             )
         self._control_key = key if key is not None and len(key) >= 32 else None
+        previous = cfg.control.previous_key()
+        if previous is not None and len(previous) < 32:
+            raise NodeStartError("[control] previous_hmac_key: fewer than 32 bytes")
+        # during a key rollover both keys are accepted (risk/command_auth.py)
+        keys = [k for k in (self._control_key, previous) if k is not None]
+        if self._control_key is None:
+            keys = []  # the old key alone never authorises anything
         self.risk = RiskOverlay.from_config(
             cfg.risk,
             self.instruments.values(),
             state_path=str(self.data_dir / "kill_switch.json"),
-            reset_key=self._control_key or _unusable_key(),
+            reset_key=keys or _unusable_key(),
             now_ns=self.clock.now_ns(),
             node_id=cfg.node.id,
         )
         self.risk.add_listener(self._on_risk_event)
         self.verifier = (
-            CommandVerifier(self._control_key, max_age_ns=int(cfg.control.max_age_s * 1e9))
+            CommandVerifier(keys, max_age_ns=int(cfg.control.max_age_s * 1e9))
             if self._control_key
             else None
         )
@@ -399,10 +409,16 @@ class Node:
     def _on_book(self, symbol: str, book: L2Book) -> None:
         """Per delta: only bookkeeping. Everything else runs once per frame (below)."""
         self._md_counts[symbol] = self._md_counts.get(symbol, 0) + 1
+        rx = self.md.frame_rx_ns
         if symbol not in self._frame_books:
-            self._frame_books[symbol] = self.md.frame_rx_ns
+            self._frame_books[symbol] = self.last_frame_rx[symbol] = rx
             if len(self._frame_books) == 1:
                 asyncio.get_running_loop().call_soon(self._after_frame)
+        elif self.last_frame_rx.get(symbol) != rx:
+            # A newer frame before the decision on the last one ran (the loop is behind):
+            # that decision is skipped, the one to come sees this book (runner.py).
+            self.last_frame_rx[symbol] = rx
+            self._superseded[symbol] = self._superseded.get(symbol, 0) + 1
 
     def _after_frame(self) -> None:
         """Once the frame's deltas are applied: risk sees the book, and with
@@ -419,10 +435,11 @@ class Node:
                 self.clock.sync(book.last_update_ns)
             self._md_good_ns[symbol] = self.clock.now_ns()
             self.engine.on_book(symbol, book)
+            skipped = self._superseded.pop(symbol, 0)
             if decide:
                 for runner in list(self.runners.values()):
                     if runner.parent.symbol == symbol:
-                        runner.on_book(book, rx)
+                        runner.on_book(book, rx, skipped)
 
     def _on_trade(self, tp: TradePrint) -> None:
         if isinstance(self.clock, ScaledClock):

@@ -24,6 +24,10 @@ if TYPE_CHECKING:
 
 log = get_logger("rlexec.runner")
 
+# A parent whose book decisions were skipped as stale this many frames running decides
+# on the next one whatever its age: overload may delay a parent, never silence it.
+_MAX_STALE_SKIPS = 3
+
 
 class ParentRunner:
     def __init__(self, node: Node, parent: ParentOrder, driver: ParentDriver, algo: str) -> None:
@@ -36,6 +40,7 @@ class ParentRunner:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._resting_cleared = True
+        self._stale_skips = 0  # book decisions skipped in a row as stale (see on_book)
 
     @property
     def parent_id(self) -> str:
@@ -56,12 +61,18 @@ class ParentRunner:
         """A state change (resume, halt cleared, kill reset): decide now."""
         self._wake.set()
 
-    def on_book(self, book: L2Book, frame_rx_ns: int) -> None:
+    def on_book(self, book: L2Book, frame_rx_ns: int, superseded: int = 0) -> None:
         """decide_on = "book": decide right here, in the market-data callback.
 
         No hop through the event loop: the order that a tick prompts is on the wire
-        before the next frame is read. ``frame_rx_ns`` (when that frame arrived) times
-        the path tick to order.
+        before the next frame is read. ``frame_rx_ns`` (when the oldest frame not yet
+        decided on arrived) times the path tick to order. Under overload several frames
+        of the symbol arrive before this runs (``superseded`` of them after the first):
+        the parent decides once, on the book as it is now, and the decisions those
+        frames would have prompted are counted as skipped rather than queued. When even
+        the latest frame is older than ``max_decision_lag_ms`` by the time this parent's
+        turn comes, its decision is skipped as stale: it decides on the next frame (at
+        the latest on the fourth), not on a book the market has moved away from.
         """
         node = self.node
         if (
@@ -70,7 +81,21 @@ class ParentRunner:
             or not node.may_trade(self.parent.symbol)
         ):
             return
+        symbol = self.parent.symbol
+        if superseded:
+            node.metrics.decisions_skipped.labels(symbol, "superseded").inc(superseded)
+        now_ns = time.perf_counter_ns()
+        lag_ns = now_ns - frame_rx_ns
+        # the book is as fresh as the latest frame applied to it
+        age_ns = now_ns - node.last_frame_rx.get(symbol, frame_rx_ns)
+        limit_ns = node.max_decision_lag_ns
+        if limit_ns and age_ns > limit_ns and self._stale_skips < _MAX_STALE_SKIPS:
+            self._stale_skips += 1
+            node.metrics.decisions_skipped.labels(symbol, "stale").inc()
+            return
+        self._stale_skips = 0
         node.decision_trigger_ns = frame_rx_ns
+        node.metrics.decision_lag.observe(lag_ns / 1e9)
         try:
             self._decide(book, node.clock.now_ns())
         finally:

@@ -2,8 +2,11 @@
 
 Real processes over loopback, exactly as a user runs them, on free ports in a scratch
 directory. The demo drives one; the end-to-end tests drive several (and kill -9 the
-daemon in the middle of a parent). Everything started here is stopped by
-:meth:`Stack.close`, so no process outlives it.
+daemon in the middle of a parent); the fault drills (``bench/drills.py``) kill, freeze
+and restart every process and, with ``faults=True``, put a fault-injecting TCP proxy on
+the FIX link and a relay on the market-data feed between daemon and exchange
+(:mod:`daemon.fault_proxy`). Each process keeps its ports across restarts. Everything
+started here is stopped by :meth:`Stack.close`, so no process outlives it.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from typing import IO, Any
 import orjson
 
 from daemon.control.client import send_command
+from daemon.fault_proxy import FaultProxy, FaultThread, MarketDataRelay
 
 
 class StackError(RuntimeError):
@@ -66,7 +70,10 @@ class StackSettings:
     speed: float = 20.0
     decide_on: str = "timer"
     extra_daemon_toml: str = ""
+    extra_exchange_toml: str = ""
     env: dict[str, str] = field(default_factory=dict)
+    daemon_env: dict[str, str] = field(default_factory=dict)
+    faults: bool = False  # FIX through a FaultProxy, market data through a relay
 
 
 class _Proc:
@@ -93,16 +100,20 @@ class _Proc:
         self._ready.set()  # stdout closed: the process is gone, stop waiting for it
 
     def wait_line(self, timeout: float) -> dict[str, Any]:
-        if not self._ready.wait(timeout):
-            raise StackError(
-                f"{self.name} did not report ready within {timeout:.0f} s; see {self.log}"
-            )
+        deadline = time.monotonic() + timeout
+        while not self._ready.wait(0.1):
+            if not self.alive():
+                break
+            if time.monotonic() > deadline:
+                raise StackError(
+                    f"{self.name} did not report ready within {timeout:.0f} s; see {self.log}"
+                )
         if not self.lines:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.popen.wait(5)
             raise StackError(
-                f"{self.name} exited with {self.popen.returncode} before reporting ready; "
-                f"see {self.log}"
+                f"{self.name} exited with {self.popen.returncode} before reporting ready"
+                f"{_last_error(self.log)}; see {self.log}"
             )
         return self.lines[0]
 
@@ -121,8 +132,11 @@ class _Proc:
         except subprocess.TimeoutExpired:
             self.signal(signal.SIGKILL)
             self.popen.wait(5)
-        self._out.close()
+        self.close_log()
         return self.popen.returncode
+
+    def close_log(self) -> None:
+        self._out.close()
 
 
 class Stack:
@@ -139,16 +153,39 @@ class Stack:
         self.daemon_data = self.dir / "daemon"
         self.procs: dict[str, _Proc] = {}
         self._env = {**os.environ, "PYTHONUNBUFFERED": "1", **settings.env}
+        self.fault_thread: FaultThread | None = None
+        self.fix_proxy: FaultProxy | None = None
+        self.md_relay: MarketDataRelay | None = None
 
     # ------------------------------------------------------------------ start
     def start(self) -> None:
         try:
             self.start_redis()
             self.start_exchange()
+            if self.s.faults:
+                self.start_faults()
             self.start_daemon()
         except BaseException:
             self.close()
             raise
+
+    def start_faults(self) -> None:
+        """The FIX proxy and the market-data relay, on a loop of their own."""
+        self.fault_thread = ft = FaultThread()
+        self.fix_proxy = FaultProxy("127.0.0.1", self.fix_port)
+        self.md_relay = MarketDataRelay(f"ws://127.0.0.1:{self.md_port}/md")
+        ft.run(self.fix_proxy.start())
+        ft.run(self.md_relay.start())
+
+    @property
+    def daemon_fix_port(self) -> int:
+        return self.fix_proxy.port if self.fix_proxy is not None else self.fix_port
+
+    @property
+    def daemon_md_url(self) -> str:
+        if self.md_relay is not None:
+            return self.md_relay.url
+        return f"ws://127.0.0.1:{self.md_port}/md"
 
     def start_redis(self) -> None:
         argv = [
@@ -189,6 +226,7 @@ target_comp_id = "RLEXEC"
 store_dir = "{self.dir / "exchange-fix"}"
 [audit]
 path = "{self.audit_path}"
+{s.extra_exchange_toml}
 [[instruments]]
 symbol = "{s.symbol}"
 [source]
@@ -213,9 +251,9 @@ port = {self.http_port}
 [redis]
 url = "{self.redis_url}"
 [fix]
-port = {self.fix_port}
+port = {self.daemon_fix_port}
 [marketdata]
-url = "ws://127.0.0.1:{self.md_port}/md"
+url = "{self.daemon_md_url}"
 [clock]
 mode = "scaled"
 speed = {s.speed}
@@ -251,7 +289,7 @@ participation_window_s = 600
             "daemon",
             [sys.executable, "-m", "daemon.main", "--config", str(cfg)],
             self.dir / "daemon.log",
-            self._env,
+            {**self._env, **self.s.daemon_env},
         )
         self.procs["daemon"] = proc
         proc.wait_line(timeout)
@@ -285,9 +323,25 @@ participation_window_s = 600
 
     def kill_daemon(self) -> None:
         """kill -9: no shutdown, no flush, exactly a crash."""
-        proc = self.procs.pop("daemon")
+        self.kill("daemon")
+
+    def kill(self, name: str) -> None:
+        """kill -9 of ``name`` (daemon, exchange, redis); start it again with start_*."""
+        proc = self.procs.pop(name)
         proc.signal(signal.SIGKILL)
         proc.popen.wait(10)
+        proc.close_log()
+
+    def stop_process(self, name: str, timeout: float = 30.0) -> int | None:
+        """SIGTERM ``name`` and wait for it; its exit status."""
+        return self.procs.pop(name).stop(timeout)
+
+    def freeze(self, name: str) -> None:
+        """SIGSTOP: the process holds its sockets and answers nothing (a hung peer)."""
+        self.procs[name].signal(signal.SIGSTOP)
+
+    def thaw(self, name: str) -> None:
+        self.procs[name].signal(signal.SIGCONT)
 
     def audit(self) -> list[dict[str, Any]]:
         if not self.audit_path.exists():
@@ -300,7 +354,15 @@ participation_window_s = 600
         for name in ("daemon", "exchange", "redis"):
             proc = self.procs.pop(name, None)
             if proc is not None:
+                proc.signal(signal.SIGCONT)  # a frozen process cannot act on SIGTERM
                 codes[name] = proc.stop()
+        if self.fault_thread is not None:
+            ft, self.fault_thread = self.fault_thread, None
+            for part in (self.fix_proxy, self.md_relay):
+                if part is not None:
+                    with contextlib.suppress(Exception):
+                        ft.run(part.stop())
+            ft.close()
         return codes
 
     def __enter__(self) -> Stack:
@@ -309,6 +371,19 @@ participation_window_s = 600
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _last_error(log: Path) -> str:
+    """The last line of the last traceback in ``log`` (what killed the process), if any."""
+    try:
+        lines = log.read_text(errors="replace").splitlines()
+    except OSError:
+        return ""
+    for i in range(len(lines) - 1, -1, -1):
+        if lines[i].startswith("Traceback"):
+            tail = [ln for ln in lines[i + 1 :] if ln and not ln.startswith(" ")]
+            return f" ({tail[0][:300]})" if tail else ""
+    return ""
 
 
 def _wait_port(port: int, timeout: float, proc: _Proc) -> None:

@@ -292,6 +292,17 @@ class AuditSection(Section):
     fsync: bool = False  # flush every line always; fsync each one too when True
 
 
+class RestartSection(Section):
+    """What a restarted exchange does with the orders it held (exchange.service.restart)."""
+
+    # keep: resting orders are put back with their fills and queue position, as a real
+    # venue keeps them; cancel: each is cancelled with an unsolicited ExecutionReport.
+    resting_orders: Literal["keep", "cancel"] = "keep"
+    # Where the market had got to and where orders queued; default: beside the audit log.
+    state_path: Path | None = None
+    checkpoint_s: float = Field(default=0.5, gt=0, le=60)
+
+
 class EngineSection(Section):
     price_band_bps: int | None = Field(default=1000, gt=0)
     stp: Literal["cancel_newest", "cancel_oldest"] = "cancel_newest"
@@ -326,6 +337,7 @@ class ExchangeConfig(Section):
     marketdata: MarketDataSection = MarketDataSection()
     fix: FixSection = FixSection()
     audit: AuditSection = AuditSection()
+    restart: RestartSection = RestartSection()
     engine: EngineSection = EngineSection()
 
     @model_validator(mode="before")

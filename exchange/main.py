@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import hashlib
 import signal
 import sys
 import time
@@ -50,12 +51,26 @@ from exchange.health import SymbolHealth, metrics_registry, status, symbol_healt
 from exchange.paper.upstream import PaperUpstream
 from exchange.paper.venue import PaperVenue
 from exchange.replay.api import MarketSimulator
-from exchange.service.audit import AuditLog
+from exchange.service.audit import AuditCorrupt, AuditLog
+from exchange.service.checkpoint import (
+    Checkpoint,
+    CheckpointError,
+    queue_key,
+    read_checkpoint,
+    write_checkpoint,
+)
 from exchange.service.fix_order_entry import FixOrderEntry
 from exchange.service.md_publisher import MarketDataPublisher, bound_port
 from exchange.service.order_entry import EngineOrderEntry
 from exchange.service.pacing import Pacer
+from exchange.service.restart import (
+    RestartSummary,
+    cancel_all_recovered,
+    plan_restart,
+    restore_simulated,
+)
 from exchange.service.sim_driver import SimulationDriver
+from exchange.service.venue_state import RecoveredVenue, recover_orders
 from exchange.service.venues import EngineVenue, OrderVenue, SimulatedVenue
 
 log = get_logger("exchange")
@@ -156,6 +171,19 @@ class Exchange:
         self.run_id = base36(time.time_ns() // 1_000_000)
         self.instruments = {i.symbol: i.instrument() for i in config.instruments}
         self.pacer = Pacer(self.clock, config.pacing.factor, max_gap_s=config.pacing.max_gap_s)
+        # What the venue owed its clients when it last stopped: read before appending.
+        try:
+            self.recovered: RecoveredVenue = recover_orders(config.audit.path)
+        except AuditCorrupt as exc:
+            raise DataError(f"audit log: {exc}") from None
+        self.state_path = config.restart.state_path or config.audit.path.with_suffix(".state.json")
+        self.saved: Checkpoint | None = None
+        try:
+            self.saved = read_checkpoint(self.state_path)
+        except CheckpointError as exc:
+            log.warning("exchange_checkpoint_unusable", error=str(exc))
+        self.fingerprint = market_fingerprint(config)
+        self.restart: RestartSummary | None = None
         self.audit = AuditLog(config.audit.path, clock=self.clock, fsync=config.audit.fsync)
         md = config.marketdata
         self.publisher = MarketDataPublisher(
@@ -224,6 +252,16 @@ class Exchange:
                 sims, self._on_report, self.pacer.event_now_ns, id_prefix=f"{self.run_id}-"
             )
             self.venue = venue
+            windows = {symbol: (sim.now_ns, sim.end_ns) for symbol, sim in sims.items()}  # type: ignore[attr-defined]
+            plan = plan_restart(self.recovered, self.saved, self.fingerprint, windows)
+            self.restart = restore_simulated(
+                venue,
+                self.recovered,
+                plan,
+                self.saved,
+                keep=cfg.restart.resting_orders == "keep",
+                run_id=self.run_id,
+            )
             for symbol, sim in sims.items():
                 self._engines[symbol] = sim.engine
                 self.publish_snapshot(symbol)
@@ -244,6 +282,15 @@ class Exchange:
             self.engine_config("P"),
         )
         self._engines = dict.fromkeys(self.instruments, engine)
+        if not self.recovered.empty:
+            self.restart = cancel_all_recovered(
+                [engine],
+                self.recovered,
+                self._on_report,
+                ts_ns=self.clock.now_ns(),
+                run_id=self.run_id,
+                why="a paper venue's book is the upstream's, which moved on",
+            )
         self.paper = PaperVenue(engine, queue_model=paper_cfg.queue_model)
         self.venue = EngineVenue(engine, self.venue_time)
         self.entry.attach(self.venue)
@@ -256,6 +303,43 @@ class Exchange:
         )
         self.upstream = upstream
         return upstream.run
+
+    def checkpoint(self) -> Checkpoint:
+        """Where the market has got to and where each resting order queues."""
+        venue = self.venue
+        event_ns: dict[str, int] = {}
+        finished = self.source_state == "finished"
+        if isinstance(venue, SimulatedVenue):
+            event_ns = {symbol: sim.now_ns for symbol, sim in venue.sims.items()}
+            finished = finished or venue.done
+        ahead: dict[str, int] = {}
+        for engine in set(self._engines.values()):
+            for o in engine.open_orders():
+                if o.price is not None:
+                    book = engine.books[o.symbol]
+                    with contextlib.suppress(KeyError):
+                        ahead[queue_key(o.session, o.venue_order_id)] = book.ahead_of(
+                            o.side, o.price, o.key
+                        )
+        return Checkpoint(
+            source=self.fingerprint,
+            event_ns=event_ns,
+            finished=finished,
+            queue_ahead=ahead,
+            audit_records=self.audit.records_written,
+        )
+
+    def save_checkpoint(self) -> None:
+        try:
+            write_checkpoint(self.state_path, self.checkpoint())
+        except OSError as exc:
+            # Not fatal: the audit log alone still restores every order and fill.
+            log.error("exchange_checkpoint_failed", path=str(self.state_path), error=str(exc))
+
+    async def checkpoint_every(self, interval_s: float) -> None:
+        while True:
+            await asyncio.sleep(interval_s)
+            self.save_checkpoint()
 
     def halted(self) -> list[str]:
         return sorted(
@@ -300,6 +384,7 @@ class Exchange:
             "audit_records": self.audit.records_written,
             "halted": self.halted(),
             "symbols": {s.symbol: s.as_dict() for s in symbols},
+            "restart": self.restart.as_log() if self.restart is not None else None,
         }
         return web.json_response(body, dumps=lambda o: orjson.dumps(o).decode())
 
@@ -314,8 +399,9 @@ async def run(
     stop = stop or asyncio.Event()
     try:
         ex = Exchange(config)
-    except OSError as exc:
+    except (OSError, DataError) as exc:
         log.error("exchange_start_failed", error=str(exc))
+        print(f"rlexec exchange: {exc}", file=sys.stderr)
         return 2
     try:
         source = ex.build_source()
@@ -332,6 +418,7 @@ async def run(
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     fix: FixOrderEntry | None = None
     source_task: asyncio.Task[Any] | None = None
+    checkpoints: asyncio.Task[None] | None = None
     rc = 0
     try:
         await runner.setup()
@@ -370,6 +457,10 @@ async def run(
         if on_ready is not None:
             on_ready(info)
         ex.source_state = "running"
+        ex.save_checkpoint()
+        checkpoints = asyncio.create_task(
+            ex.checkpoint_every(config.restart.checkpoint_s), name="exchange-checkpoint"
+        )
         source_task = asyncio.create_task(source(), name="exchange-source")
         stop_task = asyncio.create_task(stop.wait(), name="exchange-stop")
         done, _ = await asyncio.wait({source_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
@@ -397,12 +488,27 @@ async def run(
                 await source_task
         if fix is not None:
             await fix.stop()
+        if checkpoints is not None:
+            checkpoints.cancel()
+            ex.save_checkpoint()
         await ex.publisher.close()
         await runner.cleanup()
         ex.audit.close()
         heap.thaw()
         log.info("exchange_stopped", rc=rc, audit_records=ex.audit.records_written)
     return rc
+
+
+def market_fingerprint(config: ExchangeConfig) -> str:
+    """What a checkpoint belongs to: the instruments and the market source."""
+    blob = orjson.dumps(
+        {
+            "instruments": [i.model_dump(mode="json") for i in config.instruments],
+            "source": config.source.model_dump(mode="json"),
+        },
+        option=orjson.OPT_SORT_KEYS,
+    )
+    return hashlib.sha256(blob).hexdigest()
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -42,6 +42,10 @@ SUMS = "SHA256SUMS"
 FORMAT = "rlexec-policy"
 FORMAT_VERSION = 1
 _SUM_LINE = re.compile(r"^([0-9a-f]{64})  ([A-Za-z0-9_.\-]+)$")
+# Largest file of each kind the loader reads; anything bigger is refused before a byte of
+# it is read, so a huge (or sparse, or endless) file cannot exhaust memory or stall a
+# load_policy command. The shipped policy is ~25 kB of weights and ~14 kB of manifest.
+MAX_BYTES = {SUMS: 64 * 1024, MANIFEST: 16 * 1024 * 1024, WEIGHTS: 512 * 1024 * 1024}
 
 
 class ArtifactError(ValueError):
@@ -160,6 +164,7 @@ def load_artifact(path: str | Path, expected_sha256: str | None = None) -> Loade
     sums_path = p / SUMS
     if not sums_path.is_file():
         raise ArtifactError(p, f"{SUMS} is missing")
+    _check_size(p, SUMS)
     sums_raw = sums_path.read_bytes()
     digest = hashlib.sha256(sums_raw).hexdigest()
     listed = _parse_sums(p, sums_raw)
@@ -170,6 +175,7 @@ def load_artifact(path: str | Path, expected_sha256: str | None = None) -> Loade
         f = p / name
         if not f.is_file():
             raise ArtifactError(p, f"{name} is missing")
+        _check_size(p, name)
         got = sha256_file(f)
         if got != want:
             raise ArtifactError(
@@ -245,6 +251,13 @@ def load_artifact(path: str | Path, expected_sha256: str | None = None) -> Loade
     net.load_state_dict(state)
     net.eval()
     return LoadedArtifact(p, net, fspec, normaliser, aspec, manifest, digest, manifest_sha)
+
+
+def _check_size(p: Path, name: str) -> None:
+    limit = MAX_BYTES.get(name, MAX_BYTES[WEIGHTS])
+    size = (p / name).stat().st_size
+    if size > limit:
+        raise ArtifactError(p, f"{name} is {size:,} bytes, more than the {limit:,} allowed")
 
 
 def _parse_sums(p: Path, raw: bytes) -> dict[str, str]:

@@ -9,6 +9,8 @@ from risk.overlay import RiskOverlay  # noqa: I001  (must come first: claims the
 from risk.approval import Approved, ForgedApproval, UnapprovedOrder, require_approved
 from risk.command_auth import AuthFailure, CommandRefused, CommandVerifier, SignedCommand
 from risk.events import (
+    HaltCleared,
+    HaltRaised,
     KillCause,
     KillSwitchEngaged,
     KillSwitchReset,
@@ -16,9 +18,10 @@ from risk.events import (
     RiskEvent,
     TradingStateChanged,
 )
+from risk.halts import Halt, HaltKind, HaltLift
 from risk.kill_switch import RESET_ACTION, KillSwitch
 from risk.limits import LimitsError, RiskLimits, RiskLimitsConfig, SymbolRiskOverride, build_limits
-from risk.reasons import Denied, DenyReason
+from risk.reasons import Denied, DenyReason, OrderKind
 from risk.router import OrderRouter
 from risk.trading_state import TradingState
 
@@ -31,12 +34,18 @@ __all__ = [
     "Denied",
     "DenyReason",
     "ForgedApproval",
+    "Halt",
+    "HaltCleared",
+    "HaltKind",
+    "HaltLift",
+    "HaltRaised",
     "KillCause",
     "KillSwitch",
     "KillSwitchEngaged",
     "KillSwitchReset",
     "LimitsError",
     "OpenOrder",
+    "OrderKind",
     "OrderRouter",
     "RiskEvent",
     "RiskLimits",

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -66,29 +66,38 @@ def signed(key: bytes, action: str, ts_ns: int, nonce: str) -> SignedCommand:
 
 
 class CommandVerifier:
-    """Checks signed commands against one shared key; remembers nonces it accepted."""
+    """Checks signed commands against the shared key; remembers nonces it accepted.
 
-    __slots__ = ("_key", "_seen", "max_age_ns", "max_skew_ns")
+    During a key rollover it is given two keys (the new one and the one being retired)
+    and accepts a command signed with either, so operators can move over one by one;
+    restarting with the new key alone retires the old one.
+    """
+
+    __slots__ = ("_keys", "_seen", "max_age_ns", "max_skew_ns")
 
     def __init__(
         self,
-        key: bytes,
+        key: bytes | Sequence[bytes],
         *,
         max_age_ns: int,
         max_skew_ns: int = 5_000_000_000,
         remembered: Mapping[str, int] | None = None,
     ) -> None:
-        if not isinstance(key, bytes) or len(key) < MIN_KEY_BYTES:
+        keys = (key,) if isinstance(key, bytes) else tuple(key)
+        if not keys or any(not isinstance(k, bytes) or len(k) < MIN_KEY_BYTES for k in keys):
             raise ValueError(f"command key must be at least {MIN_KEY_BYTES} bytes")
         if max_age_ns <= 0 or max_skew_ns < 0:
             raise ValueError("max_age_ns must be > 0 and max_skew_ns >= 0")
-        self._key = key
+        self._keys = keys
         self.max_age_ns = max_age_ns
         self.max_skew_ns = max_skew_ns
         self._seen: dict[str, int] = dict(remembered or {})
 
     def __repr__(self) -> str:  # never show the key
-        return f"CommandVerifier(max_age_ns={self.max_age_ns}, nonces={len(self._seen)})"
+        return (
+            f"CommandVerifier(keys={len(self._keys)}, max_age_ns={self.max_age_ns}, "
+            f"nonces={len(self._seen)})"
+        )
 
     def remembered(self, now_ns: int) -> dict[str, int]:
         """Nonces still worth remembering (their commands could still be fresh)."""
@@ -128,8 +137,12 @@ class CommandVerifier:
             raise CommandRefused(
                 AuthFailure.WRONG_ACTION, f"signed for {cmd.action!r}, not {action!r}"
             )
-        expected = sign(self._key, cmd.action, cmd.ts_ns, cmd.nonce)
-        if not hmac.compare_digest(expected, cmd.signature):
+        # every key compared, whichever matches: the time taken tells nothing
+        matches = [
+            hmac.compare_digest(sign(k, cmd.action, cmd.ts_ns, cmd.nonce), cmd.signature)
+            for k in self._keys
+        ]
+        if not any(matches):
             raise CommandRefused(AuthFailure.BAD_SIGNATURE, "signature does not match the key")
         age = now_ns - cmd.ts_ns
         if age > self.max_age_ns:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from core.types import OrdType, Side
+from risk.halts import Halt
 from risk.reasons import Denied
 from risk.trading_state import TradingState
 
@@ -66,5 +67,22 @@ class TradingStateChanged:
     ts_ns: int
 
 
-RiskEvent = Denied | KillSwitchEngaged | KillSwitchReset | TradingStateChanged
+@dataclass(frozen=True, slots=True)
+class HaltRaised:
+    """New orders stop where ``halt`` applies (cancel what rests there, alert)."""
+
+    halt: Halt
+    detail: str
+    ts_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class HaltCleared:
+    halt: Halt
+    ts_ns: int
+
+
+RiskEvent = (
+    Denied | KillSwitchEngaged | KillSwitchReset | TradingStateChanged | HaltRaised | HaltCleared
+)
 Listener = Callable[[RiskEvent], None]

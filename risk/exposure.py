@@ -20,6 +20,8 @@ from risk.limits import SymbolLimits
 from risk.participation import RollingVolume
 from risk.trading_state import TradingState
 
+BUY = Side.BUY  # a module constant: ``Side.BUY`` is a class-attribute lookup on every use
+
 
 class LiveOrder:
     """One order the overlay approved (or adopted at recovery) that is not yet done."""
@@ -152,7 +154,7 @@ class SymbolRisk:
     def set_exposure(self, order: LiveOrder, exposure: int) -> None:
         delta = exposure - order.exposure
         if delta:
-            if order.side is Side.BUY:
+            if order.side is BUY:
                 self.open_buy += delta
             else:
                 self.open_sell += delta
@@ -160,7 +162,7 @@ class SymbolRisk:
 
     # ------------------------------------------------------- resting prices
     def add_resting(self, side: Side, price: int) -> None:
-        if side is Side.BUY:
+        if side is BUY:
             self.buy_px[price] = self.buy_px.get(price, 0) + 1
             if self.max_buy is None or price > self.max_buy:
                 self.max_buy = price
@@ -170,13 +172,13 @@ class SymbolRisk:
                 self.min_sell = price
 
     def remove_resting(self, side: Side, price: int) -> None:
-        prices = self.buy_px if side is Side.BUY else self.sell_px
+        prices = self.buy_px if side is BUY else self.sell_px
         left = prices.get(price, 0) - 1
         if left > 0:
             prices[price] = left
             return
         prices.pop(price, None)
-        if side is Side.BUY:
+        if side is BUY:
             if price == self.max_buy:
                 self.max_buy = max(prices) if prices else None
         elif price == self.min_sell:

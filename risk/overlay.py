@@ -6,12 +6,13 @@ never from the policy or the engine's bookkeeping, and it answers every request 
 a value, never an exception: an :class:`~risk.approval.Approved` the router will take,
 or a :class:`~risk.reasons.Denied` saying which limit, what value.
 
-The checks for a new order run in a fixed order, cheapest and most fundamental first
-(is the request well formed, may this symbol trade at all, is the node halted), then
-the order's own size and price, then what it would do to the node's exposure, and
-the rate limits last, so only an order that is otherwise approved spends a token.
-An approved new order or replace counts as open exposure at worst case at once; the
-venue's execution reports (fed to :meth:`RiskOverlay.on_exec_report`) release it.
+The checks read like the table in docs/risk.md, one short method per row in its order
+(a test holds the two together): is the request well formed, may this symbol trade at
+all and is anything halted, then the order's own size and price, then what it would do
+to the node's exposure, and the rate limits last, so only an order that is otherwise
+approved spends a token. The first that fails is the answer. An approved new order or
+replace counts as open exposure at worst case at once; the venue's execution reports
+(fed to :meth:`RiskOverlay.on_exec_report`) release it.
 
 Cancels are never blocked: taking risk off must always be possible. They still come
 back wrapped in an approval, so a router only ever sees approved objects.
@@ -23,7 +24,7 @@ wall time, so the simulator and the live daemon get the same decisions.
 from __future__ import annotations
 
 from collections import Counter, deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -37,6 +38,8 @@ from risk import approval as _approval
 from risk.approval import Approved
 from risk.command_auth import CommandRefused, CommandVerifier
 from risk.events import (
+    HaltCleared,
+    HaltRaised,
     KillCause,
     KillSwitchEngaged,
     KillSwitchReset,
@@ -46,22 +49,24 @@ from risk.events import (
     TradingStateChanged,
 )
 from risk.exposure import LiveOrder, SymbolRisk
+from risk.halts import Halt, HaltKind, HaltLift
 from risk.kill_switch import RESET_ACTION, KillSwitch
 from risk.limits import (
     HARD_MAX_CL_ORD_ID_LEN,
     RiskLimits,
     RiskLimitsConfig,
-    SymbolLimits,
     build_limits,
 )
+from risk.order_context import OrderContext
 from risk.reasons import (
     BadField,
     BookState,
     CollarBreach,
     Denied,
-    DenyContext,
     DenyReason,
+    InternalFault,
     LimitBreach,
+    OrderKind,
     OrderRef,
     SelfCross,
     StateBlock,
@@ -78,11 +83,28 @@ _CAP = _approval._issue_capability(__name__)
 _NS_PER_S = 1_000_000_000
 _NS_PER_MIN = 60 * _NS_PER_S
 _MAX_TS_NS = 2**63  # int64 nanoseconds: what every timestamp field downstream can hold
+_KILL_HALT = Halt(HaltKind.KILL_SWITCH)
+_INTERNAL_ERROR_HALT = Halt(HaltKind.INTERNAL_ERROR)
+_AFTER_INTERNAL_ERROR = "node halted until a restart (halt internal_error); cancels still pass"
+# what denials say (expected forms, details), kept here so each denial fits on one line
+_ID_FORM = f"1-{HARD_MAX_CL_ORD_ID_LEN} printable ASCII"
+_ORIG_FORM = "the ClOrdID of a live order"
+_SIDE_FORM = "Side.BUY or Side.SELL"
+_TS_FORM = "int ns since the epoch, >= 0"
+_ACCOUNT = "printable str"
+_ALLOWED = "an allowed symbol"
+_LIMIT_ONLY = "only limit orders can be replaced"
+_IN_FLIGHT = "a cancel or replace of this order is still in flight"
+_MISMATCH = "symbol, side and order type must stay those of the order"
+_VENUE_HALT = "the venue halted this symbol"
+_USED_TODAY = "ClOrdID already used today"
+_REDUCING = "only orders that reduce the position pass"
 
 R = DenyReason
+NEW = OrderKind.NEW
+REPLACE = OrderKind.REPLACE
 BUY = Side.BUY
 LIMIT = OrdType.LIMIT
-MARKET = OrdType.MARKET
 ACTIVE = TradingState.ACTIVE
 REDUCING = TradingState.REDUCING
 HALTED = TradingState.HALTED
@@ -109,10 +131,12 @@ class RiskOverlay:
             for name, lim in limits.symbols.items()
         }
         self._node_state = ACTIVE
+        self._ctx = OrderContext()
+        self._halts: dict[Halt, str] = {}  # raised halts -> detail, oldest first
         self._market_open = False  # closed until the engine says the venue is open
         self._orders: dict[str, LiveOrder] = {}
-        self._aliases: dict[str, LiveOrder] = {}  # cancel/replace request id -> order
         self._open_count = 0
+        self._aliases: dict[str, LiveOrder] = {}  # cancel/replace request id -> order
         self._seen_ids: set[str] = set()
         self._exec_ids: set[str] = set()
         self._order_sec = TokenBucket(limits.orders_per_second, _NS_PER_S, now_ns)
@@ -144,7 +168,7 @@ class RiskOverlay:
         instruments: Iterable[Instrument],
         *,
         state_path: str,
-        reset_key: bytes,
+        reset_key: bytes | Sequence[bytes],  # two during a key rollover
         now_ns: int,
         node_id: str = "",
     ) -> RiskOverlay:
@@ -153,20 +177,57 @@ class RiskOverlay:
         verifier = CommandVerifier(reset_key, max_age_ns=limits.reset_max_age_ns)
         return cls(limits, KillSwitch(state_path, verifier, now_ns), now_ns=now_ns, node_id=node_id)
 
-    # ================================================================ checks
+    # ============================================================== requests
     def check_new(self, req: NewOrderRequest, now_ns: int) -> Approved[NewOrderRequest] | Denied:
         """Approve ``req`` (and count it as open exposure) or say why not. Never raises."""
         try:
-            return self._check_new(req, now_ns)
+            if type(req) is not NewOrderRequest:  # the first row: only then can it be bound
+                return self._record(self._wrong_request(req, NEW, NewOrderRequest, now_ns))
+            o = self._ctx
+            o.bind(NEW, req, now_ns)
+            denied = (  # the rows of the checks table in docs/risk.md, in its order
+                self._check_wire_fields(o)
+                or self._check_order_fields(o)
+                or self._check_symbol_allowed(o)
+                or self._check_trading_state(o)
+                or self._check_fresh_cl_ord_id(o)
+                or self._check_quantity(o)
+                or self._check_price(o)
+                or self._check_order_notional(o)
+                or self._check_self_cross(o)
+                or self._check_exposure(o)
+                or self._check_open_orders(o)
+                or self._check_participation(o)
+                or self._check_message_rates(o)
+            )
+            return self._approve_new(o, req) if denied is None else self._record(denied)
         except Exception as exc:  # a bug here must deny, not crash the node or approve
-            return self._internal_error("new", req, now_ns, exc)
+            return self._internal_error(NEW, req, now_ns, exc)
 
     def check_replace(self, req: ReplaceRequest, now_ns: int) -> Approved[ReplaceRequest] | Denied:
         """Approve a cancel/replace (counting the larger remainder) or say why not."""
         try:
-            return self._check_replace(req, now_ns)
+            if type(req) is not ReplaceRequest:
+                return self._record(self._wrong_request(req, REPLACE, ReplaceRequest, now_ns))
+            o = self._ctx
+            o.bind(REPLACE, req, now_ns)
+            denied = (
+                self._check_wire_fields(o)
+                or self._check_order_fields(o)
+                or self._check_live_order(o)
+                or self._check_trading_state(o)
+                or self._check_fresh_cl_ord_id(o)
+                or self._check_quantity(o)
+                or self._check_price(o)
+                or self._check_order_notional(o)
+                or self._check_self_cross(o)
+                or self._check_exposure(o)
+                or self._check_participation(o)
+                or self._check_message_rates(o)
+            )
+            return self._approve_replace(o, req) if denied is None else self._record(denied)
         except Exception as exc:
-            return self._internal_error("replace", req, now_ns, exc)
+            return self._internal_error(REPLACE, req, now_ns, exc)
 
     def check_cancel(self, req: CancelRequest, now_ns: int) -> Approved[CancelRequest]:
         """Always approved: taking risk off is never blocked, whatever the state or rate.
@@ -197,113 +258,269 @@ class RiskOverlay:
             self._seen_ids.add(req.cl_ord_id)
         return Approved(_CAP, req, now_ns)
 
-    def _check_new(self, req: NewOrderRequest, now: int) -> Approved[NewOrderRequest] | Denied:
-        if type(req) is not NewOrderRequest:
-            return self._deny_type(req, "new", NewOrderRequest, now)
-        cid = req.cl_ord_id
-        symbol = req.symbol
-        side = req.side
-        qty = req.qty
-        price = req.price
-        ord_type = req.ord_type
-        # ---- well formed: exact types, printable ids (a SOH in an id would corrupt FIX)
-        bad = self._bad_common(req)
-        if bad is None and (type(req.account) is not str or not req.account.isprintable()):
-            bad = BadField("account", safe_text(req.account), "printable str")
-        if bad is not None:
-            return self._deny(
-                R.INVALID_QUANTITY if bad.field == "qty" else R.MALFORMED_REQUEST,
-                bad,
-                "new",
-                cid,
-                symbol,
-                now,
-            )
-        if ord_type is LIMIT:
+    # ======================================== the checks, in the table's order
+    # One method per row of the checks table in docs/risk.md, in its order. Each returns
+    # None (passed) or its denial, one line through the bound context. None of them
+    # changes the overlay's state; a few bind to the context what they looked up.
+
+    @staticmethod
+    def _wrong_request(req: object, kind: OrderKind, want: type, now: int) -> Denied:
+        """Row ``request_type``: not exactly the type the call takes (a subclass neither),
+        so its fields cannot be trusted to be read."""
+        bad = BadField("request", type(req).__name__, want.__name__)
+        cid, symbol = getattr(req, "cl_ord_id", ""), getattr(req, "symbol", "")
+        return Denied(R.MALFORMED_REQUEST, bad, kind, safe_text(cid), safe_text(symbol), now)
+
+    def _check_wire_fields(self, o: OrderContext) -> Denied | None:
+        """Exact types for the fields both requests carry to the wire: a SOH in an id would
+        corrupt the FIX message, and a float quantity must never be rounded into one."""
+        req, cid = o.req, o.cl_ord_id
+        if (
+            type(cid) is not str
+            or not 0 < len(cid) <= HARD_MAX_CL_ORD_ID_LEN
+            or not cid.isascii()
+            or not cid.isprintable()
+        ):
+            return o.deny(R.MALFORMED_REQUEST, BadField.of("cl_ord_id", cid, _ID_FORM))
+        if type(o.symbol) is not str:
+            return o.deny(R.MALFORMED_REQUEST, BadField.of("symbol", o.symbol, "str"))
+        if type(o.side) is not Side:
+            return o.deny(R.MALFORMED_REQUEST, BadField.of("side", o.side, _SIDE_FORM))
+        if type(req.ord_type) is not OrdType:
+            return o.deny(R.MALFORMED_REQUEST, BadField.of("ord_type", req.ord_type, "OrdType"))
+        if type(req.tif) is not TimeInForce:
+            return o.deny(R.MALFORMED_REQUEST, BadField.of("tif", req.tif, "TimeInForce"))
+        ts = req.ts_ns  # becomes TransactTime(60) on the wire
+        if type(ts) is not int or not 0 <= ts < _MAX_TS_NS:
+            return o.deny(R.MALFORMED_REQUEST, BadField.of("ts_ns", ts, _TS_FORM))
+        if type(o.qty) is not int:
+            return o.deny(R.INVALID_QUANTITY, BadField.of("qty", o.qty, "int units"))
+        return None
+
+    def _check_order_fields(self, o: OrderContext) -> Denied | None:
+        """The fields only one kind carries (a new order's account, a replace's original
+        ClOrdID, bound), then the price: int ticks > 0 for a limit order (every replace is
+        of one), none for a market order."""
+        req, price = o.req, o.price
+        if isinstance(req, NewOrderRequest):  # exactly one of the two: see check_*
+            if type(req.account) is not str or not req.account.isprintable():
+                return o.deny(R.MALFORMED_REQUEST, BadField.of("account", req.account, _ACCOUNT))
+            limit = req.ord_type is LIMIT
+        else:
+            orig = req.orig_cl_ord_id
+            if type(orig) is not str or not orig:
+                return o.deny(R.MALFORMED_REQUEST, BadField.of("orig_cl_ord_id", orig, _ORIG_FORM))
+            o.orig_cl_ord_id = orig
+            limit = True
+        if limit:
             if type(price) is not int or price <= 0:
-                return self._deny(
-                    R.INVALID_PRICE,
-                    BadField("price", safe_text(price), "int ticks > 0"),
-                    "new",
-                    cid,
-                    symbol,
-                    now,
-                )
+                return o.deny(R.INVALID_PRICE, BadField.of("price", price, "int ticks > 0"))
         elif price is not None:
-            return self._deny(
-                R.INVALID_PRICE,
-                BadField("price", safe_text(price), "None for a market order"),
-                "new",
-                cid,
-                symbol,
-                now,
-            )
-        # ---- may this symbol trade at all
-        s = self._symbols.get(symbol)
+            return o.deny(R.INVALID_PRICE, BadField.of("price", price, "None for a market order"))
+        return None
+
+    def _check_symbol_allowed(self, o: OrderContext) -> Denied | None:
+        """New orders: the symbol is on the allow-list (binds its risk state)."""
+        s = self._symbols.get(o.symbol)
         if s is None:
-            return self._deny(
-                R.SYMBOL_NOT_ALLOWED,
-                BadField("symbol", safe_text(symbol), "an allowed symbol"),
-                "new",
-                cid,
-                symbol,
-                now,
+            return o.deny(R.SYMBOL_NOT_ALLOWED, BadField.of("symbol", o.symbol, _ALLOWED))
+        o.sym = s
+        return None
+
+    def _check_live_order(self, o: OrderContext) -> Denied | None:
+        """Replaces: a live limit order with no cancel or replace in flight, kept in its
+        symbol, side and type (binds it, its symbol's risk state, what it filled, and
+        what the new terms add to its worst-case remainder)."""
+        orig = o.orig_cl_ord_id
+        order = self._orders.get(orig)
+        if order is None:
+            return o.deny(R.UNKNOWN_ORDER, OrderRef(orig, "no live order with this ClOrdID"))
+        if order.ord_type is not LIMIT:
+            return o.deny(R.ORDER_NOT_REPLACEABLE, OrderRef(orig, _LIMIT_ONLY))
+        if order.pending_id is not None or order.cancel_pending:
+            return o.deny(R.ORDER_NOT_REPLACEABLE, OrderRef(orig, _IN_FLIGHT))
+        s = order.sym
+        if o.symbol != s.limits.symbol or o.side is not order.side or o.req.ord_type is not LIMIT:
+            return o.deny(R.REPLACE_MISMATCH, OrderRef(orig, _MISMATCH))
+        o.order = order
+        o.sym = s
+        o.filled = order.cum
+        o.added = (o.qty - order.cum) - order.exposure  # only growth adds exposure
+        return None
+
+    def _check_trading_state(self, o: OrderContext) -> Denied | None:
+        """Anything but a cancel may go out: ours (kill switch, the node's and symbol's
+        trading states, halts), then the venue's (session open, symbol not halted)."""
+        if self._kill.engaged:
+            st = self._kill.status
+            cause = f"kill switch: {st.cause} {st.detail}".strip()
+            return o.deny(R.KILL_SWITCH_ENGAGED, StateBlock("node", "halted", cause, _KILL_HALT))
+        if self._node_state is HALTED:
+            return o.deny(R.TRADING_HALTED, StateBlock("node", "halted", "node trading state"))
+        s = o.sym
+        if s.state is HALTED:
+            return o.deny(R.TRADING_HALTED, StateBlock("symbol", "halted", "symbol trading state"))
+        if self._halts:
+            halt = self._first_halt(o.symbol)
+            if halt is not None:
+                return o.deny(R.TRADING_HALTED, self._halt_block(halt))
+        if not self._market_open:
+            return o.deny(R.MARKET_CLOSED, StateBlock("market", "closed", "venue session not open"))
+        if s.venue_halted:
+            return o.deny(R.SYMBOL_HALTED, StateBlock("venue", "halted", _VENUE_HALT))
+        return None
+
+    def _check_fresh_cl_ord_id(self, o: OrderContext) -> Denied | None:
+        """Never used today (approved new, replace or cancel ids)."""
+        if o.cl_ord_id in self._seen_ids:
+            return o.deny(R.DUPLICATE_CL_ORD_ID, OrderRef(o.cl_ord_id, _USED_TODAY))
+        return None
+
+    def _check_quantity(self, o: OrderContext) -> Denied | None:
+        """More than already filled (0 for a new order), on the lot grid, within limits."""
+        qty, lim = o.qty, o.sym.limits
+        if qty <= o.filled:
+            want = "int units > 0" if o.kind is NEW else f"more than the {o.filled} already filled"
+            return o.deny(R.INVALID_QUANTITY, BadField("qty", str(qty), want))
+        if qty < lim.min_qty:
+            return o.deny(R.QTY_BELOW_MIN, LimitBreach("min_qty", lim.min_qty, qty, "units"))
+        if qty % lim.lot_size:
+            return o.deny(R.LOT_SIZE, LimitBreach("lot_size", lim.lot_size, qty, "units"))
+        if qty > lim.max_order_qty:
+            breach = LimitBreach("max_order_qty", lim.max_order_qty, qty, "units")
+            return o.deny(R.MAX_ORDER_QTY, breach)
+        return None
+
+    def _check_price(self, o: OrderContext) -> Denied | None:
+        """Priced against a fresh, two-sided book: a limit price inside its collar, a
+        market order no larger than the opposite size inside it."""
+        s, price, stale_after = o.sym, o.price, self.limits.stale_after_ns
+        book_ns = s.book_ns
+        if book_ns is None or o.now - book_ns > stale_after:
+            age = -1 if book_ns is None else o.now - book_ns
+            return o.deny(R.STALE_MARKET_DATA, LimitBreach("stale_after", stale_after, age, "ns"))
+        if not s.mid2:
+            return o.deny(R.NO_REFERENCE_PRICE, BookState(s.best_bid, s.best_ask))
+        if price is None:
+            depth = s.ask_depth if o.side is BUY else s.bid_depth
+            if o.qty > depth:
+                breach = LimitBreach("opposite_size_within_collar", depth, o.qty, "units")
+                return o.deny(R.INSUFFICIENT_LIQUIDITY, breach)
+        elif price < s.collar_low or price > s.collar_high:
+            mid = Decimal(s.mid2) / 2
+            band = CollarBreach(price, mid, s.limits.collar_bps, s.collar_low, s.collar_high)
+            return o.deny(R.PRICE_COLLAR, band)
+        return None
+
+    def _check_order_notional(self, o: OrderContext) -> Denied | None:
+        """Quantity x price within the limit (a market order at the far collar edge)."""
+        lim = o.sym.limits
+        notional = o.qty * (o.price if o.price is not None else o.sym.collar_high)
+        if notional > lim.max_order_notional_tu:
+            value = notional * lim.unit_value
+            limit = LimitBreach(
+                "max_order_notional", lim.max_order_notional, value, lim.instrument.currency
             )
-        gate = self._gate_problem(s, cid, "new", now)
-        if gate is not None:
-            return gate
-        state = self._node_state if self._node_state >= s.state else s.state
-        lim = s.limits
-        # ---- the order itself: size, price, notional
-        if qty <= 0:
-            return self._deny(
-                R.INVALID_QUANTITY,
-                BadField("qty", str(qty), "int units > 0"),
-                "new",
-                cid,
-                symbol,
-                now,
-            )
-        size = self._size_problem(lim, qty, "new", cid, symbol, now)
-        if size is not None:
-            return size
-        priced = self._price_problem(s, side, qty, price, "new", cid, now)
-        if priced is not None:
-            return priced
-        # ---- what it would do to the node's exposure
-        exposure = self._exposure_problem(s, side, qty, state, "new", cid, now)
-        if exposure is not None:
-            return exposure
-        if self._open_count >= self.limits.max_open_orders:
-            return self._deny(
-                R.MAX_OPEN_ORDERS,
-                LimitBreach(
-                    "max_open_orders", self.limits.max_open_orders, self._open_count + 1, "orders"
-                ),
-                "new",
-                cid,
-                symbol,
-                now,
-            )
-        if s.open_count >= lim.max_open_orders:
-            return self._deny(
-                R.MAX_OPEN_ORDERS,
-                LimitBreach(
-                    "max_open_orders_per_symbol", lim.max_open_orders, s.open_count + 1, "orders"
-                ),
-                "new",
-                cid,
-                symbol,
-                now,
-            )
-        pov = self._participation_problem(s, qty, "new", cid, now)
-        if pov is not None:
-            return pov
-        if not self._take_order_token(now):
-            return self._deny_rate("new", cid, symbol, now)
-        # ---- approved: count it at once, as if it could all trade now
-        order = LiveOrder(cid, s, side, qty, price, ord_type, qty)
-        self._orders[cid] = order
+            return o.deny(R.MAX_ORDER_NOTIONAL, limit)
+        return None
+
+    def _check_self_cross(self, o: OrderContext) -> Denied | None:
+        """Never trading against our own resting orders (a market order against any)."""
+        s, price = o.sym, o.price
+        if o.side is BUY:
+            if s.min_sell is not None and (price is None or price >= s.min_sell):
+                return o.deny(R.SELF_CROSS, SelfCross(price, s.min_sell))
+        elif s.max_buy is not None and (price is None or price <= s.max_buy):
+            return o.deny(R.SELF_CROSS, SelfCross(price, s.max_buy))
+        return None
+
+    def _check_exposure(self, o: OrderContext) -> Denied | None:
+        """Nothing added, or only towards flat, passes; otherwise not while REDUCING, nor
+        after the daily-loss latch, and the position with all open orders filled stays
+        within the limit."""
+        added, s = o.added, o.sym
+        if added <= 0:
+            return None  # a replace that does not grow its remainder adds no exposure
+        pos = s.position
+        if o.side is BUY:
+            after = pos + s.open_buy + added
+            if pos < 0 and after <= 0:
+                return None  # |exposure| cannot grow, so no limit here can be hit
+        else:
+            after = pos - s.open_sell - added
+            if pos > 0 and after >= 0:
+                return None
+        if self._node_state is REDUCING:
+            return o.deny(R.REDUCE_ONLY, StateBlock("node", "reducing", _REDUCING))
+        if s.state is REDUCING:
+            return o.deny(R.REDUCE_ONLY, StateBlock("symbol", "reducing", _REDUCING))
+        if self._loss_breached:
+            loss = self._day_base - self._pnl_total
+            breach = LimitBreach("max_daily_loss", self.limits.max_daily_loss, loss, "currency")
+            return o.deny(R.MAX_DAILY_LOSS, breach)
+        limit = s.limits.max_position
+        if after > limit or after < -limit:
+            return o.deny(R.MAX_POSITION, LimitBreach("max_position", limit, after, "units"))
+        return None
+
+    def _check_open_orders(self, o: OrderContext) -> Denied | None:
+        """New orders: live orders per node, then per symbol (a replace adds none)."""
+        limit, count = self.limits.max_open_orders, self._open_count
+        if count >= limit:
+            breach = LimitBreach("max_open_orders", limit, count + 1, "orders")
+            return o.deny(R.MAX_OPEN_ORDERS, breach)
+        limit, count = o.sym.limits.max_open_orders, o.sym.open_count
+        if count >= limit:
+            breach = LimitBreach("max_open_orders_per_symbol", limit, count + 1, "orders")
+            return o.deny(R.MAX_OPEN_ORDERS, breach)
+        return None
+
+    def _check_participation(self, o: OrderContext) -> Denied | None:
+        """Ours (traded in the window + all open + this) against the market's volume."""
+        added, s = o.added, o.sym
+        if added <= 0:
+            return None  # a replace that does not grow its remainder adds no volume
+        market = s.market_volume.expire(o.now)
+        ours = s.our_volume.expire(o.now) + s.open_buy + s.open_sell + added
+        bps = s.limits.participation_bps
+        if ours * 10_000 > bps * market:
+            ratio = ours * 10_000 // market if market else -1
+            breach = LimitBreach("participation_bps", bps, ratio, "bps of market volume")
+            return o.deny(R.PARTICIPATION_CAP, breach)
+        return None
+
+    def _check_message_rates(self, o: OrderContext) -> Denied | None:
+        """A token in each order-rate bucket (spent only at approval), and room in each
+        cancel-rate bucket so whatever goes out can still be cancelled: a policy churning
+        cancels is stopped at the new-order end (the cancels themselves still go)."""
+        now = o.now
+        if not self._order_sec.has_token(now):
+            return self._rate_denial(o, self._order_sec, R.ORDER_RATE, "orders_per_second")
+        if not self._order_min.has_token(now):
+            return self._rate_denial(o, self._order_min, R.ORDER_RATE, "orders_per_minute")
+        if not self._cancel_sec.has_token(now):
+            return self._rate_denial(o, self._cancel_sec, R.CANCEL_RATE, "cancels_per_second")
+        if not self._cancel_min.has_token(now):
+            return self._rate_denial(o, self._cancel_min, R.CANCEL_RATE, "cancels_per_minute")
+        return None
+
+    @staticmethod
+    def _rate_denial(o: OrderContext, bucket: TokenBucket, reason: DenyReason, name: str) -> Denied:
+        used = bucket.capacity - bucket.tokens(o.now) + 1
+        return o.deny(reason, LimitBreach(name, bucket.capacity, used, "messages"))
+
+    # ============================================================ approvals
+    def _approve_new(self, o: OrderContext, req: NewOrderRequest) -> Approved[NewOrderRequest]:
+        """Spend the order tokens; count the whole quantity as open, as if it could all
+        trade now."""
+        self._order_sec.take()
+        self._order_min.take()
+        s = o.sym
+        cid = o.cl_ord_id
+        side = o.side
+        qty = o.qty
+        price = o.price
+        self._orders[cid] = LiveOrder(cid, s, side, qty, price, req.ord_type, qty)
         self._seen_ids.add(cid)
         self._open_count += 1
         s.open_count += 1
@@ -314,449 +531,62 @@ class RiskOverlay:
         if price is not None:
             s.add_resting(side, price)
         self.approved_new += 1
-        return Approved(_CAP, req, now)
+        return Approved(_CAP, req, o.now)
 
-    def _check_replace(self, req: ReplaceRequest, now: int) -> Approved[ReplaceRequest] | Denied:
-        if type(req) is not ReplaceRequest:
-            return self._deny_type(req, "replace", ReplaceRequest, now)
-        cid = req.cl_ord_id
-        symbol = req.symbol
-        qty = req.qty
-        price = req.price
-        bad = self._bad_common(req)
-        orig = req.orig_cl_ord_id
-        if bad is None and (type(orig) is not str or not orig):
-            bad = BadField("orig_cl_ord_id", safe_text(orig), "the ClOrdID of a live order")
-        if bad is not None:
-            return self._deny(
-                R.INVALID_QUANTITY if bad.field == "qty" else R.MALFORMED_REQUEST,
-                bad,
-                "replace",
-                cid,
-                symbol,
-                now,
-            )
-        if type(price) is not int or price <= 0:
-            return self._deny(
-                R.INVALID_PRICE,
-                BadField("price", safe_text(price), "int ticks > 0"),
-                "replace",
-                cid,
-                symbol,
-                now,
-            )
-        order = self._orders.get(orig)
-        if order is None:
-            return self._deny(
-                R.UNKNOWN_ORDER,
-                OrderRef(orig, "no live order with this ClOrdID"),
-                "replace",
-                cid,
-                symbol,
-                now,
-            )
-        s = order.sym
-        if order.ord_type is not LIMIT:
-            return self._deny(
-                R.ORDER_NOT_REPLACEABLE,
-                OrderRef(orig, "only limit orders can be replaced"),
-                "replace",
-                cid,
-                symbol,
-                now,
-            )
-        if order.pending_id is not None or order.cancel_pending:
-            return self._deny(
-                R.ORDER_NOT_REPLACEABLE,
-                OrderRef(orig, "a cancel or replace of this order is still in flight"),
-                "replace",
-                cid,
-                symbol,
-                now,
-            )
-        if symbol != s.limits.symbol or req.side is not order.side or req.ord_type is not LIMIT:
-            return self._deny(
-                R.REPLACE_MISMATCH,
-                OrderRef(orig, "symbol, side and order type must stay those of the order"),
-                "replace",
-                cid,
-                symbol,
-                now,
-            )
-        gate = self._gate_problem(s, cid, "replace", now)
-        if gate is not None:
-            return gate
-        state = self._node_state if self._node_state >= s.state else s.state
-        lim = s.limits
-        if qty <= order.cum:
-            return self._deny(
-                R.INVALID_QUANTITY,
-                BadField("qty", str(qty), f"more than the {order.cum} already filled"),
-                "replace",
-                cid,
-                symbol,
-                now,
-            )
-        size = self._size_problem(lim, qty, "replace", cid, symbol, now)
-        if size is not None:
-            return size
-        priced = self._price_problem(s, order.side, qty, price, "replace", cid, now)
-        if priced is not None:
-            return priced
-        # Only growth of the remainder adds exposure; a smaller or equal one never does.
-        growth = (qty - order.cum) - order.exposure
-        if growth > 0:
-            exposure = self._exposure_problem(s, order.side, growth, state, "replace", cid, now)
-            if exposure is not None:
-                return exposure
-            pov = self._participation_problem(s, growth, "replace", cid, now)
-            if pov is not None:
-                return pov
-        if not self._take_order_token(now):
-            return self._deny_rate("replace", cid, symbol, now)
+    def _approve_replace(self, o: OrderContext, req: ReplaceRequest) -> Approved[ReplaceRequest]:
+        """Spend the order tokens; until the venue answers, both prices rest and the
+        larger remainder counts."""
+        self._order_sec.take()
+        self._order_min.take()
+        order, cid, price, s = o.order, o.cl_ord_id, req.price, o.sym
+        assert price is not None  # checked: a replace carries a limit price
         order.pending_id = cid
-        order.pending_qty = qty
+        order.pending_qty = o.qty
         order.pending_price = price
         self._aliases[cid] = order
         self._seen_ids.add(cid)
         s.add_resting(order.side, price)
         s.set_exposure(order, order.worst_case_leaves())
         self.approved_replace += 1
-        return Approved(_CAP, req, now)
+        return Approved(_CAP, req, o.now)
 
-    # ------------------------------------------------------ shared check steps
-    def _gate_problem(self, s: SymbolRisk, cid: str, kind: str, now: int) -> Denied | None:
-        """May anything but a cancel go out for this symbol now, under a fresh ClOrdID."""
-        if (
-            self._kill.engaged
-            or self._node_state is HALTED
-            or s.state is HALTED
-            or not self._market_open
-            or s.venue_halted
-        ):
-            return self._blocked(s, cid, kind, now)
-        if cid in self._seen_ids:
-            ref = OrderRef(cid, "ClOrdID already used today")
-            return self._deny(R.DUPLICATE_CL_ORD_ID, ref, kind, cid, s.limits.symbol, now)
-        return None
-
-    def _price_problem(  # noqa: PLR0917  (hot path: positional)
-        self, s: SymbolRisk, side: Side, qty: int, price: int | None, kind: str, cid: str, now: int
-    ) -> Denied | None:
-        """Fresh two-sided book, price collar (for a market order: enough opposite size),
-        order notional, and no crossing of our own resting orders (new and replace)."""
-        book_ns = s.book_ns
-        if book_ns is None or now - book_ns > self.limits.stale_after_ns or not s.mid2:
-            return self._market_data_problem(s, cid, kind, now)
-        lim = s.limits
-        if price is not None:
-            if price < s.collar_low or price > s.collar_high:
-                return self._deny_collar(s, price, kind, cid, now)
-            notional_px = price
-        else:
-            depth = s.ask_depth if side is BUY else s.bid_depth
-            if qty > depth:
-                breach = LimitBreach("opposite_size_within_collar", depth, qty, "units")
-                return self._deny(R.INSUFFICIENT_LIQUIDITY, breach, kind, cid, lim.symbol, now)
-            notional_px = s.collar_high  # the most a market order may pay inside the collar
-        if qty * notional_px > lim.max_order_notional_tu:
-            breach = LimitBreach(
-                "max_order_notional",
-                lim.max_order_notional,
-                qty * notional_px * lim.unit_value,
-                lim.instrument.currency,
-            )
-            return self._deny(R.MAX_ORDER_NOTIONAL, breach, kind, cid, lim.symbol, now)
-        if side is BUY:
-            if s.min_sell is not None and (price is None or price >= s.min_sell):
-                cross = SelfCross(price, s.min_sell)
-                return self._deny(R.SELF_CROSS, cross, kind, cid, lim.symbol, now)
-        elif s.max_buy is not None and (price is None or price <= s.max_buy):
-            cross = SelfCross(price, s.max_buy)
-            return self._deny(R.SELF_CROSS, cross, kind, cid, lim.symbol, now)
-        return None
-
-    def _take_order_token(self, now: int) -> bool:
-        """A token from each order-rate bucket, or none taken. The cancel buckets must have
-        room too, so whatever goes out can still be cancelled."""
-        if (
-            self._order_sec.has_token(now)
-            and self._order_min.has_token(now)
-            and self._cancel_sec.has_token(now)
-            and self._cancel_min.has_token(now)
-        ):
-            self._order_sec.take()
-            self._order_min.take()
-            return True
-        return False
-
-    def _size_problem(  # noqa: PLR0917  (hot path: positional)
-        self, lim: SymbolLimits, qty: int, kind: str, cid: str, symbol: str, now: int
-    ) -> Denied | None:
-        """Quantity on the instrument's lot grid and inside its limits (new and replace)."""
-        if qty < lim.min_qty:
-            breach = LimitBreach("min_qty", lim.min_qty, qty, "units")
-            return self._deny(R.QTY_BELOW_MIN, breach, kind, cid, symbol, now)
-        if qty % lim.lot_size:
-            breach = LimitBreach("lot_size", lim.lot_size, qty, "units")
-            return self._deny(R.LOT_SIZE, breach, kind, cid, symbol, now)
-        if qty > lim.max_order_qty:
-            breach = LimitBreach("max_order_qty", lim.max_order_qty, qty, "units")
-            return self._deny(R.MAX_ORDER_QTY, breach, kind, cid, symbol, now)
-        return None
-
-    @staticmethod
-    def _bad_common(req: NewOrderRequest | ReplaceRequest) -> BadField | None:
-        """Exact types for every field both order requests carry to the wire."""
-        cid = req.cl_ord_id
-        if (
-            type(cid) is not str
-            or not 0 < len(cid) <= HARD_MAX_CL_ORD_ID_LEN
-            or not cid.isascii()
-            or not cid.isprintable()
-        ):
-            return BadField(
-                "cl_ord_id", safe_text(cid), f"1-{HARD_MAX_CL_ORD_ID_LEN} printable ASCII"
-            )
-        if type(req.symbol) is not str:
-            return BadField("symbol", safe_text(req.symbol), "str")
-        if type(req.side) is not Side:
-            return BadField("side", safe_text(req.side), "Side.BUY or Side.SELL")
-        if type(req.ord_type) is not OrdType:
-            return BadField("ord_type", safe_text(req.ord_type), "OrdType")
-        if type(req.tif) is not TimeInForce:
-            return BadField("tif", safe_text(req.tif), "TimeInForce")
-        ts = req.ts_ns  # becomes TransactTime(60) on the wire
-        if type(ts) is not int or not 0 <= ts < _MAX_TS_NS:
-            return BadField("ts_ns", safe_text(ts), "int ns since the epoch, >= 0")
-        if type(req.qty) is not int:
-            return BadField("qty", safe_text(req.qty), "int units")
-        return None
-
-    def _blocked(self, s: SymbolRisk, cid: str, kind: str, now: int) -> Denied:
-        """Kill switch, halted states and venue status: nothing but cancels passes.
-
-        Called only once the chain saw one of them set; names the first that applies.
-        """
-        if self._kill.engaged:
-            st = self._kill.status
-            return self._deny(
-                R.KILL_SWITCH_ENGAGED,
-                StateBlock("node", "halted", f"kill switch: {st.cause} {st.detail}".strip()),
-                kind,
-                cid,
-                s.limits.symbol,
-                now,
-            )
-        if self._node_state is HALTED:
-            return self._deny(
-                R.TRADING_HALTED,
-                StateBlock("node", "halted", "node trading state"),
-                kind,
-                cid,
-                s.limits.symbol,
-                now,
-            )
-        if s.state is HALTED:
-            return self._deny(
-                R.TRADING_HALTED,
-                StateBlock("symbol", "halted", "symbol trading state"),
-                kind,
-                cid,
-                s.limits.symbol,
-                now,
-            )
-        if not self._market_open:
-            return self._deny(
-                R.MARKET_CLOSED,
-                StateBlock("market", "closed", "venue session not open"),
-                kind,
-                cid,
-                s.limits.symbol,
-                now,
-            )
-        return self._deny(  # the one left: the venue halted the symbol
-            R.SYMBOL_HALTED,
-            StateBlock("venue", "halted", "the venue halted this symbol"),
-            kind,
-            cid,
-            s.limits.symbol,
-            now,
-        )
-
-    def _market_data_problem(self, s: SymbolRisk, cid: str, kind: str, now: int) -> Denied:
-        """Called only once the chain saw a stale or one-sided book; says which."""
-        book_ns = s.book_ns
-        if book_ns is None or now - book_ns > self.limits.stale_after_ns:
-            age = -1 if book_ns is None else now - book_ns
-            return self._deny(
-                R.STALE_MARKET_DATA,
-                LimitBreach("stale_after", self.limits.stale_after_ns, age, "ns"),
-                kind,
-                cid,
-                s.limits.symbol,
-                now,
-            )
-        return self._deny(  # fresh, so one-sided: no mid to collar against
-            R.NO_REFERENCE_PRICE,
-            BookState(s.best_bid, s.best_ask),
-            kind,
-            cid,
-            s.limits.symbol,
-            now,
-        )
-
-    def _deny_collar(self, s: SymbolRisk, price: int, kind: str, cid: str, now: int) -> Denied:
-        return self._deny(
-            R.PRICE_COLLAR,
-            CollarBreach(
-                price, Decimal(s.mid2) / 2, s.limits.collar_bps, s.collar_low, s.collar_high
-            ),
-            kind,
-            cid,
-            s.limits.symbol,
-            now,
-        )
-
-    def _exposure_problem(  # noqa: PLR0917  (hot path: positional, no tuple/dict built)
-        self,
-        s: SymbolRisk,
-        side: Side,
-        qty: int,
-        state: TradingState,
-        kind: str,
-        cid: str,
-        now: int,
-    ) -> Denied | None:
-        """Reduce-only states, the daily-loss latch and the position limit, worst case."""
-        pos = s.position
-        if side is BUY:
-            after = pos + s.open_buy + qty
-            reduces = pos < 0 and after <= 0
-        else:
-            after = pos - s.open_sell - qty
-            reduces = pos > 0 and after >= 0
-        if reduces:
-            return None  # |exposure| cannot grow, so neither can the position limit be hit
-        if state is REDUCING:
-            scope = "node" if self._node_state is REDUCING else "symbol"
-            return self._deny(
-                R.REDUCE_ONLY,
-                StateBlock(scope, "reducing", "only orders that reduce the position pass"),
-                kind,
-                cid,
-                s.limits.symbol,
-                now,
-            )
-        if self._loss_breached:
-            return self._deny(
-                R.MAX_DAILY_LOSS,
-                LimitBreach(
-                    "max_daily_loss",
-                    self.limits.max_daily_loss,
-                    self._day_base - self._pnl_total,
-                    "currency",
-                ),
-                kind,
-                cid,
-                s.limits.symbol,
-                now,
-            )
-        limit = s.limits.max_position
-        if after > limit or after < -limit:
-            return self._deny(
-                R.MAX_POSITION,
-                LimitBreach("max_position", limit, after, "units"),
-                kind,
-                cid,
-                s.limits.symbol,
-                now,
-            )
-        return None
-
-    def _participation_problem(
-        self, s: SymbolRisk, qty: int, kind: str, cid: str, now: int
-    ) -> Denied | None:
-        """Ours (traded in the window + all open + this) against the market's volume."""
-        market = s.market_volume.expire(now)
-        ours = s.our_volume.expire(now) + s.open_buy + s.open_sell + qty
-        if ours * 10_000 > s.limits.participation_bps * market:
-            return self._deny(
-                R.PARTICIPATION_CAP,
-                LimitBreach(
-                    "participation_bps",
-                    s.limits.participation_bps,
-                    ours * 10_000 // market if market else -1,
-                    "bps of market volume",
-                ),
-                kind,
-                cid,
-                s.limits.symbol,
-                now,
-            )
-        return None
-
-    def _deny_rate(self, kind: str, cid: str, symbol: str, now: int) -> Denied:
-        """Name the first exhausted bucket (the check itself is inlined in the chain)."""
-        for bucket, reason, name in (
-            (self._order_sec, R.ORDER_RATE, "orders_per_second"),
-            (self._order_min, R.ORDER_RATE, "orders_per_minute"),
-            # A policy churning cancels is stopped at the new-order end: the cancels it
-            # already asked for still go out, but nothing new does until the rate recovers.
-            (self._cancel_sec, R.CANCEL_RATE, "cancels_per_second"),
-            (self._cancel_min, R.CANCEL_RATE, "cancels_per_minute"),
-        ):
-            if not bucket.has_token(now):
-                used = bucket.capacity - bucket.tokens(now) + 1
-                return self._deny(
-                    reason,
-                    LimitBreach(name, bucket.capacity, used, "messages"),
-                    kind,
-                    cid,
-                    symbol,
-                    now,
-                )
-        raise AssertionError("rate denial with a token in every bucket")
-
-    # ------------------------------------------------------------ denials
-    def _deny(  # noqa: PLR0917  (called from every check; positional keeps them one-liners)
-        self, reason: DenyReason, ctx: DenyContext, kind: str, cid: object, symbol: object, now: int
-    ) -> Denied:
-        denied = Denied(reason, ctx, kind, safe_text(cid), safe_text(symbol), now)
-        self.denials[reason] += 1
+    # ============================================================== denials
+    def _record(self, denied: Denied) -> Denied:
+        """Count, log and tell the listeners; every denial passes here once."""
+        self.denials[denied.reason] += 1
         log.warning("risk_denied", node=self.node_id, **denied.as_dict())
         self._notify(denied)
         return denied
 
-    def _deny_type(self, req: object, kind: str, want: type, now: int) -> Denied:
-        return self._deny(
-            R.MALFORMED_REQUEST,
-            BadField("request", type(req).__name__, want.__name__),
-            kind,
-            getattr(req, "cl_ord_id", ""),
-            getattr(req, "symbol", ""),
-            now,
-        )
+    def _internal_error(self, kind: OrderKind, req: object, now: int, exc: Exception) -> Denied:
+        """A bug inside the chain: deny, and halt the node until a restart.
 
-    def _internal_error(self, kind: str, req: object, now: int, exc: Exception) -> Denied:
+        The request may be fine; the overlay's own books may be half-updated, so none of
+        its answers can be trusted: nothing new passes (cancels do) until a restart
+        rebuilds them from the journal. Safety over availability.
+        """
         self.internal_errors += 1
-        log.exception("risk_internal_error", node=self.node_id, kind=kind, error=repr(exc))
+        log.exception(
+            "risk_internal_error",
+            node=self.node_id,
+            kind=kind.value,
+            error=repr(exc),
+            action=_AFTER_INTERNAL_ERROR,
+        )
         try:
             cid, symbol = getattr(req, "cl_ord_id", ""), getattr(req, "symbol", "")
         except Exception:
             cid = symbol = "?"
-        return self._deny(
-            R.MALFORMED_REQUEST,
-            BadField("request", safe_text(exc), "a request the overlay can evaluate"),
-            kind,
-            cid,
-            symbol,
-            now,
+        error = safe_text(exc)
+        self.halt(_INTERNAL_ERROR_HALT, f"risk check of a {kind} request raised {error}", now)
+        fault = InternalFault(error, _AFTER_INTERNAL_ERROR)
+        return self._record(
+            Denied(R.INTERNAL_ERROR, fault, kind, safe_text(cid), safe_text(symbol), now)
         )
 
     # ============================================================ listeners
     def add_listener(self, listener: Listener) -> None:
-        """Called with every denial, kill-switch change and trading-state change."""
+        """Called with every denial, kill-switch change, trading-state change and halt."""
         self._listeners.append(listener)
 
     def _notify(self, event: RiskEvent) -> None:
@@ -1046,8 +876,8 @@ class RiskOverlay:
             self._notify(TradingStateChanged(symbol, old, state, source, now_ns))
 
     def trading_state(self, symbol: str | None = None) -> TradingState:
-        """The effective state: the tightest of kill switch, node and symbol."""
-        if self._kill.engaged:
+        """The effective state: the tightest of kill switch, halts, node and symbol."""
+        if self._kill.engaged or self._first_halt(symbol) is not None:
             return HALTED
         if symbol is None:
             return self._node_state
@@ -1055,6 +885,79 @@ class RiskOverlay:
         if s is None:
             return HALTED
         return max(self._node_state, s.state)
+
+    # ------------------------------------------------------------------ halts
+    def halt(self, halt: Halt, detail: str, now_ns: int) -> bool:
+        """Raise ``halt`` (or update its detail): nothing new passes where it applies
+        (the node, or the halt's symbol) until it is cleared; cancels always pass.
+
+        Returns True if it was not raised already. The kill switch is not raised here
+        (:meth:`engage_kill_switch` persists it); ``halts()`` lists it all the same.
+        """
+        if type(halt) is not Halt:
+            raise TypeError(f"halt takes a Halt, got {halt!r}")
+        if halt.kind is HaltKind.KILL_SWITCH:
+            raise ValueError("the kill switch is engaged with engage_kill_switch (it persists)")
+        old = self._halts.get(halt)
+        if old == detail:
+            return False
+        self._halts[halt] = detail
+        log.warning(
+            "risk_halt",
+            node=self.node_id,
+            halt=halt.label,
+            detail=detail,
+            lift=halt.kind.lift.value,
+            ts_ns=now_ns,
+        )
+        if old is not None:
+            return False
+        self._notify(HaltRaised(halt, detail, now_ns))
+        return True
+
+    def clear_halt(self, halt: Halt, now_ns: int) -> bool:
+        """Lift ``halt`` once its cause is gone; True if it was raised.
+
+        Refused (CommandRefused) for a kind that only a restart or a signed reset lifts:
+        whatever raised it cannot vouch for the node's state any more.
+        """
+        if type(halt) is not Halt:
+            raise TypeError(f"clear_halt takes a Halt, got {halt!r}")
+        lift = halt.kind.lift
+        if lift is not HaltLift.WHEN_CLEARED:
+            raise CommandRefused(f"needs_{lift.value}", f"a {halt} halt is lifted by {lift.value}")
+        if self._halts.pop(halt, None) is None:
+            return False
+        remaining = [h.label for h in self._halts]
+        log.info("risk_halt_cleared", node=self.node_id, halt=halt.label, remaining=remaining)
+        self._notify(HaltCleared(halt, now_ns))
+        return True
+
+    def halts(self) -> dict[Halt, str]:
+        """Every active halt -> its detail: the kill switch first, then oldest first."""
+        out: dict[Halt, str] = {}
+        if self._kill.engaged:
+            st = self._kill.status
+            out[_KILL_HALT] = f"{st.cause} {st.detail}".strip()
+        out.update(self._halts)
+        return out
+
+    def halted_by(self, symbol: str | None = None) -> Halt | None:
+        """The halt that stops new orders in ``symbol`` (or node-wide, for None), if any."""
+        if self._kill.engaged:
+            return _KILL_HALT
+        return self._first_halt(symbol)
+
+    def _first_halt(self, symbol: object) -> Halt | None:
+        for halt in self._halts:
+            if halt.applies_to(symbol):
+                return halt
+        return None
+
+    def _halt_block(self, halt: Halt) -> StateBlock:
+        """What a denial says about the halt behind it."""
+        scope = "node" if halt.symbol is None else "symbol"
+        return StateBlock(scope, "halted", f"halt {halt}: {self._halts[halt]}", halt)
 
     def engage_kill_switch(self, detail: str, now_ns: int) -> tuple[OpenOrder, ...]:
         """Operator or engine command; returns every open order, for the engine to cancel."""
@@ -1201,6 +1104,7 @@ class RiskOverlay:
                 "detail": self._kill.status.detail,
             },
             "node_state": self.trading_state().label,
+            "halts": {h.label: detail for h, detail in self.halts().items()},
             "market_open": self._market_open,
             "daily_pnl": str(self.daily_pnl()),
             "loss_breached": self._loss_breached,

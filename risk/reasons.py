@@ -13,7 +13,17 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+from risk.halts import Halt
+
 Number = int | Decimal
+
+
+class OrderKind(StrEnum):
+    """What was asked for: a new order or a cancel/replace of a live one (cancels are
+    never denied, so they are not a kind of denial)."""
+
+    NEW = "new"
+    REPLACE = "replace"
 
 
 class DenyReason(StrEnum):
@@ -47,11 +57,12 @@ class DenyReason(StrEnum):
     PARTICIPATION_CAP = "participation_cap"
     ORDER_RATE = "order_rate"
     CANCEL_RATE = "cancel_rate"
+    INTERNAL_ERROR = "internal_error"  # a bug inside the overlay, not the request's fault
 
 
 # ------------------------------------------------------------------ contexts
-# Each is small, frozen and made of plain values (str/int/Decimal/None) so it renders
-# to JSON, a log line and a reply without custom encoders.
+# Each is small, frozen and made of plain values (str/int/Decimal/None, and a Halt, which
+# renders as its label) so it goes to JSON, a log line and a reply without custom encoders.
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +72,11 @@ class BadField:
     field: str
     value: str  # repr of what was given, truncated
     expected: str
+
+    @classmethod
+    def of(cls, field: str, value: object, expected: str) -> BadField:
+        """``value`` as given, rendered printable and short (it may be anything)."""
+        return cls(field, safe_text(value), expected)
 
     def describe(self) -> str:
         return f"{self.field}={self.value} (expected {self.expected})"
@@ -86,6 +102,7 @@ class StateBlock:
     scope: str  # "node", "symbol", "market" or "venue"
     state: str
     cause: str
+    halt: Halt | None = None  # the halt behind it, if a halt is the cause (rendered as its label)
 
     def describe(self) -> str:
         return f"{self.scope} is {self.state} ({self.cause})"
@@ -141,7 +158,27 @@ class OrderRef:
         return f"{self.order_id}: {self.detail}"
 
 
-DenyContext = BadField | LimitBreach | StateBlock | CollarBreach | BookState | SelfCross | OrderRef
+@dataclass(frozen=True, slots=True)
+class InternalFault:
+    """A bug inside the overlay: the request may be fine, the overlay's view is suspect."""
+
+    error: str  # repr of the exception, truncated
+    action: str  # what the overlay did about it
+
+    def describe(self) -> str:
+        return f"bug in the risk overlay: {self.error}; {self.action}"
+
+
+DenyContext = (
+    BadField
+    | LimitBreach
+    | StateBlock
+    | CollarBreach
+    | BookState
+    | SelfCross
+    | OrderRef
+    | InternalFault
+)
 
 CONTEXT_TYPE: dict[DenyReason, type[DenyContext]] = {
     DenyReason.MALFORMED_REQUEST: BadField,
@@ -172,6 +209,7 @@ CONTEXT_TYPE: dict[DenyReason, type[DenyContext]] = {
     DenyReason.PARTICIPATION_CAP: LimitBreach,
     DenyReason.ORDER_RATE: LimitBreach,
     DenyReason.CANCEL_RATE: LimitBreach,
+    DenyReason.INTERNAL_ERROR: InternalFault,
 }
 
 
@@ -184,8 +222,9 @@ def safe_text(value: object, limit: int = 64) -> str:
 
 
 def _plain(value: Any) -> Any:
-    """JSON-ready: Decimals as strings so no float ever creeps into the journal."""
-    return str(value) if isinstance(value, Decimal) else value
+    """JSON-ready: Decimals as strings so no float ever creeps into the journal; a halt
+    as its label."""
+    return str(value) if isinstance(value, Decimal | Halt) else value
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,12 +233,14 @@ class Denied:
 
     reason: DenyReason
     context: DenyContext
-    kind: str  # "new" or "replace"
+    kind: OrderKind
     cl_ord_id: str
     symbol: str
     ts_ns: int
 
     def __post_init__(self) -> None:
+        if type(self.kind) is not OrderKind:
+            raise TypeError(f"a denial's kind is an OrderKind, got {self.kind!r}")
         expected = CONTEXT_TYPE[self.reason]
         if type(self.context) is not expected:
             raise TypeError(
@@ -220,7 +261,7 @@ class Denied:
         """One flat dict for the log line, the journal row and the reply."""
         out: dict[str, Any] = {
             "reason": self.reason.value,
-            "kind": self.kind,
+            "kind": self.kind.value,
             "cl_ord_id": self.cl_ord_id,
             "symbol": self.symbol,
             "ts_ns": self.ts_ns,

@@ -26,20 +26,22 @@ class TokenBucket:
         self._last_ns = now_ns
 
     def _refill(self, now_ns: int) -> None:
-        elapsed = now_ns - self._last_ns
-        if elapsed > 0:  # a clock that steps back refills nothing
-            level = self._level + elapsed * self.capacity
-            self._level = level if level < self._max else self._max
+        if now_ns > self._last_ns:  # a clock that steps back refills nothing
+            level = self._level
+            if level < self._max:  # a full bucket has nothing to refill
+                level += (now_ns - self._last_ns) * self.capacity
+                self._level = level if level < self._max else self._max
             self._last_ns = now_ns
 
     def has_token(self, now_ns: int) -> bool:
         """Whether one token is available now (refills first, spends nothing)."""
-        elapsed = now_ns - self._last_ns  # _refill inlined: this is on every order's path
-        if elapsed > 0:
-            level = self._level + elapsed * self.capacity
-            self._level = level if level < self._max else self._max
+        level = self._level  # _refill inlined: this is on every order's path, four times
+        if now_ns > self._last_ns:
+            if level < self._max:  # a full bucket has nothing to refill
+                level += (now_ns - self._last_ns) * self.capacity
+                self._level = level = level if level < self._max else self._max
             self._last_ns = now_ns
-        return self._level >= self.window_ns
+        return level >= self.window_ns
 
     def take(self) -> None:
         """Spend one token; call only after :meth:`has_token` said yes at this time."""

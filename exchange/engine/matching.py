@@ -554,6 +554,19 @@ class MatchingEngine:
             self._cancel_reject(
                 session, req, ts_ns, RejectReason.UNKNOWN_ORDER.text(req.orig_cl_ord_id), None
             )
+        elif done[0] is _S.REPLACED and done[1] is not None:
+            # The order lives on (or ended) under its new ClOrdID; OrdStatus on the
+            # reject is that order's status: "replaced" (5) is no status from FIX.4.3 on.
+            now = done[1]
+            self._cancel_reject(
+                session,
+                req,
+                ts_ns,
+                RejectReason.TOO_LATE.text(
+                    f"order was replaced (now {now.cl_ord_id}, {now.status.name})"
+                ),
+                now.status,
+            )
         else:
             self._cancel_reject(
                 session,
@@ -593,7 +606,7 @@ class MatchingEngine:
         old_leaves = o.order_qty - o.cum_qty
         new_leaves = req.qty - o.cum_qty
         del self._by_clid[(session, old_id)]
-        self._remember_done(session, old_id, _S.REPLACED, None)
+        self._remember_done(session, old_id, _S.REPLACED, o)  # o lives on under the new id
         self._by_clid[(session, req.cl_ord_id)] = key
         o.cl_ord_id = req.cl_ord_id
         if req.price == o.price and new_leaves <= old_leaves:
@@ -613,7 +626,9 @@ class MatchingEngine:
         o = self.order(session, req.cl_ord_id)
         if o is None:
             done = self._done.get((session, req.cl_ord_id))
-            o = done[1] if done is not None else None
+            # A replaced ClOrdID is answered "unknown", as ever: the order is asked about
+            # under the ClOrdID it has now.
+            o = done[1] if done is not None and done[0] is not _S.REPLACED else None
         if o is None:
             self._on_report(
                 session,
@@ -647,6 +662,31 @@ class MatchingEngine:
         for book in self.books.values():
             self._flush_md(book, ts_ns)
         return len(victims)
+
+    # ------------------------------------------------------------ restart
+    # A venue keeps its orders across a restart (exchange.service.restart rebuilds them
+    # from the audit log); these three put that state back into a fresh engine.
+
+    def adopt(self, o: OwnedOrder) -> None:
+        """Take over a live order held before a restart. The caller has already queued
+        its leaves in the book where its time priority puts it."""
+        self._orders[o.key] = o
+        self._by_clid[(o.session, o.cl_ord_id)] = o.key
+        if o.price is not None:
+            self.books[o.symbol].owned(o.side)[o.key] = o
+        self.reserve_keys(o.key)
+
+    def reserve_keys(self, lowest_used: int) -> None:
+        """Keys down to ``lowest_used`` were handed out before a restart: OrderIDs made
+        from them must not be handed out again."""
+        self._next_key = min(self._next_key, lowest_used - 1)
+
+    def remember(
+        self, session: str, cl_ord_id: str, status: OrdStatus, o: OwnedOrder | None
+    ) -> None:
+        """A ClOrdID whose order ended before a restart: a reuse is a duplicate, a
+        cancel is "too late", a status request is answered from ``o``."""
+        self._remember_done(session, cl_ord_id, status, o)
 
     def halt(self, symbol: str, halted: bool = True) -> None:
         self.books[symbol].halted = halted

@@ -111,6 +111,11 @@ class SimulatedVenue:
         for d in sim.advance_to(max(ts_ns, sim.now_ns)):
             self.on_report(d.session, d.report)
 
+    def deliver(self, sim: MarketSimulator) -> None:
+        """Hand on the reports ``sim`` made outside a request (a restart's restore)."""
+        for d in sim.poll():
+            self.on_report(d.session, d.report)
+
     # -------------------------------------------------------------- requests
     def submit(self, session: str, request: Request) -> None:
         sim = self.sims.get(request.symbol)
@@ -129,8 +134,7 @@ class SimulatedVenue:
         n = 0
         for sim in self.sims.values():
             n += sim.engine.cancel_all(sim.now_ns, session=session)
-            for d in sim.poll():
-                self.on_report(d.session, d.report)
+            self.deliver(sim)
         return n
 
     def engines(self) -> Iterable[MatchingEngine]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 from typing import cast
 
 from core.clock import Clock, Timer, WallClock
@@ -36,12 +37,17 @@ class _AcceptorConnection(asyncio.Protocol):
         self._pending = b""
         self._decoder = FrameDecoder()
         self._timer: Timer | None = None
+        self.peer: IPAddress | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports are not asyncio.Transport subclasses but have its methods.
         self._transport = cast(asyncio.Transport, transport)
         set_nodelay(self._transport)
         self._acceptor.connections += 1
+        self.peer = _peer_address(self._transport)
+        if not self._acceptor.may_connect(self.peer, None):
+            self._refuse(f"source address {self.peer} is not allowed for any session")
+            return
         self._timer = self._acceptor.clock.call_later(
             self._acceptor.logon_timeout_s, lambda: self._refuse("no Logon before the timeout")
         )
@@ -79,6 +85,9 @@ class _AcceptorConnection(asyncio.Protocol):
         if session is None:
             self._refuse(f"Logon for unknown session {key}")
             return
+        if not self._acceptor.may_connect(self.peer, session):
+            self._refuse(f"Logon for {session.session_id} from {self.peer}, not an allowed host")
+            return
         if session.state is not State.DISCONNECTED:
             self._refuse(f"Logon for {session.session_id}, which is already connected")
             return
@@ -114,6 +123,26 @@ class _AcceptorConnection(asyncio.Protocol):
             self._transport.close()
 
 
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _peer_address(transport: asyncio.BaseTransport) -> IPAddress | None:
+    peer = transport.get_extra_info("peername")
+    try:
+        return ipaddress.ip_address(peer[0]) if peer else None
+    except (TypeError, ValueError, IndexError):
+        return None  # not an IP socket (a test transport): nothing to match
+
+
+def _within(addr: IPAddress | None, nets: tuple[Network, ...]) -> bool:
+    if addr is None:
+        return False
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        addr = addr.ipv4_mapped
+    return any(addr in n for n in nets)
+
+
 class FixAcceptor:
     def __init__(
         self,
@@ -128,6 +157,10 @@ class FixAcceptor:
         self.clock: Clock = clock or WallClock()
         self.sessions: dict[str, FixSession] = {}
         self.by_key: dict[tuple[str, str, str], FixSession] = {}
+        self._allowed: dict[str, tuple[Network, ...]] = {
+            s.session_id: tuple(ipaddress.ip_network(h, strict=False) for h in s.allowed_hosts)
+            for s in settings.sessions
+        }
         self._stores: list[MessageStore] = []
         self._logs: list[MessageLog] = []
         for s in settings.sessions:
@@ -156,6 +189,14 @@ class FixAcceptor:
         self._server = await loop.create_server(
             lambda: _AcceptorConnection(self), self.settings.host, self.settings.port
         )
+
+    def may_connect(self, peer: IPAddress | None, session: FixSession | None) -> bool:
+        """May ``peer`` connect: to ``session`` (after its Logon names it), or to any
+        session at all (before a byte is read)? Sessions without allowed_hosts allow all."""
+        if session is not None:
+            nets = self._allowed.get(session.session_id, ())
+            return not nets or _within(peer, nets)
+        return any(not nets or _within(peer, nets) for nets in self._allowed.values())
 
     def session(self, session_id: str) -> FixSession:
         try:

@@ -9,9 +9,24 @@ of events (logons, rejects, dropped input and why). Each line is one unbuffered
 from __future__ import annotations
 
 import os
+import re
 import time
 from pathlib import Path
 from typing import Protocol
+
+# Password(554) and NewPassword(925): the only secrets FIX carries; never on disk.
+_SECRET_FIELD = re.compile(rb"(?:(?<=\x01)|^)(554|925)=[^\x01]*")
+
+
+def redact(raw: bytes) -> bytes:
+    """``raw`` with every Password(554) and NewPassword(925) value replaced by ``***``.
+
+    Why: the audit trail and the event log are read by people and shipped to log
+    stores; a Logon's password must not travel with them. Cheap when there is none.
+    """
+    if b"554=" not in raw and b"925=" not in raw:
+        return raw
+    return _SECRET_FIELD.sub(rb"\1=***", raw)
 
 
 class MessageLog(Protocol):
@@ -71,7 +86,7 @@ class FileMessageLog:
         self._evt_fd = os.open(self.events_path, flags, 0o640)
 
     def incoming(self, raw: bytes) -> None:
-        os.write(self._msg_fd, raw.replace(b"\x01", b"|") + b"\n")
+        os.write(self._msg_fd, redact(raw).replace(b"\x01", b"|") + b"\n")
 
     outgoing = incoming
 

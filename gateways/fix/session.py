@@ -17,6 +17,7 @@ transport's task.
 
 from __future__ import annotations
 
+import hmac
 import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -45,7 +46,7 @@ from gateways.fix.events import (
     RejectReceived,
     SessionEvent,
 )
-from gateways.fix.message_log import MessageLog, NullLog
+from gateways.fix.message_log import MessageLog, NullLog, redact
 from gateways.fix.rejects import business_reject_body, clean_text, reject_body, reverse_route
 from gateways.fix.resend import ResendPolicy, ResendRules
 from gateways.fix.settings import SessionSettings
@@ -350,7 +351,7 @@ class FixSession:
     def _drop(self, reason: str, data: bytes) -> None:
         self.stats.garbled_dropped += 1
         self.stats.garbled_bytes += len(data)
-        self.log.event(f"dropped garbled input ({reason}): {pipe(data[:200])!r}")
+        self.log.event(f"dropped garbled input ({reason}): {pipe(redact(data)[:200])!r}")
 
     def _on_message(self, msg: FixMessage) -> None:
         self._last_recv_ns = now = self.clock.now_ns()
@@ -663,7 +664,11 @@ class FixSession:
         s = self.settings
         if s.username is not None and msg.get_str(tags.USERNAME) != s.username:
             return False
-        return s.password is None or msg.get_str(tags.PASSWORD) == s.password.get_secret_value()
+        if s.password is None:
+            return True
+        # constant time: how long a refusal takes must not tell how much was right
+        given = msg.fields.get(tags.PASSWORD, b"")
+        return hmac.compare_digest(given, s.password.get_secret_value().encode())
 
     def _send_logon(self, reset_flag: bool = False) -> None:
         s = self.settings

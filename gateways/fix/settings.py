@@ -3,6 +3,7 @@ config files (each is a :class:`core.config.Section`: unknown keys are errors)."
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Literal
 
@@ -60,6 +61,10 @@ class SessionSettings(Section):
     # Initiator: credentials sent on Logon. Acceptor: credentials required on Logon.
     username: str | None = None
     password: SecretStr | None = None
+    # Acceptor: networks (CIDR, or single addresses) this session may connect from;
+    # empty: any. A connection from elsewhere is refused before its Logon is read when
+    # no session allows it, else when its Logon names this session.
+    allowed_hosts: tuple[str, ...] = ()
     # Where sequence numbers and sent messages live; None keeps them in memory only
     # (simulations and tests): a restart then starts both sides at 1.
     store_dir: Path | None = None
@@ -154,6 +159,12 @@ class AcceptorSettings(Section):
 
     @model_validator(mode="after")
     def _unique_sessions(self) -> AcceptorSettings:
+        for session in self.sessions:
+            for host in session.allowed_hosts:
+                try:
+                    ipaddress.ip_network(host, strict=False)
+                except ValueError as exc:
+                    raise ValueError(f"{session.session_id}: allowed_hosts: {exc}") from None
         ids = [s.session_id for s in self.sessions]
         dupes = sorted({i for i in ids if ids.count(i) > 1})
         if dupes:

@@ -344,15 +344,18 @@ class MarketDataClient:
         if builder is None:
             return  # not ours (a server answering more than asked); ignore
         seq = m["seq"]
+        ts = m["ts"]
+        if type(seq) is not int or type(ts) is not int:
+            _numbering(seq, ts)
         bids = m["bids"]
         asks = m["asks"]
         if len(bids) + len(asks) == 1:  # the usual delta: one level
             price, size = bids[0] if bids else asks[0]
-            outcome = builder.apply_next(seq, _BUY if bids else _SELL, price, size, m["ts"])
+            outcome = builder.apply_next(seq, _BUY if bids else _SELL, price, size, ts)
         else:
             changes = [(_BUY, p, s) for p, s in bids]
             changes.extend([(_SELL, p, s) for p, s in asks])
-            outcome = builder.apply(seq, seq, None, changes, m["ts"])
+            outcome = builder.apply(seq, seq, None, changes, ts)
         if outcome is _APPLIED:
             self.stats.updates += 1
             if self.on_book is not None:
@@ -366,6 +369,8 @@ class MarketDataClient:
         if builder is None:
             return
         seq = m["seq"]
+        if type(seq) is not int or type(m["ts"]) is not int:
+            _numbering(seq, m["ts"])
         if seq > self._last_trade_seq[symbol]:
             # Trades are facts whatever the book's state: deliver each once, even while
             # the book resyncs.
@@ -385,6 +390,8 @@ class MarketDataClient:
         builder = self.builders.get(symbol)
         if builder is None:
             return
+        if type(m["seq"]) is not int or type(m["ts"]) is not int:
+            _numbering(m["seq"], m["ts"])
         outcome = builder.apply_snapshot(m["seq"], m["bids"], m["asks"], m["ts"])
         self.stats.snapshots += 1
         if outcome is _APPLIED:
@@ -446,6 +453,15 @@ class MarketDataClient:
         self._changed.set()
         if self.on_status is not None:
             self.on_status(symbol, status, why)
+
+
+def _numbering(seq: object, ts: object) -> None:
+    """Refuse a message whose sequence number or timestamp is not an integer.
+
+    Why: a snapshot numbered ``null`` was once taken as the book's position, and every
+    delta after it failed; a timestamp that is a string would reach the market clock.
+    """
+    raise ValueError(f"seq and ts must be integers, got seq={seq!r} ts={ts!r}")
 
 
 def _ignore_result(task: asyncio.Task[Any]) -> None:

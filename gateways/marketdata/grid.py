@@ -16,6 +16,8 @@ from decimal import Decimal, DecimalException, Inexact, InvalidOperation, localc
 
 from core.errors import PrecisionError
 
+_MAX_DIGITS = 30  # digits before the decimal point of any value we accept
+
 
 class GridParser:
     """Exact decimal-string -> integer conversion for one grid step (tick or qty unit)."""
@@ -67,6 +69,10 @@ class GridParser:
             raise PrecisionError(f"{self.what} {text!r} is not a number") from exc
         if not d.is_finite():
             raise PrecisionError(f"{self.what} {text!r} is not finite")
+        if d.adjusted() > _MAX_DIGITS:
+            # "3.e0815000" once took 80 s to turn into an 815,000-digit int (found by
+            # fuzzing): no price or size of any venue has 30 digits before the point
+            raise PrecisionError(f"{self.what} {str(text)[:40]!r} is out of range")
         try:
             with localcontext() as ctx:
                 ctx.prec = 100  # exact division for anything a venue can send

@@ -277,6 +277,8 @@ def read_messages(
     # Hidden orders may execute at the midpoint; nothing else may be off the tick grid.
     _fail_at(p, off_grid & (event != EXEC_HIDDEN), f"price is not a multiple of {tick_size}")
     price = np.where(halt, price_raw, (price_raw + per // 2) // per)
+    # a hidden execution below half a tick would round to a price of 0 (found by fuzzing)
+    _fail_at(p, book_event & (price <= 0), f"price rounds to 0 ticks of {tick_size}")
     return LobsterMessages(
         ts_ns=ts_ns,
         event=event.astype(np.int8),

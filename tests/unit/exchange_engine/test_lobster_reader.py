@@ -98,6 +98,22 @@ def test_clean_slice_reads(tmp_path: Path) -> None:
     assert len(day) == SLICE
 
 
+def test_a_hidden_execution_that_would_round_to_a_price_of_zero_is_refused(
+    tmp_path: Path,
+) -> None:
+    """Found by the lobster_files fuzz target: a type-5 row at $0.0022 (below half a
+    tick) was read as a trade at 0 ticks."""
+    msg, ob, mp, op = _slice(tmp_path)
+    f = msg[4].split(",")
+    f[1], f[4] = "5", "22"
+    msg[4] = ",".join(f)
+    _write(mp, msg)
+    _write(op, ob)
+    with pytest.raises(LobsterFormatError, match="rounds to 0 ticks") as err:
+        read_day(mp, op)
+    assert (err.value.path, err.value.line) == (str(mp), 5)
+
+
 CORRUPTIONS = [
     "drop_field",
     "extra_field",

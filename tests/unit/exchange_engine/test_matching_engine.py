@@ -132,6 +132,22 @@ def test_cancel_of_unknown_and_of_filled_orders() -> None:
     assert RejectReason.from_text(rej.reason) is RejectReason.TOO_LATE
 
 
+def test_cancel_of_a_replaced_clordid_reports_the_live_order_s_status_not_replaced() -> None:
+    # OrdStatus "replaced" (5) does not exist from FIX.4.3 on: a FIX.4.4 peer refuses a
+    # CancelReject carrying it, and the cancel goes unanswered. The order lives on under
+    # its new ClOrdID, and that is the status to report.
+    v = Venue()
+    first = v.limit(B, 10, 500)
+    v.engine.replace(ReplaceRequest("r-1", first, SYM, B, 10, 499), "s1", v.tick())
+    v.engine.cancel(CancelRequest("c-1", first, SYM, B, 10), "s1", v.tick())
+    rej = v.last()
+    assert isinstance(rej, CancelReject) and rej.ord_status is OrdStatus.NEW
+    assert RejectReason.from_text(rej.reason) is RejectReason.TOO_LATE
+    assert "r-1" in rej.reason
+    v.engine.status(StatusRequest("r-1", SYM, B), "s1", v.tick())  # asked under its new id
+    assert v.last().ord_status is OrdStatus.NEW
+
+
 def test_cancel_from_another_session_is_unknown() -> None:
     v = Venue()
     clid = v.limit(B, 10, 500, session="a")

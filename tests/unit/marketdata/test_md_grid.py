@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal, localcontext
 
 import pytest
@@ -52,6 +53,16 @@ def test_off_grid_is_refused_not_rounded(step: str, text: str) -> None:
 def test_garbage_is_a_precision_error(bad: object) -> None:
     with pytest.raises(PrecisionError):
         GridParser(Decimal("0.01"))(bad)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("text", ["3.e0815000", "1E+1000000", 10**40])
+def test_a_value_with_an_absurd_exponent_is_refused_at_once(text: object) -> None:
+    """Found by the binance_lines fuzz target: "3.e0815000" in a depth level took 80 s
+    of CPU to convert, stalling the feed."""
+    t0 = time.perf_counter()
+    with pytest.raises(PrecisionError, match="out of range"):
+        GridParser(Decimal("0.01"), "BTC price")(text)  # type: ignore[arg-type]
+    assert time.perf_counter() - t0 < 0.5
 
 
 def test_unusual_spellings_take_the_exact_slow_path() -> None:

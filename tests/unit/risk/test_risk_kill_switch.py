@@ -14,6 +14,7 @@ from risk_harness import KEY, Harness, approved, denied, make_config
 from core.types import ExecType, OrdStatus, Side
 from risk.command_auth import AuthFailure, CommandRefused, signed
 from risk.events import KillCause, KillSwitchEngaged, KillSwitchReset, RiskEvent
+from risk.halts import Halt, HaltKind
 from risk.kill_switch import RESET_ACTION
 from risk.reasons import DenyReason as R
 from risk.reasons import LimitBreach, StateBlock
@@ -33,7 +34,9 @@ def test_engaged_kill_switch_denies_new_orders_with_kill_switch_engaged(h: Harne
     h.ov.engage_kill_switch("operator says stop", h.now)
     d = denied(h.new())
     assert d.reason is R.KILL_SWITCH_ENGAGED
-    assert d.context == StateBlock("node", "halted", "kill switch: command operator says stop")
+    assert d.context == StateBlock(
+        "node", "halted", "kill switch: command operator says stop", Halt(HaltKind.KILL_SWITCH)
+    )
     assert h.ov.trading_state() is TradingState.HALTED
     assert h.ov.trading_state("AMZN") is TradingState.HALTED
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from risk.throttle import TokenBucket
 
@@ -62,3 +64,60 @@ def test_forced_spends_go_into_debt_bounded_by_one_bucket():
 def test_a_bucket_needs_positive_capacity_and_window(cap: int, win: int):
     with pytest.raises(ValueError):
         TokenBucket(cap, win)
+
+
+class _Reference:
+    """The plain definition: refill (capped) on every call that names a time, then act."""
+
+    def __init__(self, capacity: int, window_ns: int, now_ns: int) -> None:
+        self.cap, self.win, self.max = capacity, window_ns, capacity * window_ns
+        self.level, self.last = self.max, now_ns
+
+    def refill(self, now_ns: int) -> None:
+        if now_ns > self.last:
+            self.level = min(self.max, self.level + (now_ns - self.last) * self.cap)
+            self.last = now_ns
+
+    def has_token(self, now_ns: int) -> bool:
+        self.refill(now_ns)
+        return self.level >= self.win
+
+    def take(self) -> None:
+        self.level -= self.win
+
+    def take_always(self, now_ns: int) -> None:
+        self.refill(now_ns)
+        self.level = max(-self.max, self.level - self.win)
+
+    def tokens(self, now_ns: int) -> int:
+        self.refill(now_ns)
+        return self.level // self.win
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    capacity=st.integers(1, 50),
+    window_ns=st.sampled_from([S, 60 * S, 7]),
+    steps=st.lists(
+        st.tuples(st.sampled_from(["look", "take", "force", "count"]), st.integers(-2 * S, 3 * S)),
+        max_size=60,
+    ),
+)
+def test_the_bucket_matches_the_plain_definition_even_when_the_clock_steps_back(
+    capacity: int, window_ns: int, steps: list[tuple[str, int]]
+):
+    bucket, ref = TokenBucket(capacity, window_ns, 10 * S), _Reference(capacity, window_ns, 10 * S)
+    now = 10 * S
+    for op, dt in steps:
+        now += dt  # mostly forward, sometimes back
+        if op == "look":
+            assert bucket.has_token(now) == ref.has_token(now)
+        elif op == "take" and ref.has_token(now) and bucket.has_token(now):
+            bucket.take()
+            ref.take()
+        elif op == "force":
+            bucket.take_always(now)
+            ref.take_always(now)
+        elif op == "count":
+            assert bucket.tokens(now) == ref.tokens(now)
+    assert bucket.tokens(now) == ref.tokens(now)
