@@ -117,18 +117,12 @@ def test_a_worker_that_dies_mid_rollout_is_named_not_waited_for(split: DataSplit
 
 _LEARNER = """
 import sys
-from core.log import configure
-from policies.data import default_split
-from policies.env import EnvConfig, ExecutionEnv
+import gymnasium
 from policies.vector_env import WorkerVecEnv
 
-configure(level="ERROR")
-split = default_split()
-work = WorkerVecEnv(
-    [lambda: ExecutionEnv(split.train, config=EnvConfig(horizon_s=(60.0, 120.0)))] * 2,
-    seed=1,
-    workers=2,
-)
+# What is under test is the workers' pipes, not the market: a small stock gymnasium
+# environment keeps the learner's start-up to a second.
+work = WorkerVecEnv([lambda: gymnasium.make("CartPole-v1")] * 2, seed=1, workers=2)
 work.reset()
 print(*(p.pid for p in work._procs), flush=True)
 sys.stdin.read()  # until the test kills this process
