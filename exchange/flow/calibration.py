@@ -155,7 +155,9 @@ def calibrate(
     quoted = (b.ask_px[:, 0] > 0) & (b.bid_px[:, 0] > 0) & inside
     mids = (b.ask_px[:, 0] + b.bid_px[:, 0])[quoted] // 2
     spreads = (b.ask_px[:, 0] - b.bid_px[:, 0])[quoted]
-    where = "" if windows is None else " in " + ",".join(f"{_hhmm(a)}-{_hhmm(c)}" for a, c in windows)
+    where = (
+        "" if windows is None else " in " + ",".join(f"{_hhmm(a)}-{_hhmm(c)}" for a, c in windows)
+    )
     return FlowParams(
         symbol=day.symbol,
         limit_rate=tuple(round(float(x), 6) for x in limit_rate),
