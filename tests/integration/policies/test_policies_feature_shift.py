@@ -27,8 +27,25 @@ EPISODES = 6  # per group; the reference gets twice as many
 MIN_UNCLIPPED = {"recorded": 0.98, "synthetic": 0.95}
 
 
+# Known regression, kept visible (strict: the mark must go once it passes). Since action
+# table v3 the normaliser's random policy rests what is due more often, so on the
+# training hours it lags the schedule less and need_participation_log's reference is
+# narrower (std 0.128, was 0.174 with table v2); on AMZN's afternoon it still falls far
+# behind near the end time, and 3.5 % (L5) / 2.6 % (L1) of those decisions are clipped
+# (98.7 / 98.6 % unclipped with table v2). The fix belongs to the normaliser's sample
+# (fit it on the episodes of the tactic the policy is cloned from too), which changes
+# what training produces, so it comes with the next candidate (docs/policies.md).
+_V3_NORMALISER = pytest.mark.xfail(
+    strict=True,
+    reason="need_participation_log clipped on 2.6-3.5 % of AMZN afternoon decisions "
+    "since action table v3 (see comment)",
+)
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("fold_name", ["time-forward", "loto-AAPL"])
+@pytest.mark.parametrize(
+    "fold_name", [pytest.param("time-forward", marks=_V3_NORMALISER), "loto-AAPL"]
+)
 def test_features_stay_inside_the_training_range_everywhere(fold_name: str) -> None:
     configure(level="ERROR")
     fspec = FeatureSpec()
