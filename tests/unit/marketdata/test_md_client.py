@@ -77,6 +77,18 @@ def _client(
     )
 
 
+async def _serve(
+    handler: Callable[[web.Request], Awaitable[web.WebSocketResponse]],
+) -> web.AppRunner:
+    """A hand-written market-data server at ws://127.0.0.1:<port>/md (bound_port)."""
+    app = web.Application()
+    app.router.add_get("/md", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    return runner
+
+
 async def test_snapshot_then_deltas_and_trades(
     publisher: MarketDataPublisher, eventually: Eventually
 ) -> None:
@@ -399,11 +411,7 @@ async def test_client_recovers_from_a_server_that_misbehaves(eventually: Eventua
                 )
         return ws
 
-    app = web.Application()
-    app.router.add_get("/md", handler)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    runner = await _serve(handler)
     client = MarketDataClient(f"ws://127.0.0.1:{bound_port(runner)}/md", ["AMZN"], clock=SimClock())
     client.start()
     try:
@@ -483,11 +491,7 @@ async def test_a_resync_whose_snapshot_never_comes_subscribes_again(
                 )
         return ws
 
-    app = web.Application()
-    app.router.add_get("/md", handler)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    runner = await _serve(handler)
     clock = SimClock(start_ns=10**18)
     rec = Recorder()
     client = _client(f"ws://127.0.0.1:{bound_port(runner)}/md", ["AMZN"], clock, rec,
