@@ -67,13 +67,16 @@ class SimClock:
 
     Timers fire in time order (ties in scheduling order) as time passes them, and the
     clock reads exactly the timer's due time while its callback runs, so code under
-    test sees the same timestamps every run.
+    test sees the same timestamps every run. ``scheduled`` counts the timers ever set:
+    whoever moves the clock (a lock-step follower, :mod:`daemon.lockstep`) watches it
+    to tell when the tasks a timer woke have gone back to waiting.
     """
 
     def __init__(self, start_ns: int = 0) -> None:
         self._now = start_ns
         self._heap: list[tuple[int, int, _SimTimer]] = []
         self._seq = itertools.count()
+        self.scheduled = 0
 
     def now_ns(self) -> int:
         return self._now
@@ -84,6 +87,7 @@ class SimClock:
     def call_at_ns(self, when_ns: int, callback: Callable[[], None]) -> Timer:
         timer = _SimTimer(max(when_ns, self._now), callback)
         heapq.heappush(self._heap, (timer.when_ns, next(self._seq), timer))
+        self.scheduled += 1
         return timer
 
     async def sleep(self, delay_s: float) -> None:

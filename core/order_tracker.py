@@ -47,8 +47,17 @@ class OrderUpdate:
     cum_mismatch: bool = False  # venue's CumQty differs from ours: a fill went missing
 
 
+# Finished orders a node remembers (the newest): enough for any late or duplicate report
+# about one (they come within seconds, not ten thousand orders later), bounded so a day
+# of trading does not grow the daemon's memory (~700 bytes an order, measured by the
+# one-hour soak). ExecIDs are kept for the whole day: a duplicate fill is never re-applied.
+KEEP_TERMINAL = 10_000
+
+
 class OrderTracker:
-    def __init__(self) -> None:
+    def __init__(self, keep_terminal: int = KEEP_TERMINAL) -> None:
+        self.keep_terminal = keep_terminal
+        self._prune_at = 2 * keep_terminal  # amortised: prune() walks every order
         self.orders: dict[str, ChildOrder] = {}
         # the non-terminal subset, per parent, so live() does not walk every order ever
         # sent; kept in step by _settle() after every event that can end an order
@@ -114,6 +123,9 @@ class OrderTracker:
             raise ValueError(f"ClOrdID {order.cl_ord_id} already used")
         self.orders[order.cl_ord_id] = order
         self._settle(order)
+        if len(self.orders) >= self._prune_at:
+            self.prune(self.keep_terminal)
+            self._prune_at = len(self.orders) + self.keep_terminal
 
     def request_cancel(self, cl_ord_id: str, request_id: str, ts_ns: int = 0) -> ChildOrder:
         order = self.get(cl_ord_id)
@@ -215,7 +227,7 @@ class OrderTracker:
         if exec_id:
             self._exec_ids.add(exec_id)
 
-    def prune(self, keep_terminal: int = 10_000) -> int:
+    def prune(self, keep_terminal: int = KEEP_TERMINAL) -> int:
         """Forget the oldest terminal orders beyond ``keep_terminal``; returns how many."""
         terminal = [k for k, o in self.orders.items() if not o.is_live]
         drop = terminal[: max(0, len(terminal) - keep_terminal)]

@@ -122,9 +122,13 @@ class MarketDataSection(Section):
 
 class ClockSection(Section):
     # wall: real time. scaled: the venue replays at ``speed`` x real time and the node
-    # follows its clock (synced forward from market-data timestamps).
-    mode: Literal["wall", "scaled"] = "wall"
+    # follows its clock (synced forward from market-data timestamps). lockstep: a
+    # simulated clock the exchange moves step by step, never past the node's next
+    # decision (exchange [pacing] mode = "lockstep"; daemon.lockstep).
+    mode: Literal["wall", "scaled", "lockstep"] = "wall"
     speed: float = Field(default=1.0, gt=0, le=10_000)
+    # lockstep: the exchange's clock endpoint; empty: the market-data URL's host, /clock
+    lockstep_url: str = Field(default="", pattern=r"^(wss?://.*)?$")
     # Seconds to add to UTC to get the venue's local time of day (features use it):
     # 0 for the simulated venue, whose timestamps read local time as UTC.
     utc_offset_s: int = Field(default=0, ge=-14 * 3600, le=14 * 3600)

@@ -27,7 +27,7 @@ from typing import Any
 import policies
 from core import heap
 from core.book import L2Book
-from core.clock import Clock, ScaledClock, WallClock
+from core.clock import Clock, ScaledClock, SimClock, WallClock
 from core.config import config_hash
 from core.events import CancelReject, ExecReport, TradePrint
 from core.ids import ClOrdIdGenerator
@@ -47,7 +47,9 @@ from daemon.control.redis_plane import RedisControlPlane, RedisPlaneSettings
 from daemon.fix_router import FixRouter, OrderEntry, VenueMessage
 from daemon.http_api import HttpServer, Readiness, build_app
 from daemon.journal import Journal, JournalError
+from daemon.lockstep import follower_for
 from daemon.loop_monitor import LoopMonitor
+from daemon.market_history import MarketHistory
 from daemon.metrics import Metrics
 from daemon.recovery import replay_journal
 from daemon.runner import ParentRunner
@@ -92,6 +94,9 @@ class Node:
         elif cfg.clock.mode == "scaled":
             # market time starts unknown (0) and is synced forward from the feed
             self.clock = ScaledClock(cfg.clock.speed, start_ns=0)
+        elif cfg.clock.mode == "lockstep":
+            # market time starts unknown (0); the exchange moves it (daemon.lockstep)
+            self.clock = SimClock(0)
         else:
             self.clock = WallClock()
         self.metrics = Metrics()
@@ -191,6 +196,10 @@ class Node:
         self.baselines = BaselineParams.from_json(
             self.policy.artifact.manifest.get("baselines", {})
         )
+        # what each symbol's market did lately: a parent's features start from it
+        fspec = self.policy.artifact.feature_spec
+        keep_ns = max(600 * 1_000_000_000, 2 * fspec.lookback * fspec.interval_ns)
+        self.history = {s: MarketHistory(s, keep_ns) for s in self.instruments}
         self.md = MarketDataClient(
             cfg.marketdata.url,
             list(self.instruments),
@@ -277,6 +286,9 @@ class Node:
             self.busy_poll.start()
         self.md.start()
         await self.router.start()
+        if self.cfg.clock.mode == "lockstep" and isinstance(self.clock, SimClock):
+            follower = follower_for(self.cfg, self.clock, self.md, self.router)
+            self._tasks.append(asyncio.create_task(follower.run(), name="lockstep"))
         if self.control is not None:
             self._tasks.append(asyncio.create_task(self.control.run(), name="control-plane"))
         self._tasks.append(asyncio.create_task(self._housekeeping(), name="housekeeping"))
@@ -412,6 +424,7 @@ class Node:
     def _on_book(self, symbol: str, book: L2Book) -> None:
         """Per delta: only bookkeeping. Everything else runs once per frame (below)."""
         self._md_counts[symbol] = self._md_counts.get(symbol, 0) + 1
+        self.history[symbol].on_book(book)
         rx = self.md.frame_rx_ns
         if symbol not in self._frame_books:
             self._frame_books[symbol] = self.last_frame_rx[symbol] = rx
@@ -447,6 +460,9 @@ class Node:
     def _on_trade(self, tp: TradePrint) -> None:
         if isinstance(self.clock, ScaledClock):
             self.clock.sync(tp.ts_ns)
+        history = self.history.get(tp.symbol)
+        if history is not None:
+            history.on_trade(tp)
         self.engine.on_market_trade(tp.symbol, tp.qty, tp.ts_ns)
         for runner in self.runners.values():
             if runner.parent.symbol == tp.symbol:

@@ -4,6 +4,14 @@ The decision itself is :class:`policies.driver.ParentDriver` — the very code t
 training environment and the backtest run — so a parent executes live exactly as it
 did in simulation. What this module adds is what only live has: waiting for a usable
 book, honouring node halts and operator pauses, and the end-time completion rule.
+
+Its schedule is the environment's (``policies.env``), so a lock-stepped run matches
+the backtest order for order (``tests/e2e/test_e2e_parity.py``): the features start
+from the market's last ``lookback`` intervals (:mod:`daemon.market_history`);
+decisions fall on the grid ``start + k x interval`` (a late wake-up delays one
+decision, never the ones after it); at the end time the resting children are
+cancelled and the rest is swept as soon as the cancels are answered (1 ms of market
+time later when they are), then every ``sweep_interval_s``.
 """
 
 from __future__ import annotations
@@ -24,9 +32,27 @@ if TYPE_CHECKING:
 
 log = get_logger("rlexec.runner")
 
+# After the end-time cancels and after each sweep: how long the environment waits for
+# the venue's answers before it sweeps again or counts the fills (policies.env._finish
+# at its 100 us latency). Doubled while the answers are still out, up to the interval.
+SWEEP_SETTLE_S = 0.001
+
 # A parent whose book decisions were skipped as stale this many frames running decides
 # on the next one whatever its age: overload may delay a parent, never silence it.
 _MAX_STALE_SKIPS = 3
+
+
+def next_decision_ns(start_ns: int, end_ns: int, interval_s: float, now_ns: int) -> int:
+    """The next point of the grid ``start + k x interval`` after ``now`` (at most the end).
+
+    The environment decides on this grid; a runner that woke late decides late once
+    and is back on the grid for the next decision rather than shifting every later one.
+    """
+    if now_ns < start_ns:
+        return start_ns
+    step = max(1, round(interval_s * 1e9))
+    k = (now_ns - start_ns) // step + 1
+    return max(now_ns, min(start_ns + k * step, end_ns))
 
 
 class ParentRunner:
@@ -123,6 +149,8 @@ class ParentRunner:
         interval = node.decision_interval_s
         if self.parent.state is ParentState.PENDING:
             await self._arrive()
+        if not self.parent.state.is_terminal:
+            self._warm_up(clock.now_ns())
         log.info(
             "parent_working",
             algo=self.algo,
@@ -144,9 +172,25 @@ class ParentRunner:
                 self._cancel_resting()
             else:
                 self._decide(book, now)
-            await self._sleep(min(interval, max(0.0, (self.parent.end_ns - now) / 1e9)))
+            await self._sleep(self._until_next_decision(clock.now_ns(), interval))
         self._cancel_resting()
         node.parent_finished(self)
+
+    def _until_next_decision(self, now: int, interval_s: float) -> float:
+        nxt = next_decision_ns(self.parent.start_ns, self.parent.end_ns, interval_s, now)
+        return (nxt - now) / 1e9
+
+    def _warm_up(self, now: int) -> None:
+        """Start the features from the market's recent intervals, as the environment does."""
+        history = self.node.history.get(self.parent.symbol)
+        builder = self.driver.builder
+        builder.reset()
+        if history is None:
+            return
+        spec = builder.spec
+        sampled = history.warm(builder.market, now, spec.interval_ns, spec.lookback)
+        if sampled < spec.lookback:
+            log.info("features_warmed_partly", intervals=sampled, lookback=spec.lookback)
 
     async def _arrive(self) -> None:
         """Wait for a usable book, then fix the arrival mid: the benchmark of this parent."""
@@ -188,17 +232,27 @@ class ParentRunner:
         self._resting_cleared = False
         self._cancel_resting()
         if node.cfg.execution.completion == "cross":
+            interval = node.cfg.execution.sweep_interval_s
             deadline = node.clock.now_ns() + int(node.cfg.execution.sweep_max_s * 1e9)
+            settle = SWEEP_SETTLE_S
+            await self._sleep(settle)
             while self.parent.remaining_qty > 0 and node.clock.now_ns() < deadline:
                 book = node.md.book(self.parent.symbol)
                 live = node.engine.live_children(self.parent_id)
-                if book is not None and node.may_trade(self.parent.symbol):
-                    if any(o.status.is_pending or o.tif.rests for o in live):
-                        self._resting_cleared = False
-                        self._cancel_resting()  # still cancelling: sweep once they are gone
-                    else:
-                        self.driver.sweep(book)
-                await self._sleep(node.cfg.execution.sweep_interval_s)
+                if book is None or not node.may_trade(self.parent.symbol):
+                    await self._sleep(interval)
+                    continue
+                if any(o.status.is_pending or o.tif.rests for o in live):
+                    self._resting_cleared = False
+                    self._cancel_resting()  # still cancelling: sweep once they are gone
+                    await self._sleep(settle)
+                    settle = min(interval, settle * 2)
+                    continue
+                settle = SWEEP_SETTLE_S
+                self.driver.sweep(book)
+                await self._sleep(settle)  # its fills come back
+                if self.parent.remaining_qty > 0:
+                    await self._sleep(interval)
         if not self.parent.state.is_terminal:
             node.set_parent_state(
                 self.parent,

@@ -29,6 +29,9 @@ import orjson
 from daemon.control.client import send_command
 from daemon.fault_proxy import FaultProxy, FaultThread, MarketDataRelay
 
+# In lock-step an answer comes when the market next steps, which a test may hold a while.
+_LOCKSTEP_ACKS = "ack_timeout_s = 30.0"
+
 
 class StackError(RuntimeError):
     """A process of the stack did not start or died; the message names it and its log."""
@@ -68,6 +71,12 @@ class StackSettings:
     replay_start: str = "14:15:00"  # the held-out test hours of the shipped AMZN day
     replay_end: str = "16:00:00"
     speed: float = 20.0
+    # "scaled": the exchange replays at ``speed`` and the daemon follows the feed;
+    # "lockstep": the exchange steps the market as the daemon allows (parity tests,
+    # bench/parity_bench.py), held at the replay start until run_market() says run
+    clock: str = "scaled"
+    impact: str = "sqrt"  # the exchange's impact model ([source] impact)
+    order_latency_us: int = 0  # the exchange's modelled order latency ([pacing])
     decide_on: str = "timer"
     extra_daemon_toml: str = ""
     extra_exchange_toml: str = ""
@@ -207,12 +216,17 @@ class Stack:
 
     def exchange_toml(self) -> str:
         s = self.s
+        pacing = (
+            'mode = "lockstep"\nhold = true'
+            if s.clock == "lockstep"
+            else f'mode = "accelerated"\nspeed = {s.speed}'
+        )
+        pacing += f"\norder_latency_us = {s.order_latency_us}"
         return f"""
 [logging]
 format = "json"
 [pacing]
-mode = "accelerated"
-speed = {s.speed}
+{pacing}
 [marketdata]
 host = "127.0.0.1"
 port = {self.md_port}
@@ -231,6 +245,7 @@ path = "{self.audit_path}"
 symbol = "{s.symbol}"
 [source]
 kind = "lobster"
+impact = "{s.impact}"
 [[source.lobster]]
 ticker = "{s.symbol}"
 levels = {s.levels}
@@ -255,10 +270,12 @@ port = {self.daemon_fix_port}
 [marketdata]
 url = "{self.daemon_md_url}"
 [clock]
-mode = "scaled"
+mode = "{s.clock}"
 speed = {s.speed}
+lockstep_url = "ws://127.0.0.1:{self.md_port}/clock"
 [execution]
 decide_on = "{s.decide_on}"
+{_LOCKSTEP_ACKS if s.clock == "lockstep" else ""}
 [[instruments]]
 symbol = "{s.symbol}"
 [risk]
@@ -320,6 +337,19 @@ participation_window_s = 600
     # ------------------------------------------------------------------ use
     async def ctl(self, cmd: str, args: dict[str, Any] | None = None, **kw: Any) -> dict[str, Any]:
         return await send_command(self.redis_url, cmd, args, **kw)
+
+    def market_clock(self, until_ns: int | None = None) -> dict[str, Any]:
+        """Lock-step only: let the market run to ``until_ns`` (None: just ask); its state."""
+        import urllib.request
+
+        body = orjson.dumps({} if until_ns is None else {"until_ns": until_ns})
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{self.md_port}/clock",
+            data=body,
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return dict(orjson.loads(r.read()))
 
     def kill_daemon(self) -> None:
         """kill -9: no shutdown, no flush, exactly a crash."""

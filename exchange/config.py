@@ -238,17 +238,28 @@ class SourceSection(Section):
 
 # -------------------------------------------------------------------- service
 class PacingSection(Section):
-    mode: Literal["asap", "realtime", "accelerated"] = "accelerated"
+    # lockstep: market time moves only as far as the daemon following it (GET /clock)
+    # allows (exchange.service.lockstep): live and backtest then compare record by record
+    mode: Literal["asap", "realtime", "accelerated", "lockstep"] = "accelerated"
     speed: float = Field(default=10.0, gt=0, le=1_000_000)  # for mode = accelerated
     # Silences in the data longer than this (event time) are cut to it; None keeps them.
     max_gap_s: float | None = Field(default=None, ge=0)
     # Paced simulations advance every step_s of wall time (market data at most that late).
     step_s: float = Field(default=0.002, gt=0, le=1.0)
+    # lockstep: start with the market held at the replay's start (POST /clock lets it run)
+    hold: bool = False
+    # lockstep: the longest step of market time between two ticks to the follower
+    max_step_s: float = Field(default=1.0, gt=0, le=3600)
+    # Order-entry latency each way the simulated venue models, in market time (lobster
+    # and synthetic sources). 0: orders are handled on arrival (paced modes, where the
+    # network's own latency is real); the training environment models 100.
+    order_latency_us: int = Field(default=0, ge=0, le=10_000_000)
 
     @property
     def factor(self) -> float | None:
-        """Speed factor for :class:`exchange.service.pacing.Pacer` (None: as fast as possible)."""
-        if self.mode == "asap":
+        """Speed factor for :class:`exchange.service.pacing.Pacer` (None: as fast as possible;
+        lock-step sets the pace itself)."""
+        if self.mode in ("asap", "lockstep"):
             return None
         return 1.0 if self.mode == "realtime" else self.speed
 

@@ -51,6 +51,7 @@ from exchange.health import SymbolHealth, metrics_registry, status, symbol_healt
 from exchange.paper.upstream import PaperUpstream
 from exchange.paper.venue import PaperVenue
 from exchange.replay.api import MarketSimulator
+from exchange.replay.latency import ConstantLatency
 from exchange.service.audit import AuditCorrupt, AuditLog
 from exchange.service.checkpoint import (
     Checkpoint,
@@ -60,6 +61,7 @@ from exchange.service.checkpoint import (
     write_checkpoint,
 )
 from exchange.service.fix_order_entry import FixOrderEntry
+from exchange.service.lockstep import LockstepLeader
 from exchange.service.md_publisher import MarketDataPublisher, bound_port
 from exchange.service.order_entry import EngineOrderEntry
 from exchange.service.pacing import Pacer
@@ -110,6 +112,8 @@ def _load_replays(
     from exchange.replay import ReplaySimulator, default_impact, load_day
     from gateways.marketdata.lobster import LobsterFormatError
 
+    latency = _order_latency(config)
+
     sims: dict[str, MarketSimulator] = {}
     for day_cfg in config.source.lobster:
         ins = instruments[day_cfg.symbol]
@@ -120,6 +124,7 @@ def _load_replays(
         sim = ReplaySimulator(
             day,
             instrument=ins,
+            latency=latency,
             impact=default_impact(config.source.impact, day_cfg.symbol, day=day),
             engine_config=engine_config(ins.symbol),
             market_data=md_sink,
@@ -151,6 +156,7 @@ def _load_synthetic(
             params,
             regime=regime(flow.regime, trend_sign=flow.trend_sign),
             instrument=ins,
+            latency=_order_latency(config),
             engine_config=engine_config(ins.symbol),
             market_data=md_sink,
             seed=flow.seed,
@@ -158,6 +164,12 @@ def _load_synthetic(
         sim.reset(midnight + time_of_day_ns(flow.start), midnight + time_of_day_ns(flow.end))
         sims[ins.symbol] = sim
     return sims
+
+
+def _order_latency(config: ExchangeConfig) -> ConstantLatency | None:
+    """The modelled order-entry latency of a simulated venue (``[pacing] order_latency_us``)."""
+    us = config.pacing.order_latency_us
+    return ConstantLatency(us * 1000, us * 1000) if us else None
 
 
 class Exchange:
@@ -201,6 +213,7 @@ class Exchange:
         self.upstream: PaperUpstream | None = None
         self.metrics = metrics_registry(self.symbol_health)
         self.venue: OrderVenue | None = None
+        self.lockstep: LockstepLeader | None = None
         self._engines: dict[str, MatchingEngine] = {}
         self.md_republished = 0
         self.source_state = "starting"
@@ -220,7 +233,11 @@ class Exchange:
         if self._live_clock:
             return self.clock.now_ns()
         t = self.pacer.event_now_ns()
-        return t if t is not None else self.clock.now_ns()
+        if t is not None:
+            return t
+        if isinstance(self.venue, SimulatedVenue):
+            return self.venue.now_ns  # before the first step: where the market starts
+        return self.clock.now_ns()
 
     def _on_report(self, session: str, report: Any) -> None:
         if self.paper is not None:
@@ -265,13 +282,19 @@ class Exchange:
             for symbol, sim in sims.items():
                 self._engines[symbol] = sim.engine
                 self.publish_snapshot(symbol)
-            driver = SimulationDriver(
-                venue,
-                self.pacer,
-                end_ns=max(sim.end_ns for sim in sims.values()),  # type: ignore[attr-defined]
-                step_s=cfg.pacing.step_s,
-            )
             self.entry.attach(venue)
+            end_ns = max(sim.end_ns for sim in sims.values())  # type: ignore[attr-defined]
+            if cfg.pacing.mode == "lockstep":
+                self.lockstep = LockstepLeader(
+                    venue,
+                    self.pacer,
+                    lambda: self.publisher.seq,
+                    end_ns=end_ns,
+                    max_step_s=cfg.pacing.max_step_s,
+                    hold=cfg.pacing.hold,
+                )
+                return self.lockstep.run
+            driver = SimulationDriver(venue, self.pacer, end_ns=end_ns, step_s=cfg.pacing.step_s)
             return driver.run
         paper_cfg = cfg.source.paper
         assert paper_cfg is not None
@@ -386,6 +409,8 @@ class Exchange:
             "symbols": {s.symbol: s.as_dict() for s in symbols},
             "restart": self.restart.as_log() if self.restart is not None else None,
         }
+        if self.lockstep is not None:
+            body["lockstep"] = self.lockstep.state()
         return web.json_response(body, dumps=lambda o: orjson.dumps(o).decode())
 
 
@@ -413,6 +438,9 @@ async def run(
     md = config.marketdata
     app = web.Application()
     ex.publisher.attach(app, md.path)
+    if ex.lockstep is not None:
+        app.router.add_get("/clock", ex.lockstep.follow)
+        app.router.add_post("/clock", ex.lockstep.control)
     app.router.add_get("/healthz", ex.health)
     app.router.add_get("/metrics", ex.metrics_page)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
@@ -439,6 +467,8 @@ async def run(
                 raise _ListenError(
                     f"FIX cannot listen on {config.fix.host}:{config.fix.port}: {exc}"
                 ) from None
+            if ex.lockstep is not None:
+                ex.lockstep.attach_fix(fix.acceptor.sessions)
         info = ReadyInfo(
             marketdata_url=f"ws://{md.host}:{md_port}{md.path}",
             marketdata_port=md_port,

@@ -37,6 +37,7 @@ from core.types import ExecType, OrdStatus, OrdType, Side, TimeInForce
 from risk import approval as _approval
 from risk.approval import Approved
 from risk.command_auth import CommandRefused, CommandVerifier
+from risk.dynamic_limits import Posture, PostureRefused, looser_than
 from risk.events import (
     HaltCleared,
     HaltRaised,
@@ -131,6 +132,7 @@ class RiskOverlay:
             for name, lim in limits.symbols.items()
         }
         self._node_state = ACTIVE
+        self._posture_reducing: dict[str, str] = {}  # symbol -> who asked (dynamic limits)
         self._ctx = OrderContext()
         self._halts: dict[Halt, str] = {}  # raised halts -> detail, oldest first
         self._market_open = False  # closed until the engine says the venue is open
@@ -454,6 +456,9 @@ class RiskOverlay:
             return o.deny(R.REDUCE_ONLY, StateBlock("node", "reducing", _REDUCING))
         if s.state is REDUCING:
             return o.deny(R.REDUCE_ONLY, StateBlock("symbol", "reducing", _REDUCING))
+        if o.symbol in self._posture_reducing:
+            why = f"risk posture ({self._posture_reducing[o.symbol]}): {_REDUCING}"
+            return o.deny(R.REDUCE_ONLY, StateBlock("symbol", "reducing", why))
         if self._loss_breached:
             loss = self._day_base - self._pnl_total
             breach = LimitBreach("max_daily_loss", self.limits.max_daily_loss, loss, "currency")
@@ -884,7 +889,30 @@ class RiskOverlay:
         s = self._symbols.get(symbol)
         if s is None:
             return HALTED
-        return max(self._node_state, s.state)
+        posture = REDUCING if symbol in self._posture_reducing else ACTIVE
+        return max(self._node_state, s.state, posture)
+
+    def apply_posture(self, posture: Posture, now_ns: int) -> None:
+        """Use a symbol's dynamic limits (risk/dynamic_limits.py) from now on: only ever
+        at or inside the configured limits, checked field by field here (PostureRefused
+        otherwise, and nothing changes). The configured posture undoes it."""
+        if type(posture) is not Posture or type(posture.limits.symbol) is not str:
+            raise PostureRefused(f"not a posture: {posture!r:.200}")
+        lim = posture.limits
+        s = self._symbols.get(lim.symbol)
+        if s is None:
+            raise PostureRefused(f"{lim.symbol!r:.40} is not an allowed symbol")
+        problem = looser_than(self.limits.symbols[lim.symbol], lim)
+        if problem is not None:
+            raise PostureRefused(f"{lim.symbol}: {problem}")
+        s.limits = lim
+        if posture.reduce_only:
+            self._posture_reducing[lim.symbol] = ",".join(posture.sources) or "posture"
+        else:
+            self._posture_reducing.pop(lim.symbol, None)
+        log.info("risk_posture", node=self.node_id, symbol=lim.symbol, sources=posture.sources,
+                 reduce_only=posture.reduce_only, max_order_qty=lim.max_order_qty,
+                 participation_bps=lim.participation_bps, ts_ns=now_ns)  # fmt: skip
 
     # ------------------------------------------------------------------ halts
     def halt(self, halt: Halt, detail: str, now_ns: int) -> bool:

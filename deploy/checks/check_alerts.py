@@ -4,7 +4,8 @@
 promtool (scripts/check_deploy.sh) checks syntax and runs the rule unit tests. This
 checks the rules against the rest of the project:
 
-- every metric and label an expression uses is registered in daemon/metrics.py;
+- every metric and label an expression uses is registered in daemon/metrics.py
+  (or, for the exchange's job, exchange/health.py);
 - every alert has a severity (critical/warning), a summary, a description and a
   runbook annotation whose anchor is a heading of docs/operations.md;
 - every alert is shown firing in the promtool test file;

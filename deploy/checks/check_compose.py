@@ -195,7 +195,7 @@ def check(root: Path, docker_compose: str) -> list[str]:
 
     cfg_problems, cfgs = check_rlexec_services(root, services)
     problems += cfg_problems
-    problems += check_prometheus(root, services, cfgs.get("daemon"))
+    problems += check_prometheus(root, services, cfgs.get("daemon"), cfgs.get("exchange"))
     problems += check_grafana(root, services)
     return problems
 
@@ -318,7 +318,9 @@ def check_rlexec_services(root: Path, services: dict[str, Any]) -> tuple[list[st
     return problems, cfgs
 
 
-def check_prometheus(root: Path, services: dict[str, Any], daemon: Any) -> list[str]:
+def check_prometheus(
+    root: Path, services: dict[str, Any], daemon: Any, exchange: Any = None
+) -> list[str]:
     problems = []
     svc = services["prometheus"]
     mounts = {dst: src for src, dst, _ in volume_mounts(svc)}
@@ -345,18 +347,27 @@ def check_prometheus(root: Path, services: dict[str, Any], daemon: Any) -> list[
             "services.prometheus: --config.file=/etc/prometheus/prometheus.yml expected"
         )
     conf = yaml.safe_load((root / "deploy/prometheus/prometheus-compose.yml").read_text())
-    targets = [
-        t
-        for job in conf.get("scrape_configs", [])
-        if job.get("job_name") == "rlexec"
-        for sc_ in job.get("static_configs", [])
-        for t in sc_.get("targets", [])
-    ]
-    want = f"daemon:{daemon.http.port}" if daemon is not None else None
-    if not targets or (want is not None and targets != [want]):
-        problems.append(
-            f"prometheus-compose.yml: job rlexec must scrape {want or 'the daemon service'} (got {targets})"
-        )
+
+    def targets(job_name: str) -> list[str]:
+        return [
+            t
+            for job in conf.get("scrape_configs", [])
+            if job.get("job_name") == job_name
+            for sc_ in job.get("static_configs", [])
+            for t in sc_.get("targets", [])
+        ]
+
+    # The exchange's /metrics is served on its market-data port (exchange/main.py).
+    for job, service, cfg, port_of in (
+        ("rlexec", "daemon", daemon, lambda c: c.http.port),
+        ("exchange", "exchange", exchange, lambda c: c.marketdata.port),
+    ):
+        got = targets(job)
+        want = f"{service}:{port_of(cfg)}" if cfg is not None else None
+        if not got or (want is not None and got != [want]):
+            problems.append(
+                f"prometheus-compose.yml: job {job} must scrape {want or f'the {service} service'} (got {got})"
+            )
     return problems
 
 

@@ -6,7 +6,8 @@
 - every query panel uses the provisioned Prometheus datasource (by uid), and every
   target has a unique refId and a non-empty expression;
 - every metric and label a query, legend or template variable uses is registered in
-  daemon/metrics.py, and every metric family there is shown on some panel;
+  daemon/metrics.py or exchange/health.py, and every metric family there is shown on some
+  panel;
 - every expression parses as PromQL: they are written, with Grafana's variables
   substituted, into a scratch rules file and handed to ``promtool check rules``.
 
@@ -203,7 +204,9 @@ def check(root: Path, promtool: str) -> list[str]:
     fams = promql_names.families()
     shown = {fams[m] for m in used if m in fams}
     for fam in sorted(set(fams.values()) - shown):
-        problems.append(f"{DASHBOARDS}: metric family {fam} (daemon/metrics.py) is on no panel")
+        problems.append(
+            f"{DASHBOARDS}: metric family {fam} ({promql_names.source_of(fam)}) is on no panel"
+        )
     if exprs:
         problems += promql_syntax(exprs, promtool)
     return problems

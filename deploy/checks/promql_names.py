@@ -3,7 +3,8 @@
 Why: alert rules and dashboard panels name metrics by string. A typo or a renamed
 metric does not fail anywhere; the alert just never fires and the panel shows "No
 data", which is found at 3 a.m. This module lets CI compare every name used in
-deploy/ with the names daemon/metrics.py actually registers.
+deploy/ with the names daemon/metrics.py and exchange/health.py (the exchange's own
+/metrics, scraped as job "exchange") actually register.
 
 The extractor is deliberately small: it strips what cannot hold a metric name (string
 literals, label matchers, range selectors, grouping clauses, Grafana variables) and
@@ -17,6 +18,7 @@ import re
 from dataclasses import dataclass
 
 from prometheus_client.metrics import MetricWrapperBase
+from prometheus_client.metrics_core import Metric
 
 # Labels Prometheus attaches to every scraped series (the target's labels in
 # deploy/prometheus/*.yml), plus the histogram bucket label.
@@ -110,14 +112,41 @@ def series_of(metric: MetricWrapperBase) -> list[str]:
     return [name]
 
 
+def _exchange_families() -> list[Metric]:
+    """The exchange's families, read from its collector as a scrape would, for one
+    paper symbol (so the families only paper mode exports are there too)."""
+    from exchange.health import SymbolHealth, metrics_registry
+
+    one = SymbolHealth("X", True, "", None, False, 1, "")
+    return list(metrics_registry(lambda: [one]).collect())
+
+
+def _exchange_series() -> dict[str, tuple[str, frozenset[str]]]:
+    return {
+        sample.name: (family.name, frozenset(sample.labels))
+        for family in _exchange_families()
+        for sample in family.samples
+    }
+
+
 def exposed_series() -> dict[str, frozenset[str]]:
-    """Every series name the daemon exposes, with the label names each carries."""
-    return {s: frozenset(m._labelnames) for m in _daemon_metrics() for s in series_of(m)}
+    """Every series name the daemon and the exchange expose, with the label names each
+    carries."""
+    out = {s: frozenset(m._labelnames) for m in _daemon_metrics() for s in series_of(m)}
+    out.update({s: labels for s, (_, labels) in _exchange_series().items()})
+    return out
+
+
+def source_of(family: str) -> str:
+    """The module that registers ``family`` (for problem messages)."""
+    return "exchange/health.py" if family.startswith("rlexec_exchange_") else "daemon/metrics.py"
 
 
 def families() -> dict[str, str]:
     """Exposed series name -> the family it belongs to (for 'is every family shown?')."""
-    return {s: m._name for m in _daemon_metrics() for s in series_of(m)}
+    out = {s: m._name for m in _daemon_metrics() for s in series_of(m)}
+    out.update({s: family for s, (family, _) in _exchange_series().items()})
+    return out
 
 
 def problems_in(

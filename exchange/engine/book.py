@@ -242,15 +242,17 @@ class OrderBook:
                     new[price + delta] = bg
             for price, k, v in owned:
                 new.setdefault(price, {})[k] = v
+            if self.touched is not None:
+                # every level the crowd left and every level it moved to: a subscriber's
+                # book must lose the old ones as well as gain the new ones
+                for p in (*old, *new):
+                    self.touched[(side, p)] = None
             old.clear()
             old.update(new)
             sizes, prices = self.sizes(side), self.prices(side)
             sizes.clear()
             sizes.update({p: sum(q.values()) for p, q in new.items()})
             prices[:] = sorted(new)
-            if self.touched is not None:
-                for p in new:
-                    self.touched[(side, p)] = None
         self.l2.seq += 1
 
     # ------------------------------------------------------------- checking

@@ -75,6 +75,15 @@ class Pacer:
         elapsed = self.clock.now_ns() - self._origin_clock_ns
         return max(self._last_event_ns, self._origin_event_ns + round(elapsed * self.speed))
 
+    def mark(self, event_ns: int) -> None:
+        """The venue has reached ``event_ns`` without waiting: in lock-step mode
+        (:mod:`exchange.service.lockstep`) the daemon following the market, not this
+        pacer, decides when time moves; orders arriving until the next step are stamped
+        with it. Never yields, so no request slips in between the mark and the step."""
+        if self._origin_event_ns is None:
+            self._anchor(event_ns, self.clock.now_ns())
+        self._last_event_ns = max(self._last_event_ns, event_ns)
+
     def due_ns(self, event_ns: int) -> int:
         """Clock time at which an event stamped ``event_ns`` is due (after the first)."""
         if self._origin_event_ns is None or self.speed is None:
@@ -98,15 +107,17 @@ class Pacer:
         if self.max_gap_ns is not None and event_ns - self._last_event_ns > self.max_gap_ns:
             # Cut the silence: re-anchor so this event is due max_gap after the last.
             self._anchor(event_ns, self.due_ns(self._last_event_ns) + self._scaled(self.max_gap_ns))
-        self._last_event_ns = max(self._last_event_ns, event_ns)
         delay_ns = self.due_ns(event_ns) - now
         if delay_ns > 0:
             self.lag_ns = 0
+            # the event is released only once due: until then event_now is the present
+            # (an order arriving meanwhile must not move the market to the next event)
             await self.clock.sleep(delay_ns / NS_PER_S)
         else:
             self.lag_ns = -delay_ns
             if self._count % self.yield_every == 0:
                 await asyncio.sleep(0)
+        self._last_event_ns = max(self._last_event_ns, event_ns)
 
     def _scaled(self, event_span_ns: int) -> int:
         assert self.speed is not None

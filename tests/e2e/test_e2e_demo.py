@@ -53,6 +53,7 @@ def test_the_demo_executes_a_parent_compares_it_and_leaves_no_process_behind(
     assert "state completed" in out, out
     assert "filled          800 / 800" in out
     assert "bps vs arrival" in out and "TWAP" in out and "policy" in out
+    assert "backtest of the same parent: from the live start" in out  # says what it compares
     assert "submitting: sell 800 AMZN" in proc.stderr  # through the control plane
     assert processes_mentioning(str(workdir)) == []
     assert (workdir / "daemon" / "journal.db").exists()

@@ -1,4 +1,5 @@
-"""A real Prometheus server scrapes the daemon and answers queries over its HTTP API."""
+"""A real Prometheus server scrapes the daemon and the exchange and answers queries over
+its HTTP API."""
 
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ def query(port: int, expr: str) -> list[dict[str, object]]:
     return list(body["data"]["result"])
 
 
-async def test_prometheus_scrapes_the_daemon_and_sees_fix_orders_and_fills(
+async def test_prometheus_scrapes_the_daemon_and_the_exchange_and_sees_orders_and_fills(
     tmp_path: Path,
 ) -> None:
     stack = Stack(StackSettings(tmp_path / "stack", speed=40))
@@ -42,6 +43,8 @@ async def test_prometheus_scrapes_the_daemon_and_sees_fix_orders_and_fills(
             "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
             "scrape_configs:\n  - job_name: rlexec\n    static_configs:\n"
             f"      - targets: ['127.0.0.1:{stack.http_port}']\n"
+            "  - job_name: exchange\n    static_configs:\n"
+            f"      - targets: ['127.0.0.1:{stack.md_port}']\n"
         )
         prom = subprocess.Popen(
             [
@@ -73,6 +76,8 @@ async def test_prometheus_scrapes_the_daemon_and_sees_fix_orders_and_fills(
                 "sent": 'sum(rlexec_orders_sent_total{kind="new"})',
                 "filled": "sum(rlexec_filled_quantity_total)",
                 "ready": "rlexec_ready",
+                "exchange_up": 'up{job="exchange"}',
+                "amzn_halted": 'rlexec_exchange_symbol_halted{job="exchange", symbol="AMZN"}',
             }
             while time.monotonic() < deadline:
                 try:
@@ -93,6 +98,8 @@ async def test_prometheus_scrapes_the_daemon_and_sees_fix_orders_and_fills(
             assert seen.get("sent", 0) >= 1, seen
             assert seen.get("filled") == 300, seen
             assert seen.get("ready") == 1, seen
+            assert seen.get("exchange_up") == 1, seen
+            assert seen.get("amzn_halted") == 0, seen
         finally:
             prom.terminate()
             prom.wait(10)

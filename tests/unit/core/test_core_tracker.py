@@ -181,3 +181,28 @@ def test_an_order_the_venue_does_not_know_keeps_its_fills_and_ends() -> None:
     order = t.get("C1")
     assert (order.status, order.cum_qty, order.leaves_qty) == (OrdStatus.CANCELED, 14, 0)
     assert list(t.live()) == []
+
+
+def test_a_long_day_keeps_every_working_order_and_only_the_newest_finished_ones() -> None:
+    """The daemon's tracker lives all day: finished orders beyond ``keep_terminal`` are
+    forgotten (oldest first) so memory stays flat (the one-hour soak grew ~700 bytes an
+    order before), working ones never are, and ExecIDs are remembered all day."""
+    t = OrderTracker(keep_terminal=100)
+    working = ChildOrder("W1", "AMZN", Side.BUY, 100, 10_000, parent_id="P1")
+    t.add(working)
+    for i in range(1_000):
+        cl = f"C{i}"
+        t.add(ChildOrder(cl, "AMZN", Side.BUY, 10, 10_000, parent_id="P1"))
+        t.on_exec_report(report(cl, ExecType.NEW, OrdStatus.NEW, 0, 10))
+        t.on_exec_report(
+            report(cl, ExecType.TRADE, OrdStatus.FILLED, 10, 0, last_qty=10, last_px=10_000)
+        )
+    assert len(t) <= 2 * 100 + 1
+    assert t.get("W1") is working and list(t.live()) == [working]
+    assert t.get("C999").status is OrdStatus.FILLED  # the newest finished are kept
+    with pytest.raises(UnknownOrder):
+        t.get("C0")
+    assert t.seen_exec_id("X-C0-TRADE-10")
+    t.add(ChildOrder("C1000", "AMZN", Side.BUY, 10, 10_000, parent_id="P1"))
+    with pytest.raises(ValueError, match="already used"):
+        t.add(ChildOrder("C999", "AMZN", Side.BUY, 10, 10_000, parent_id="P1"))

@@ -131,6 +131,11 @@ def test_prometheus_must_scrape_where_the_daemon_listens(tree: Tree) -> None:
     _fails_with(tree, "job rlexec must scrape daemon:9464")
 
 
+def test_prometheus_must_scrape_the_exchange_where_it_serves_metrics(tree: Tree) -> None:
+    tree.replace("deploy/prometheus/prometheus-compose.yml", '"exchange:8765"', '"exchange:9878"')
+    _fails_with(tree, "job exchange must scrape exchange:8765 (got ['exchange:9878'])")
+
+
 def test_grafana_provider_path_must_match_the_mount(tree: Tree) -> None:
     tree.replace(
         "deploy/grafana/provisioning/dashboards/rlexec.yml",

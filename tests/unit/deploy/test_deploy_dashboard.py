@@ -107,6 +107,17 @@ def test_a_metric_on_no_panel_fails(tree: Tree) -> None:
     assert "rlexec_fix_messages_dropped (daemon/metrics.py) is on no panel" in result.output
 
 
+def test_an_exchange_metric_on_no_panel_fails_naming_the_exchange(tree: Tree) -> None:
+    dash = _load(tree)
+    dash["panels"] = [p for p in dash["panels"] if p.get("title") != "Unreadable upstream messages"]
+    _save(tree, dash)
+    result = tree.check("dashboard")
+    assert not result.passed
+    assert (
+        "rlexec_exchange_upstream_bad_messages (exchange/health.py) is on no panel" in result.output
+    )
+
+
 def test_template_variable_on_a_wrong_label_fails(tree: Tree) -> None:
     dash = _load(tree)
     var = dash["templating"]["list"][1]

@@ -60,6 +60,15 @@ def test_exposed_series_follow_prometheus_naming() -> None:
     assert all(name.startswith("rlexec_") for name in KNOWN)
 
 
+def test_the_exchange_s_series_are_known_with_their_labels() -> None:
+    """Rules and panels on the exchange's job (exchange/health.py) are checked too."""
+    assert KNOWN["rlexec_exchange_symbol_halted"] == {"symbol"}
+    assert KNOWN["rlexec_exchange_symbol_never_traded"] == {"symbol"}
+    assert KNOWN["rlexec_exchange_upstream_bad_messages_total"] == {"symbol"}
+    assert pn.source_of("rlexec_exchange_symbol_halted") == "exchange/health.py"
+    assert pn.source_of("rlexec_orders_sent") == "daemon/metrics.py"
+
+
 def test_problems_name_unknown_metrics_and_labels() -> None:
     problems = pn.problems_in(
         'sum by (sym) (rlexec_positon{symbol="A"})', "here", KNOWN, legend="{{side}}"

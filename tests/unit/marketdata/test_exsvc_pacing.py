@@ -87,3 +87,22 @@ def test_bad_settings() -> None:
         Pacer(SimClock(), 1.0, max_gap_s=-1)
     with pytest.raises(ValueError, match="yield_every"):
         Pacer(SimClock(), None, yield_every=0)
+
+
+async def test_while_the_replay_waits_through_a_silence_event_now_is_the_present_not_the_next_event() -> (
+    None
+):
+    # An order arriving then is handled (and the market moved) at event_now: it used to
+    # read the next event's time, seconds ahead, so the venue jumped the market forward
+    # on every such order and published it early; a daemon syncing its clock forward to
+    # those timestamps ran ahead of the replay for the rest of the run (parity_bench).
+    clock = SimClock(C0)
+    pacer = Pacer(clock, 1.0)
+    await pacer.wait(T0)
+    nxt = asyncio.create_task(pacer.wait(T0 + 10 * NS_PER_S))
+    await clock.run_for(2.0)
+    assert not nxt.done()
+    assert pacer.event_now_ns() == T0 + 2 * NS_PER_S
+    await clock.run_for(8.0)
+    await asyncio.wait_for(nxt, 1)
+    assert pacer.event_now_ns() == T0 + 10 * NS_PER_S
