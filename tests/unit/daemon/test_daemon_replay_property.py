@@ -203,7 +203,11 @@ class ReplayMachine(OrderPathMachine):
     @precondition(lambda m: any(a.answer is not None for a in m.link.asked))
     @rule(data=st.data())
     def venue_delivers_status_answer(self, data: st.DataObject) -> None:
-        ready = [a for a in self.link.asked if a.answer is not None]
+        # FIX order: answers about one ClOrdID arrive in the order it was asked about
+        first: dict[str, Asked] = {}
+        for a in self.link.asked:
+            first.setdefault(a.question.query_id, a)
+        ready = [a for a in first.values() if a.answer is not None]
         if ready:
             self._deliver(data.draw(st.sampled_from(ready)))
 
@@ -307,6 +311,29 @@ def test_a_second_unknown_answer_for_a_replace_settled_as_lost_replays() -> None
         while m.link.asked:
             m.venue_delivers_status_answer(_Draw(m.link.asked[0]))
         assert not m.engine.tracker.get(order.cl_ord_id).status.is_pending
+        m.crash_and_replay()
+    finally:
+        m.teardown()
+
+
+def test_an_answer_settles_the_oldest_question_about_its_order() -> None:
+    """Found by this machine: the order asked about before its cancel went out and again
+    after (the reconciliation asks about every live order, whatever is open). The first
+    answer ("working", from before the cancel) was taken as the answer to the second
+    question and read as "that cancel never arrived"; the venue's own cancel reject
+    then hit an order no longer pending, and the journal held both."""
+    m = ReplayMachine()
+    try:
+        m.strategy_apply([DesiredOrder(Side.BUY, 9_996, 10)], [])
+        (order,) = m.engine.tracker.live()
+        m._ask(order)  # asked while the new order is in flight
+        _ack_all_new(m)
+        m.strategy_cancel_children()
+        (cancel,) = m.venue.cancels
+        m._ask(order, again=True)  # asked again, the cancel in flight
+        m.venue_answer_cancel(_Draw(cancel), False)  # FIX order: answers, then the reject
+        while m.link.asked:
+            m.venue_delivers_status_answer(_Draw(m.link.asked[0]))
         m.crash_and_replay()
     finally:
         m.teardown()
