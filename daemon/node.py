@@ -333,9 +333,12 @@ class Node:
                 log.error("shutdown_orders_still_live", cl_ord_ids=left[:20], count=len(left))
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        if self._tasks:
+            # bounded too: a task that outlives its cancel (the control plane once did,
+            # on a cancel lost in asyncio.wait_for) must not hold the shutdown forever
+            _, stuck = await asyncio.wait(self._tasks, timeout=bound / 4)
+            for task in stuck:
+                log.error("shutdown_task_abandoned", task=task.get_name(), waited_s=bound / 4)
         if self._reconcile_task is not None:
             self._reconcile_task.cancel()
         with contextlib.suppress(Exception):
