@@ -329,6 +329,7 @@ _PASSTHROUGH = {
         "main",
         "execution-quality report: IS split, intervals, plots",
     ),
+    "gate": ("policies.backtest.gate_cli", "main", "promotion gate for a candidate policy"),
 }
 
 

@@ -364,9 +364,12 @@ class Node:
             await self._cancel_all_resting(deadline=time.monotonic() + bound / 2)
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        if self._tasks:
+            # bounded too: a task that outlives its cancel (the control plane once did,
+            # on a cancel lost in asyncio.wait_for) must not hold the shutdown forever
+            _, stuck = await asyncio.wait(self._tasks, timeout=bound / 4)
+            for task in stuck:
+                log.error("shutdown_task_abandoned", task=task.get_name(), waited_s=bound / 4)
         self.reconciler.stop()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.router.stop("rlexec shutting down"), bound / 2)

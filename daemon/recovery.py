@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 from core.events import CancelReject, ExecReport
 from core.log import get_logger
+from core.order_tracker import UnknownOrder
 from core.orders import ChildOrder
 from core.parent import ParentOrder, ParentState
 from core.requests import CancelRequest, NewOrderRequest, ReplaceRequest
@@ -157,7 +158,15 @@ def _apply(rec: JournalRecord, engine: ExecutionEngine) -> None:
     elif rec.kind == "replace" and isinstance(p, ReplaceRequest):
         tracker.request_replace(p.orig_cl_ord_id, p.cl_ord_id, p.price, p.qty, p.ts_ns)
     elif rec.kind == "report" and isinstance(p, ExecReport):
-        update = tracker.on_exec_report(p)
+        try:
+            update = tracker.on_exec_report(p)
+        except UnknownOrder:
+            if p.exec_type is ExecType.TRADE:
+                raise  # live, a fill for no order of ours engaged the kill switch
+            # as live (ExecutionEngine.on_exec_report): a report naming no order of ours,
+            # e.g. a second "unknown order" status answer for a replace already settled
+            # as never at the venue, is information and changes nothing
+            return
         if update.fill is not None:
             parent = engine.parents.get(update.order.parent_id)
             if parent is not None:

@@ -21,6 +21,7 @@ the same state without knowing about questions at all.
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 from typing import Literal
 
@@ -52,17 +53,23 @@ class Settlement:
 
 
 class StatusQuestions:
-    """Questions asked and not yet answered, keyed by the ClOrdID asked about."""
+    """Questions asked and not yet answered, keyed by the ClOrdID asked about.
+
+    The same ClOrdID may be asked about again before the first answer comes (the
+    reconciliation after a logon asks about every live order, whatever is open). FIX
+    answers in the order asked, so each ClOrdID keeps its questions first in, first
+    out: an answer settles the oldest, never a later one asked with another request in
+    flight (which would read "working" as "that cancel never arrived")."""
 
     def __init__(self) -> None:
-        self._open: dict[str, Question] = {}
+        self._open: dict[str, deque[Question]] = {}
         self._last_asked_ns: dict[str, int] = {}  # order ClOrdID -> monotonic
 
     def __contains__(self, query_id: object) -> bool:
         return query_id in self._open
 
     def __len__(self) -> int:
-        return len(self._open)
+        return sum(len(q) for q in self._open.values())
 
     def unanswered(self) -> list[str]:
         return sorted(self._open)
@@ -82,7 +89,7 @@ class StatusQuestions:
     def asked(self, order: ChildOrder, req: StatusRequest, kind: Kind, now_ns: int) -> Question:
         """``req`` went out (monotonic ``now_ns``) about ``order`` as it stands now."""
         question = Question(req.cl_ord_id, order.cl_ord_id, kind, order.pending_id, now_ns)
-        self._open[req.cl_ord_id] = question
+        self._open.setdefault(req.cl_ord_id, deque()).append(question)
         self._last_asked_ns[order.cl_ord_id] = now_ns
         return question
 
@@ -98,7 +105,14 @@ class StatusQuestions:
         self._last_asked_ns = {k: v for k, v in self._last_asked_ns.items() if k in live_ids}
 
     def take(self, query_id: str) -> Question | None:
-        return self._open.pop(query_id, None)
+        """The oldest open question about ``query_id`` (the one an answer now answers)."""
+        waiting = self._open.get(query_id)
+        if not waiting:
+            return None
+        question = waiting.popleft()
+        if not waiting:
+            del self._open[query_id]
+        return question
 
     @staticmethod
     def settle(answer: ExecReport, question: Question, tracker: OrderTracker) -> Settlement:

@@ -67,9 +67,10 @@ class ActionChoice:
     rest_slices: float = 0.0
     cross_slices: float = 0.0
     cross_behind: bool = False  # also cross what is behind the straight-line schedule
+    rest_behind: bool = False  # also rest what is behind the straight-line schedule
 
 
-def _default_table() -> tuple[ActionChoice, ...]:
+def _table_v2() -> tuple[ActionChoice, ...]:
     rows = [ActionChoice("wait", Placement.NONE), ActionChoice("hold", Placement.KEEP)]
     for m in (1.0, 2.0):
         rows.append(ActionChoice(f"touch_x{m:g}", Placement.TOUCH, rest_slices=m))
@@ -85,16 +86,40 @@ def _default_table() -> tuple[ActionChoice, ...]:
     return tuple(rows)
 
 
+def _table_v3() -> tuple[ActionChoice, ...]:
+    """v2 plus the passive half of the desk's tactic as actions: rest everything due by
+    the next decision (what is behind the line and the next slice) and cross nothing, so
+    a policy can wait for the market to fill what it is behind on, and cross (the
+    catch-up actions) only when it chooses to."""
+    return (
+        *_table_v2(),
+        ActionChoice("due_touch", Placement.TOUCH, rest_slices=1.0, rest_behind=True),
+        ActionChoice("due_inside", Placement.INSIDE, rest_slices=1.0, rest_behind=True),
+    )
+
+
+ACTION_TABLES = {2: _table_v2, 3: _table_v3}
+ACTION_VERSION = 3  # what training writes; v2 serves artifacts trained before issue 15
+
+
 @dataclass(frozen=True, slots=True)
 class ActionSpec:
     """The discrete action table a learned policy indexes; part of the artifact."""
 
     choices: tuple[ActionChoice, ...] = ()
-    version: int = 2
+    version: int = ACTION_VERSION
 
     def __post_init__(self) -> None:
         if not self.choices:
-            object.__setattr__(self, "choices", _default_table())
+            table = ACTION_TABLES.get(self.version)
+            if table is None:
+                raise ValueError(f"no action table v{self.version}; have {sorted(ACTION_TABLES)}")
+            object.__setattr__(self, "choices", table())
+
+    @property
+    def known(self) -> bool:
+        """Whether this is one of the tables this code decodes (an artifact's must be)."""
+        return self.version in ACTION_TABLES and self == ActionSpec(version=self.version)
 
     @property
     def n(self) -> int:
@@ -103,6 +128,9 @@ class ActionSpec:
     @property
     def names(self) -> list[str]:
         return [c.name for c in self.choices]
+
+    def index(self, name: str) -> int:
+        return next(i for i, c in enumerate(self.choices) if c.name == name)
 
     @property
     def prior_index(self) -> int:
@@ -124,7 +152,10 @@ class ActionSpec:
         if c.cross_behind:
             cross += max(0.0, ctx.qty * ctx.elapsed_fraction - ctx.filled)
         cross_qty = _lots(cross, remaining, ctx.lot_size)
-        rest = min(c.rest_slices * slice_qty, remaining - cross_qty)
+        rest = c.rest_slices * slice_qty
+        if c.rest_behind:
+            rest += max(0.0, ctx.qty * ctx.elapsed_fraction - ctx.filled)
+        rest = min(rest, remaining - cross_qty)
         return Action(
             c.placement,
             rest_qty=_lots(rest, remaining, ctx.lot_size),
@@ -143,6 +174,7 @@ class ActionSpec:
                     "rest_slices": c.rest_slices,
                     "cross_slices": c.cross_slices,
                     "cross_behind": c.cross_behind,
+                    "rest_behind": c.rest_behind,
                 }
                 for c in self.choices
             ],
@@ -158,6 +190,7 @@ class ActionSpec:
                     float(c["rest_slices"]),
                     float(c["cross_slices"]),
                     bool(c.get("cross_behind", False)),
+                    bool(c.get("rest_behind", False)),
                 )
                 for c in data["choices"]
             )

@@ -32,8 +32,8 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from policies.actions import ActionSpec
-from policies.features import FEATURE_NAMES, FEATURE_VERSION, FeatureSpec, Normaliser
+from policies.actions import ACTION_TABLES, ActionSpec
+from policies.features import FeatureSpec, Normaliser, check_spec_names
 from policies.network import PolicyNet
 
 WEIGHTS = "weights.safetensors"
@@ -210,20 +210,20 @@ def load_artifact(path: str | Path, expected_sha256: str | None = None) -> Loade
             raise ValueError(f"activation {net_spec.get('activation')!r} is not tanh")
     except (KeyError, TypeError, ValueError) as exc:
         raise ArtifactError(p, f"manifest is malformed: {exc}") from exc
-    if fspec.names != FEATURE_NAMES or fspec.version != FEATURE_VERSION:
+    try:
+        check_spec_names(fspec.names, fspec.version)
+    except ValueError as exc:
+        raise ArtifactError(p, str(exc)) from None
+    if not aspec.known:
         raise ArtifactError(
             p,
-            f"feature spec v{fspec.version} {list(fspec.names)} does not match this code's v{FEATURE_VERSION} {list(FEATURE_NAMES)}",
+            f"action spec {aspec.names} v{aspec.version} is none of this code's tables "
+            f"(v{', v'.join(str(v) for v in sorted(ACTION_TABLES))})",
         )
-    if aspec != ActionSpec():
+    if n_in != len(fspec.names) or n_out != aspec.n:
         raise ArtifactError(
             p,
-            f"action spec {aspec.names} v{aspec.version} does not match this code's {ActionSpec().names} v{ActionSpec().version}",
-        )
-    if n_in != len(FEATURE_NAMES) or n_out != aspec.n:
-        raise ArtifactError(
-            p,
-            f"network is {n_in} -> {n_out}, features and actions need {len(FEATURE_NAMES)} -> {aspec.n}",
+            f"network is {n_in} -> {n_out}, features and actions need {len(fspec.names)} -> {aspec.n}",
         )
     try:
         normaliser = Normaliser.from_json(manifest["normalisation"], n_in)

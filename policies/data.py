@@ -19,6 +19,7 @@ explicitly. A folder or window that cannot be used raises :class:`DataError` nam
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -133,6 +134,7 @@ class SyntheticSource:
     volume_rate: float
     sha256: str
     day_start_ns: int
+    calibrated_on: str = ""  # the recorded source (folder and windows) the flow was fitted to
 
     @property
     def name(self) -> str:
@@ -142,21 +144,30 @@ class SyntheticSource:
         return {
             "name": self.name,
             "params": self.params.source,
+            "calibrated_on": self.calibrated_on,
             "sha256": self.sha256,
             "windows": [f"{_fmt(a)}-{_fmt(b)}" for a, b in self.windows],
         }
 
 
-def synthetic_source(symbol: str, regime_name: str) -> SyntheticSource:
-    """A synthetic regime on the shipped calibrated flow parameters of ``symbol``."""
-    from exchange.flow.model import PARAMS_FILE, load_params, regime
+def synthetic_source(
+    symbol: str, regime_name: str, params: FlowParams | None = None, calibrated_on: str = ""
+) -> SyntheticSource:
+    """A synthetic regime of ``symbol``'s order flow: ``params`` fitted to a training
+    split (:func:`calibrated_synthetic`), or the shipped whole-day calibration (which
+    has seen every hour of the shipped day, so training with it leaks test hours)."""
+    from exchange.flow.model import PARAMS_FILE, calibrated_regime, load_params
     from exchange.flow.simulator import DEFAULT_START_NS
 
-    params = load_params(symbol)
-    reg = regime(regime_name)
+    if params is None:
+        params = load_params(symbol)
+        digest = hashlib.sha256(Path(PARAMS_FILE).read_bytes()).hexdigest()
+    else:
+        text = json.dumps(params.to_json(), sort_keys=True).encode()
+        digest = hashlib.sha256(text).hexdigest()
+    reg = calibrated_regime(regime_name, params)
     mean_size = sum(params.market_sizes) / len(params.market_sizes)
     rate = 2 * params.market_rate * reg.market * mean_size
-    digest = hashlib.sha256(Path(PARAMS_FILE).read_bytes()).hexdigest()
     day_start = DEFAULT_START_NS - OPEN_S * NS_PER_S
     return SyntheticSource(
         params,
@@ -166,7 +177,23 @@ def synthetic_source(symbol: str, regime_name: str) -> SyntheticSource:
         rate,
         digest,
         day_start,
+        calibrated_on,
     )
+
+
+_FLOW_CACHE: dict[tuple[str, tuple[tuple[int, int], ...]], FlowParams] = {}
+
+
+def calibrated_synthetic(source: Source, regime_name: str) -> SyntheticSource:
+    """A synthetic regime whose flow is calibrated on ``source``'s own windows only."""
+    from exchange.flow.calibration import calibrate
+
+    key = (source.sha256, source.windows)
+    params = _FLOW_CACHE.get(key)
+    if params is None:
+        params = _FLOW_CACHE[key] = calibrate(source.day, windows=source.windows)
+    where = f"{source.name}@{','.join(f'{_fmt(a)}-{_fmt(b)}' for a, b in source.windows)}"
+    return synthetic_source(source.instrument.symbol, regime_name, params, where)
 
 
 AnySource = Source | SyntheticSource
@@ -241,6 +268,17 @@ class DataSplit:
         return {k: [s.describe() for s in getattr(self, k)] for k in ("train", "val", "test")}
 
 
+def synthetic_for(recorded: Sequence[Source], regimes: Sequence[str]) -> list[SyntheticSource]:
+    """Each regime for each ticker, calibrated on that ticker's deepest recorded source's
+    windows (a level-5 file shows the depth profile a level-1 file cannot)."""
+    deepest: dict[str, Source] = {}
+    for src in recorded:
+        sym = src.instrument.symbol
+        if sym not in deepest or src.day.levels > deepest[sym].day.levels:
+            deepest[sym] = src
+    return [calibrated_synthetic(src, r) for src in deepest.values() for r in regimes]
+
+
 DEFAULT_TRAIN = "09:30-13:00"
 DEFAULT_VAL = "13:00-14:15"
 DEFAULT_TEST = "14:15-16:00"
@@ -267,18 +305,114 @@ def default_split(
 ) -> DataSplit:
     """Hours of the training tickers for train/val/test; unseen tickers for test, over
     the ``unseen`` windows (None: the whole day); ``synthetic`` regimes (e.g. ["calm",
-    "volatile"]) join the training set."""
+    "volatile"]) of each training ticker, calibrated on its training windows only,
+    join the training set."""
     root = repo_data()
     tf = train_folders or [str(root / DEFAULT_TRAIN_FOLDER)]
     uf = unseen_folders if unseen_folders is not None else [str(root / DEFAULT_UNSEEN_FOLDER)]
     tr, va, te = parse_windows(train), parse_windows(val), parse_windows(test)
     unseen_windows = parse_windows(unseen) if unseen is not None else [(OPEN_S, CLOSE_S)]
-    train_sources: list[AnySource] = [load_source(f, tr) for f in tf]
-    for name in synthetic or []:
-        first = train_sources[0]
-        train_sources.append(synthetic_source(first.instrument.symbol, name))
+    recorded = [load_source(f, tr) for f in tf]
+    train_sources: list[AnySource] = [*recorded, *synthetic_for(recorded, synthetic or [])]
     return DataSplit(
         train=train_sources,
         val=[load_source(f, va) for f in tf],
         test=[load_source(f, te) for f in tf] + [load_source(f, unseen_windows) for f in uf],
     )
+
+
+# --------------------------------------------------------------------------- folds
+# Issue 15's validation protocol on the shipped day (one day per ticker). Every fold
+# names its training, validation and test data up front; normalisation, baseline
+# parameters, the synthetic regimes' flow and the passive tactic's tuning read the
+# training part only, checkpoints and the risk aversion are chosen on the validation
+# part, and the test part is only ever evaluated (by ``rlexec gate``).
+MORNING = "09:30-12:00"
+MIDDAY = "12:00-13:30"
+CLOSE = "13:30-16:00"
+WHOLE_DAY = "09:30-16:00"
+AMZN5, AMZN1, AAPL1 = "AMZN_2012-06-21_5", "AMZN_2012-06-21_1", "AAPL_2012-06-21_1"
+TRAINING_REGIMES = ("volatile", "trending", "thin", "wide")
+
+
+@dataclass(frozen=True, slots=True)
+class Fold:
+    """One split of the protocol: ``FOLDER@HH:MM-HH:MM[,...]`` items per part."""
+
+    name: str
+    purpose: str
+    train: tuple[str, ...]
+    val: tuple[str, ...]
+    test: tuple[str, ...]
+    synthetic: tuple[str, ...] = TRAINING_REGIMES
+
+    def split(self) -> DataSplit:
+        recorded = _sources(self.train)
+        return DataSplit(
+            train=[*recorded, *synthetic_for(recorded, self.synthetic)],
+            val=_sources(self.val),
+            test=_sources(self.test),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "purpose": self.purpose,
+            "train": list(self.train),
+            "val": list(self.val),
+            "test": list(self.test),
+            "synthetic": list(self.synthetic),
+        }
+
+
+def _sources(items: Sequence[str]) -> list[Source]:
+    """One source per item; the level-1 AMZN file is the level-5 day seen one level deep,
+    so a fold never trains on one and tests on the other over the same hours."""
+    out = []
+    for item in items:
+        folder, _, windows = item.partition("@")
+        path = Path(folder) if Path(folder).exists() else repo_data() / folder
+        out.append(load_source(path, parse_windows(windows or WHOLE_DAY)))
+    return out
+
+
+FOLDS: dict[str, Fold] = {
+    f.name: f
+    for f in (
+        Fold(
+            "time-forward",
+            "both tickers: train the morning, validate midday, test the close",
+            train=(f"{AMZN5}@{MORNING}", f"{AAPL1}@{MORNING}"),
+            val=(f"{AMZN5}@{MIDDAY}", f"{AAPL1}@{MIDDAY}"),
+            test=(f"{AMZN5}@{CLOSE}", f"{AMZN1}@{CLOSE}", f"{AAPL1}@{CLOSE}"),
+        ),
+        Fold(
+            "time-reverse",
+            "both tickers: train the close, validate midday, test the morning",
+            train=(f"{AMZN5}@{CLOSE}", f"{AAPL1}@{CLOSE}"),
+            val=(f"{AMZN5}@{MIDDAY}", f"{AAPL1}@{MIDDAY}"),
+            test=(f"{AMZN5}@{MORNING}", f"{AMZN1}@{MORNING}", f"{AAPL1}@{MORNING}"),
+        ),
+        Fold(
+            "loto-AAPL",
+            "leave AAPL out: train AMZN's morning and close, validate its midday, test AAPL",
+            train=(f"{AMZN5}@{MORNING},{CLOSE}",),
+            val=(f"{AMZN5}@{MIDDAY}",),
+            test=(f"{AAPL1}@{WHOLE_DAY}",),
+        ),
+        Fold(
+            "loto-AMZN",
+            "leave AMZN out: train AAPL's morning and close, validate its midday, test AMZN",
+            train=(f"{AAPL1}@{MORNING},{CLOSE}",),
+            val=(f"{AAPL1}@{MIDDAY}",),
+            test=(f"{AMZN5}@{WHOLE_DAY}", f"{AMZN1}@{WHOLE_DAY}"),
+        ),
+    )
+}
+
+
+def fold(name: str) -> Fold:
+    try:
+        return FOLDS[name]
+    except KeyError:
+        raise DataError(f"unknown fold {name!r}; use one of {', '.join(FOLDS)}") from None

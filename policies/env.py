@@ -13,11 +13,26 @@ the in-process :class:`~execution.sim_router.SimRouter`.
 Reward: the step's implementation-shortfall increment in basis points of the arrival
 notional, with the unexecuted remainder marked at the mid, negated so that less cost
 is more reward. The increments telescope: an episode's rewards sum to minus its final
-implementation shortfall. At the end time the remainder is cancelled off the book and
-sent as market orders (repeated each ``sweep_interval_s`` while the book is thin) and
-its real fills counted; no arbitrary penalty. If the book still cannot absorb it after
-``sweep_max_s``, the leftover is charged at the price of walking the displayed book
-(the last visible price for anything beyond it) and reported in ``info``.
+implementation shortfall. Training may add two terms (both zero by default, so
+evaluation and the backtest always see the plain shortfall):
+
+* a timing-risk penalty per step, ``risk_aversion * x**2 * sigma``, with ``x`` the share
+  of the parent still held and ``sigma`` the mid's volatility over one decision
+  interval in bps (Almgren-Chriss's risk term, with the volatility rather than the
+  variance so that the penalty is in bps like the shortfall): holding inventory through
+  a volatile market costs, so lower variance is learned rather than hoped for;
+* a deadline penalty, ``deadline_penalty_bps`` per unit share of the parent still open
+  at the end time beyond ``deadline_free``: a policy must not plan on the sweep.
+
+At the end time the resting children are cancelled and the remainder is completed the
+way it would be at a deadline: one market order for what the displayed book holds,
+its real fills counted (the impact model then moves the market), and whatever the
+displayed book cannot take is charged as walking the *latent* book beyond it, which is
+what the square-root impact model describes: the average price of eating that volume
+on top of the hole our earlier trades left (:func:`latent_walk_ticks`). With
+``sweep_max_s`` > 0 the older, patient sweep is used instead (a market order for the
+displayed depth each ``sweep_interval_s`` while the book refills, for up to that
+long after the end time; what is still left is charged the same way).
 """
 
 from __future__ import annotations
@@ -27,7 +42,7 @@ import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, SupportsFloat
+from typing import Any, ClassVar, SupportsFloat
 
 import gymnasium as gym
 import numpy as np
@@ -39,12 +54,17 @@ from core.ids import ClOrdIdGenerator, MemorySequenceStore
 from core.instruments import Instrument
 from core.parent import ParentOrder
 from core.types import Side
-from exchange.flow.model import regime
+from exchange.flow.model import calibrated_regime
 from exchange.flow.simulator import SyntheticSimulator
 from exchange.replay.api import MarketSimulator
-from exchange.replay.impact import default_impact
+from exchange.replay.impact import (
+    LinearPermanentImpact,
+    TransientPropagatorImpact,
+    default_impact,
+)
 from exchange.replay.latency import ConstantLatency
 from exchange.replay.simulator import ReplaySimulator
+from exchange.replay.sqrt_impact import SquareRootImpact
 from execution.driver import ParentDriver
 from execution.executor import ExecutionEngine
 from execution.sim_router import SimRouter, VenueLink
@@ -76,13 +96,49 @@ class EnvConfig:
     participation: tuple[float, float] = (0.02, 0.2)  # of the market's expected volume
     latency_us: int = 100  # each way, order entry and reports
     sweep_interval_s: float = 1.0
-    sweep_max_s: float = 300.0
+    # 0: complete at the end time (one market order, the rest charged as walking the
+    # latent book); > 0: the patient sweep for up to that many seconds (before issue 15)
+    sweep_max_s: float = 0.0
     risk_participation_window_s: int = 600
     impact: str = "sqrt"  # exchange.replay.impact model: none, permanent, transient, sqrt
-    # Training only: subtract, step by step, the reward a TWAP shadow earns on the same
-    # replay window (a control variate: the market's drift cancels, the optimum does not
-    # move because the shadow ignores the agent). None = the absolute IS increment.
+    # Training only (never in to_json): subtract, step by step, the reward a TWAP shadow
+    # earns on the same replay window (a control variate: the market's drift cancels, the
+    # optimum does not move because the shadow ignores the agent). None = the absolute
+    # IS increment.
     reward_baseline: str | None = None
+    # Training only: the reward's timing-risk and deadline terms (module docstring).
+    risk_aversion: float = 0.0
+    deadline_free: float = 0.03
+    deadline_penalty_bps: float = 0.0
+    # Training only: each episode's impact strength is the calibrated one times a factor
+    # drawn log-uniformly from this range (1, 1: as calibrated, nothing drawn).
+    impact_scale: tuple[float, float] = (1.0, 1.0)
+    # Share of episodes on synthetic regimes when recorded and synthetic sources mix.
+    synthetic_share: float = 0.25
+
+    TRAINING_ONLY: ClassVar[tuple[str, ...]] = (
+        "reward_baseline",
+        "risk_aversion",
+        "deadline_free",
+        "deadline_penalty_bps",
+        "impact_scale",
+        "synthetic_share",
+    )
+
+    def __post_init__(self) -> None:
+        if self.risk_aversion < 0 or self.deadline_penalty_bps < 0:
+            raise ValueError("risk_aversion and deadline_penalty_bps must be >= 0")
+        if not 0.0 <= self.deadline_free <= 1.0 or not 0.0 < self.synthetic_share < 1.0:
+            raise ValueError("deadline_free must be in [0, 1], synthetic_share in (0, 1)")
+        lo, hi = self.impact_scale
+        if not 0 < lo <= hi:
+            raise ValueError(f"impact_scale must be 0 < lo <= hi, got {self.impact_scale}")
+
+    def training_json(self) -> dict[str, Any]:
+        """The training-only settings (what the manifest's training section records)."""
+        out = {k: getattr(self, k) for k in self.TRAINING_ONLY}
+        out["impact_scale"] = list(self.impact_scale)
+        return out
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -98,11 +154,12 @@ class EnvConfig:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> EnvConfig:
         """Evaluation settings from a manifest (the training-only reward baseline is dropped)."""
-        d = dict(data)
-        d.pop("reward_baseline", None)
+        d = {k: v for k, v in data.items() if k not in cls.TRAINING_ONLY}
         # A manifest without the key was trained and evaluated when linear permanent
         # impact was the default: it keeps being evaluated under that model.
         d.setdefault("impact", "permanent")
+        # A manifest from before issue 15 swept patiently (300 s after the end time).
+        d.setdefault("sweep_max_s", 300.0)
         for k in ("horizon_s", "participation"):
             if k in d:
                 d[k] = (float(d[k][0]), float(d[k][1]))
@@ -116,6 +173,7 @@ class EpisodeSpec:
     horizon_ns: int
     side: Side
     qty: int
+    impact_scale: float = 1.0  # times the calibrated impact strength (training draws it)
 
 
 @dataclass(slots=True)
@@ -124,10 +182,16 @@ class EpisodeResult:
     is_bps: float
     filled: int
     swept: int  # units executed by the end-of-horizon market orders
-    unfilled_at_end: int
+    unfilled_at_end: int  # units no market order took: charged as walking the latent book
     denied: int
     child_orders: int
     actions: list[int] = field(default_factory=list)
+    deadline_left: int = 0  # units still open at the end time (swept, charged, or late fills)
+
+    @property
+    def sweep_share(self) -> float:
+        """Share of the parent left to the end time's completion."""
+        return self.deadline_left / self.spec.qty
 
 
 class _Tape:
@@ -174,10 +238,8 @@ class ExecutionEnv(gym.Env[np.ndarray, np.int64]):
         self._kill_path = Path(self._tmp.name) / "kill_switch.json"
         self._kill: KillSwitch | None = None
         self._limits: dict[str, RiskLimits] = {}
-        self._weights = np.asarray(
-            [sum(max(0, hi - lo) for lo, hi in s.windows) for s in sources], dtype=float
-        )
-        self._weights /= self._weights.sum()
+        self._weights = _source_weights(self.sources, self.config.synthetic_share)
+        self._impact_base: dict[int, tuple[str, float]] = {}
         self._sims: dict[int, MarketSimulator] = {}
         self._driver: ParentDriver[Observation, Action] | None = None
         self._obs: Observation | None = None
@@ -226,7 +288,11 @@ class ExecutionEnv(gym.Env[np.ndarray, np.int64]):
         p = math.exp(rng.uniform(math.log(cfg.participation[0]), math.log(cfg.participation[1])))
         lot = src.instrument.lot_size
         qty = max(lot, round(p * src.volume_rate * horizon / NS_PER_S / lot) * lot)
-        return EpisodeSpec(k, start, horizon, side, int(qty))
+        lo_s, hi_s = cfg.impact_scale
+        scale = 1.0
+        if hi_s > lo_s or lo_s != 1.0:  # drawn last: other episodes' draws stay as they were
+            scale = math.exp(rng.uniform(math.log(lo_s), math.log(hi_s)))
+        return EpisodeSpec(k, start, horizon, side, int(qty), scale)
 
     def _risk_limits(self, inst: Instrument) -> RiskLimits:
         lim = self._limits.get(inst.symbol)
@@ -288,19 +354,32 @@ class ExecutionEnv(gym.Env[np.ndarray, np.int64]):
             if isinstance(src, SyntheticSource):
                 sim = SyntheticSimulator(
                     src.params,
-                    regime=regime(src.regime_name),
+                    regime=calibrated_regime(src.regime_name, src.params),
                     instrument=src.instrument,
                     latency=ConstantLatency(lat, lat),
                 )
             else:
+                model = default_impact(self.config.impact, src.instrument.symbol, day=src.day)
                 sim = ReplaySimulator(
                     src.day,
                     instrument=src.instrument,
                     latency=ConstantLatency(lat, lat),
-                    impact=default_impact(self.config.impact, src.instrument.symbol, day=src.day),
+                    impact=model,
                 )
+                attr = next((a for a in _IMPACT_STRENGTH if hasattr(model, a)), None)
+                if attr is not None:
+                    self._impact_base[k] = (attr, float(getattr(model, attr)))
             self._sims[k] = sim
         return sim
+
+    def _set_impact_scale(self, k: int, scale: float) -> None:
+        """This episode's impact strength: the calibrated one times ``scale``."""
+        base = self._impact_base.get(k)
+        if base is not None:
+            attr, value = base
+            setattr(self._sims[k].impact, attr, value * scale)  # type: ignore[attr-defined]
+        elif scale != 1.0 and not isinstance(self.sources[k], SyntheticSource):
+            raise ValueError(f"impact model {self.config.impact!r} has no strength to scale")
 
     def _kill_switch(self, now_ns: int) -> KillSwitch:
         """Each episode is a fresh trading node, with a disengaged kill switch.
@@ -326,6 +405,7 @@ class ExecutionEnv(gym.Env[np.ndarray, np.int64]):
         if isinstance(src, SyntheticSource):
             sim.reset(warm_start, end, seed=(spec.start_ns // 1_000_000 + spec.source) % 2**31)
         else:
+            self._set_impact_scale(spec.source, spec.impact_scale)
             sim.reset(warm_start, min(end, src.day.end_ns), seed=spec.source)
         clock = SimClock(max(warm_start, sim.now_ns))
         router = self._link(clock)
@@ -435,6 +515,15 @@ class ExecutionEnv(gym.Env[np.ndarray, np.int64]):
             tracker.prune(keep_terminal=16)
         self._steps += 1
         terminated = parent.remaining_qty == 0 or now >= parent.end_ns
+        cfg = self.config
+        shaping = 0.0
+        if terminated:
+            res.deadline_left = parent.remaining_qty
+            if cfg.deadline_penalty_bps:
+                late = parent.remaining_qty / parent.qty - cfg.deadline_free
+                shaping += cfg.deadline_penalty_bps * max(0.0, late)
+        elif cfg.risk_aversion:
+            shaping += cfg.risk_aversion * self._risk_term(parent)
         if terminated and parent.remaining_qty:
             self._finish()
         mid = book.mid
@@ -443,7 +532,7 @@ class ExecutionEnv(gym.Env[np.ndarray, np.int64]):
         is_now = parent.shortfall_bps(mark=mid) if parent.remaining_qty else parent.shortfall_bps()
         if terminated and parent.remaining_qty:
             is_now = self._charge_leftover()
-        reward = -(is_now - self._prev_is)
+        reward = -(is_now - self._prev_is) - shaping
         self._prev_is = is_now
         if self._shadow is not None:
             reward -= self._shadow_reward(drain=terminated)
@@ -456,35 +545,52 @@ class ExecutionEnv(gym.Env[np.ndarray, np.int64]):
             obs = self._obs = driver.observe(book, now)
         return obs.features, float(reward), terminated, False, self._info()
 
+    def _risk_term(self, parent: ParentOrder) -> float:
+        """x**2 * sigma: the share still held times the mid's volatility over one decision
+        interval in bps (the lookback's realised volatility, at least half a tick)."""
+        x = parent.remaining_qty / parent.qty
+        vol_ticks = max(0.5, self.builder.market.realized_vol_ticks(self._sim.book))
+        return x * x * vol_ticks / parent.arrival_mid * 1e4
+
     def _finish(self) -> None:
-        """Cancel what rests, then market orders for the rest until done or out of time."""
+        """Cancel what rests, then one market order for what the displayed book holds;
+        with ``sweep_max_s`` > 0, repeat each ``sweep_interval_s`` while the book refills."""
         driver = self._driver
         assert driver is not None
         parent = self._parent
         book = self._sim.book
         settle = max(1_000_000, 4 * self.config.latency_us * 1000)
         deadline = self._clock.now_ns() + round(self.config.sweep_max_s * NS_PER_S)
+        once = self.config.sweep_max_s <= 0
         driver.cancel_resting()
         self._advance(self._clock.now_ns() + settle)
-        while parent.remaining_qty and self._clock.now_ns() < deadline:
+        while parent.remaining_qty and (once or self._clock.now_ns() < deadline):
             before = parent.filled_qty
             driver.sweep(book)
             self._advance(self._clock.now_ns() + settle)
             self._swept += parent.filled_qty - before
+            if once:
+                break
             if parent.remaining_qty:
                 self._advance(self._clock.now_ns() + round(self.config.sweep_interval_s * NS_PER_S))
 
     def _charge_leftover(self) -> float:
-        """IS with a leftover the book could not absorb, priced by walking what is displayed."""
+        """IS with a leftover no market order took: walking the displayed book, and beyond
+        it the latent book of the impact model (:func:`latent_walk_ticks`)."""
         parent = self._parent
         book = self._sim.book
+        side = parent.side
         left = parent.remaining_qty
-        filled, notional = book.cost_to_fill(parent.side, left)
+        filled, shown = book.cost_to_fill(side, left)
+        notional = float(shown)
         if filled < left:
-            far = book.depth(parent.side.opposite, 50)
-            last = far[-1][0] if far else (book.best(parent.side) or round(parent.arrival_mid))
-            notional += (left - filled) * last
-        cost = parent.side.sign * (parent.notional + notional - parent.qty * parent.arrival_mid)
+            far = book.depth(side.opposite, 50)
+            last = far[-1][0] if far else (book.best(side) or round(parent.arrival_mid))
+            beyond = left - filled
+            model = getattr(self._sim, "impact", None)
+            extra = latent_walk_ticks(model, side.sign, beyond, self._clock.now_ns())
+            notional += beyond * (last + side.sign * extra)
+        cost = side.sign * (parent.notional + notional - parent.qty * parent.arrival_mid)
         return cost / (parent.qty * parent.arrival_mid) * 1e4
 
     def _info(self) -> dict[str, Any]:
@@ -542,6 +648,52 @@ class _NoPolicy:
 
     def act(self, obs: Observation) -> Any:
         raise RuntimeError("the environment's actions come from step()")
+
+
+_IMPACT_STRENGTH = ("coef", "gamma", "kappa")  # square-root, linear permanent, transient
+
+
+def latent_walk_ticks(model: object, sign: int, qty: int, now_ns: int) -> float:
+    """Average price move, in ticks against us, of taking ``qty`` more units than the
+    displayed book holds, from the impact model's latent book.
+
+    Square-root model: the latent book's density grows linearly away from the price,
+    so eating ``v`` units on top of the signed hole ``E`` our earlier trades left moves
+    the price by ``c (f(E + v) - f(E))``, ``f(x) = sign(x) sqrt(|x|)``; with
+    ``F(x) = (2/3) |x|**1.5`` its antiderivative, the average over the ``qty`` units is
+    ``c ((F(E + q) - F(E)) / q - f(E))`` (the displayed prices already include the move
+    ``c f(E)``). Linear permanent impact: half of ``gamma q``. Transient ``kappa
+    q**beta``: its average ``kappa q**beta / (1 + beta)``. No model (or a synthetic book,
+    whose depth is all displayed): 0.
+    """
+    if qty <= 0 or model is None:
+        return 0.0
+    if isinstance(model, SquareRootImpact):
+        e = sign * model.hole(now_ns)
+        q = float(qty)
+        avg = (2.0 / 3.0) * (abs(e + q) ** 1.5 - abs(e) ** 1.5) / q - math.copysign(
+            math.sqrt(abs(e)), e
+        )
+        return float(model.coef * avg)
+    if isinstance(model, LinearPermanentImpact):
+        return model.gamma * qty / 2.0
+    if isinstance(model, TransientPropagatorImpact):
+        return float(model.kappa * float(qty) ** model.beta / (1.0 + model.beta))
+    return 0.0
+
+
+def _source_weights(sources: Sequence[AnySource], synthetic_share: float) -> np.ndarray:
+    """Episode weights: recorded sources by the length of their windows; synthetic ones
+    share ``synthetic_share`` of the episodes equally when both kinds are present."""
+    lens = np.asarray([sum(max(0, hi - lo) for lo, hi in s.windows) for s in sources], dtype=float)
+    synthetic = np.asarray([isinstance(s, SyntheticSource) for s in sources])
+    if synthetic.all() or not synthetic.any():
+        out: np.ndarray = lens / lens.sum()
+        return out
+    w = np.where(synthetic, synthetic_share / synthetic.sum(), 0.0)
+    recorded = np.where(synthetic, 0.0, lens)
+    mixed: np.ndarray = w + (1.0 - synthetic_share) * recorded / recorded.sum()
+    return mixed
 
 
 def _volume_between(src: AnySource, t0: int, t1: int) -> int:

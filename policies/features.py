@@ -1,9 +1,15 @@
 """The feature builder: the one function that turns market + parent state into numbers.
 
 Used by the environment, the backtest and the daemon alike, so a policy sees in
-production exactly what it saw in training. Every feature is in units that transfer
-between tickers and parent sizes (fractions, ticks, spreads, fractions of typical
-depth and volume), never raw prices or share counts, and is signed by the parent's
+production exactly what it saw in training. Every feature of the current set (v2) is
+in units that mean the same on any ticker, price level, spread regime and data feed:
+fractions of the horizon and the parent, spreads in units of their own recent mean,
+volatility and price moves in mean spreads, sizes in units of the book's own touch
+depth or the market's own volume rate; never ticks, prices or share counts (the
+population stability test, ``tests/integration/policies/test_policies_feature_shift.py``,
+checks it on every shipped ticker and synthetic regime). Set v1, which had a spread in
+ticks and a five-level imbalance, is still computed for artifacts trained on it. Each
+feature is signed by the parent's
 side so that a positive value always means "the market is moving against us"
 (buying pressure when we buy, selling pressure when we sell): a buy and a sell then
 look alike to the policy, which halves what it has to learn.
@@ -30,7 +36,7 @@ from policies.context import F32, NS_PER_S, DecisionContext, Observation
 from policies.market_state import MarketState
 from policies.queue_estimate import QueueEstimator
 
-FEATURE_NAMES: tuple[str, ...] = (
+FEATURES_V1: tuple[str, ...] = (
     "time_left",  # fraction of the horizon still to run, [0, 1]
     "inventory_left",  # fraction of the parent still to execute, [0, 1]
     "schedule_gap",  # inventory_left - time_left: > 0 behind a straight-line schedule
@@ -50,9 +56,47 @@ FEATURE_NAMES: tuple[str, ...] = (
     "order_age_log",  # log1p(age of our resting child in decision intervals)
     "resting_frac",  # resting units / remaining units
 )
+# Version 2 (issue 15): nothing in ticks or in a level count that depends on the data
+# feed. ``spread_ticks_log`` (a 28-tick spread on one ticker is a 15-tick spread on
+# another) and ``imbalance_5`` (the touch again on level-1 data) are gone; the resting
+# offset is in mean spreads; the order's remainder and the far touch are in units of
+# the book's own mean touch depth. Heavy-tailed ratios are log-scaled (signed for the
+# drift) so that a trending or thin market stretches them without leaving the range
+# the normaliser was fitted on (tests/integration/policies/test_policies_feature_shift.py).
+FEATURES_V2: tuple[str, ...] = (
+    "time_left",  # fraction of the horizon still to run, [0, 1]
+    "inventory_left",  # fraction of the parent still to execute, [0, 1]
+    "schedule_gap",  # inventory_left - time_left: > 0 behind a straight-line schedule
+    "spread_rel",  # spread / its mean over the lookback
+    "imbalance_1",  # side-signed (bid - ask) / (bid + ask) at the touch
+    "microprice_offset",  # side-signed (microprice - mid) / spread
+    "realized_vol",  # RMS mid move per interval over the lookback, in mean spreads
+    "signed_volume",  # side-signed aggressor imbalance of recent trades, [-1, 1]
+    "need_participation_log",  # log1p(remaining / (market rate x time left))
+    "drift_spreads_log",  # signed log1p(|side-signed (mid - arrival mid) / mean spread|)
+    "has_resting",  # 1 when a passive child rests
+    "resting_offset_spreads",  # our best resting price vs our touch, mean spreads (+ = inside)
+    "queue_ahead_frac",  # estimated units ahead / displayed size at our price
+    "queue_ahead_depth_log",  # log1p(estimated units ahead / mean touch depth)
+    "order_age_log",  # log1p(age of our resting child in decision intervals)
+    "resting_frac",  # resting units / remaining units
+    "remaining_depth_log",  # log1p(remaining / mean touch depth)
+    "far_depth_log",  # log1p(displayed size at the far touch / mean touch depth)
+)
+FEATURE_SETS: dict[int, tuple[str, ...]] = {1: FEATURES_V1, 2: FEATURES_V2}
+FEATURE_VERSION = 2  # what training writes; the builder computes every version in the table
+FEATURE_NAMES = FEATURE_SETS[FEATURE_VERSION]
 N_FEATURES = len(FEATURE_NAMES)
 CLIP = 5.0
-FEATURE_VERSION = 1
+
+
+def check_spec_names(names: tuple[str, ...], version: int) -> None:
+    """Raise ValueError unless (names, version) is a feature set this code computes."""
+    if FEATURE_SETS.get(version) != names:
+        known = ", ".join(f"v{v} {list(n)}" for v, n in FEATURE_SETS.items())
+        raise ValueError(
+            f"feature spec v{version} {list(names)} differs from this code's feature sets ({known})"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +132,14 @@ class FeatureSpec:
     @property
     def interval_ns(self) -> int:
         return round(self.decision_interval_s * NS_PER_S)
+
+    @classmethod
+    def of_version(cls, version: int, **kw: Any) -> FeatureSpec:
+        """The spec of a known feature set (v1 serves artifacts trained before issue 15)."""
+        names = FEATURE_SETS.get(version)
+        if names is None:
+            raise ValueError(f"no feature set v{version}; this code has {sorted(FEATURE_SETS)}")
+        return cls(names=names, version=version, **kw)
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,22 +201,19 @@ class Normaliser:
 class FeatureBuilder:
     """Per parent order: market state, queue estimates and the normaliser, one call per decision."""
 
-    __slots__ = ("_interval_ns", "last_raw", "market", "normaliser", "queue", "spec")
+    __slots__ = ("_interval_ns", "_v1", "last_raw", "market", "normaliser", "queue", "spec")
 
     def __init__(
         self, spec: FeatureSpec | None = None, normaliser: Normaliser | None = None
     ) -> None:
         self.spec = spec or FeatureSpec()
+        check_spec_names(self.spec.names, self.spec.version)
         self.normaliser = normaliser or Normaliser.identity(len(self.spec.names))
-        if self.spec.names != FEATURE_NAMES or self.spec.version != FEATURE_VERSION:
-            raise ValueError(
-                f"feature spec v{self.spec.version} {list(self.spec.names)} differs from this code's "
-                f"v{FEATURE_VERSION} {list(FEATURE_NAMES)}"
-            )
+        self._v1 = self.spec.version == 1
         self._interval_ns = self.spec.interval_ns
         self.market = MarketState(self._interval_ns, self.spec.lookback)
         self.queue = QueueEstimator()
-        self.last_raw = np.zeros(N_FEATURES, np.float32)
+        self.last_raw = np.zeros(len(self.spec.names), np.float32)
 
     def reset(self) -> None:
         self.market = MarketState(self._interval_ns, self.spec.lookback)
@@ -217,9 +266,7 @@ class FeatureBuilder:
 
         spread = book.spread or 1
         mean_spread = ms.mean_spread(book)
-        # book.imbalance(1) and book.imbalance(5), from the same level sums
         b1, a1 = book.best_bid_size, book.best_ask_size
-        b5, a5 = book.volume(Side.BUY, 5), book.volume(Side.SELL, 5)
         mid = book.mid
         micro = book.microprice()
         rate = ms.volume_rate()
@@ -233,6 +280,7 @@ class FeatureBuilder:
             if view is not None:
                 resting_units += view[1]
         best = self.queue.best_resting(side)
+        mean_depth = ms.mean_depth(book)
         if best is None or resting_units == 0:
             has_resting = offset = ahead_frac = ahead_depth = age = 0.0
         else:
@@ -242,28 +290,63 @@ class FeatureBuilder:
             has_resting = 1.0
             offset = max(-10.0, min(10.0, (price - touch) * sgn)) if touch is not None else 0.0
             ahead_frac = ahead / level if level > 0 else 0.0
-            ahead_depth = ahead / ms.mean_depth(book)
+            ahead_depth = ahead / mean_depth
             age = math.log1p(max(0, now_ns - since) / self._interval_ns)
+        imbalance_1 = sgn * ((b1 - a1) / (b1 + a1) if b1 + a1 else 0.0)
+        micro_offset = (
+            sgn * (micro - mid) / spread if micro is not None and mid is not None else 0.0
+        )
+        vol = ms.realized_vol_ticks(book) / mean_spread
+        signed = sgn * ms.signed_fraction()
+        need_log = math.log1p(min(need, 1e3))
+        drift = sgn * (mid - arrival) / mean_spread if mid is not None and arrival > 0 else 0.0
+        resting_frac = resting_units / remaining if remaining else 0.0
+        if self._v1:
+            b5, a5 = book.volume(Side.BUY, 5), book.volume(Side.SELL, 5)
+            return np.array(
+                [
+                    time_left,
+                    inv_left,
+                    inv_left - time_left,
+                    math.log(max(1, spread)),
+                    spread / mean_spread,
+                    imbalance_1,
+                    sgn * ((b5 - a5) / (b5 + a5) if b5 + a5 else 0.0),
+                    micro_offset,
+                    vol,
+                    signed,
+                    need_log,
+                    drift,
+                    has_resting,
+                    offset,
+                    ahead_frac,
+                    ahead_depth,
+                    age,
+                    resting_frac,
+                ],
+                dtype=np.float32,
+            )
+        far = a1 if side is Side.BUY else b1
         return np.array(
             [
                 time_left,
                 inv_left,
                 inv_left - time_left,
-                math.log(max(1, spread)),
                 spread / mean_spread,
-                sgn * ((b1 - a1) / (b1 + a1) if b1 + a1 else 0.0),
-                sgn * ((b5 - a5) / (b5 + a5) if b5 + a5 else 0.0),
-                sgn * (micro - mid) / spread if micro is not None and mid is not None else 0.0,
-                ms.realized_vol_ticks(book) / mean_spread,
-                sgn * ms.signed_fraction(),
-                math.log1p(min(need, 1e3)),
-                sgn * (mid - arrival) / mean_spread if mid is not None and arrival > 0 else 0.0,
+                imbalance_1,
+                micro_offset,
+                vol,
+                signed,
+                need_log,
+                math.copysign(math.log1p(abs(drift)), drift),
                 has_resting,
-                offset,
+                max(-3.0, min(3.0, offset / mean_spread)),
                 ahead_frac,
-                ahead_depth,
+                math.log1p(ahead_depth),
                 age,
-                resting_units / remaining if remaining else 0.0,
+                resting_frac,
+                math.log1p(remaining / mean_depth),
+                math.log1p(far / mean_depth),
             ],
             dtype=np.float32,
         )

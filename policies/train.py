@@ -4,21 +4,26 @@ One command, one seed, one result: the run is deterministic on CPU for a given s
 number of environments and iteration count (the wall-clock cap ``--max-minutes`` is
 a safety stop only; a run it cuts short says so in the manifest). Steps:
 
-1. load the data split (training ticker hours for train/validation, held-out hours
-   and unseen tickers for the final test);
+1. load the data split: a fold of the validation protocol (``--fold``,
+   :data:`policies.data.FOLDS`: time blocks and leave-one-ticker-out, with synthetic
+   regimes calibrated on the training windows only), or training ticker hours plus
+   unseen tickers as before;
 2. fit the feature normalisation on training episodes (a random and a TWAP policy
-   exploring the training split), and estimate the baselines' parameters there;
+   exploring the training split), estimate the baselines' parameters there and tune
+   the passive tactic's tolerance on its recorded windows;
 3. train, logging one CSV row per iteration (and TensorBoard when installed), with a
    progress bar and a checkpoint every ``--eval-every`` iterations; every checkpoint
-   is scored on the validation hours against TWAP over the same seeded episodes and
-   the best one is kept (model selection on validation, never on test);
+   is scored on the validation split against TWAP over the same seeded episodes, and
+   the one kept is the cheapest among those no riskier than TWAP there (model
+   selection on validation, never on test);
 4. write the artifact (weights, manifest with everything needed to reproduce and
    check it, SHA256SUMS) and, with ``--test-episodes``, the final test evaluation
-   into its manifest.
+   into its manifest. The candidate then goes through ``rlexec gate``.
 
-Reproduce the committed policy::
-
-    python -m policies.train --algo ppo --seed 7 --out policies/artifacts/ppo_amzn
+Training episodes (``--participation``, ``--impact-scale``) are more varied than
+evaluation's: sizes 1-30 % of the window's volume and the impact strength drawn per
+episode; the reward adds the timing-risk (``--risk-aversion``) and deadline
+(``--deadline-penalty``) terms of :mod:`policies.env`.
 """
 
 from __future__ import annotations
@@ -38,14 +43,25 @@ import torch
 
 from policies.actions import ActionSpec
 from policies.artifact import save_artifact
-from policies.baselines import RandomPolicy, ScheduleTactic, TwapSchedule
-from policies.data import DEFAULT_TEST, DEFAULT_TRAIN, DEFAULT_VAL, DataSplit, default_split
-from policies.env import EnvConfig, ExecutionEnv, episode_seeds
-from policies.evaluate import BaselineParams, estimate_baselines, evaluate, run_group
+from policies.backtest.cli import range_arg
+from policies.baselines import PassiveCatchUp, ScheduleTactic, TwapSchedule
+from policies.baselines.passive import tune_tolerance
+from policies.data import (
+    DEFAULT_TEST,
+    DEFAULT_TRAIN,
+    DEFAULT_VAL,
+    FOLDS,
+    DataSplit,
+    Source,
+    default_split,
+    fold,
+)
+from policies.env import EnvConfig, ExecutionEnv
+from policies.evaluate import estimate_baselines, evaluate, run_group
+from policies.feature_shift import feature_rows
 from policies.features import FeatureSpec, Normaliser
 from policies.learned import LearnedPolicy
 from policies.network import PolicyNet
-from policies.protocol import Policy
 from policies.vector_env import SyncVecEnv, VecEnv, WorkerVecEnv
 
 
@@ -113,6 +129,53 @@ def build_parser() -> argparse.ArgumentParser:
         "none, because the shipped flow parameters were calibrated on whole days, test "
         "hours included",
     )
+    ap.add_argument(
+        "--fold",
+        choices=sorted(FOLDS),
+        default=None,
+        help="a fold of the validation protocol (docs/policies.md); replaces the data options",
+    )
+    ap.add_argument(
+        "--risk-aversion",
+        type=float,
+        default=0.0,
+        help="lambda of the reward's timing-risk term, lambda * x^2 * sigma per step "
+        "(choose it on validation: docs/policies.md)",
+    )
+    ap.add_argument(
+        "--deadline-penalty",
+        type=float,
+        default=20.0,
+        help="bps per unit share of the parent left at the end time beyond 3 %%",
+    )
+    ap.add_argument(
+        "--participation",
+        type=range_arg,
+        default=(0.01, 0.30),
+        metavar="LO-HI",
+        help="parent sizes as a share of the window's volume over the horizon",
+    )
+    ap.add_argument(
+        "--impact-scale",
+        type=range_arg,
+        default=(0.5, 2.0),
+        metavar="LO-HI",
+        help="training episodes' impact strength, times the calibrated one (log-uniform)",
+    )
+    ap.add_argument(
+        "--tune-episodes",
+        type=int,
+        default=64,
+        help="training episodes per grid point tuning the passive tactic's tolerance",
+    )
+    ap.add_argument(
+        "--imitate-episodes",
+        type=int,
+        default=96,
+        help="PPO starts from the passive tactic, cloned on this many training episodes "
+        "(0: start from a bias toward catchup_touch instead)",
+    )
+    ap.add_argument("--imitate-epochs", type=int, default=20, help="behaviour-cloning epochs")
     ap.add_argument("--train-hours", default=DEFAULT_TRAIN, help="training hours")
     ap.add_argument("--val-hours", default=DEFAULT_VAL, help="validation hours (model selection)")
     ap.add_argument("--test-hours", default=DEFAULT_TEST, help="held-out test hours")
@@ -147,20 +210,8 @@ def fit_normaliser(
     split: DataSplit, fspec: FeatureSpec, cfg: EnvConfig, episodes: int, seed: int
 ) -> Normaliser:
     """Feature statistics from training episodes only, explored by random and TWAP play."""
-    env = ExecutionEnv(split.train, feature_spec=fspec, config=cfg)
-    rows: list[np.ndarray] = []
-    policies: list[Policy] = [RandomPolicy(seed=seed), ScheduleTactic(TwapSchedule())]
-    for k, s in enumerate(episode_seeds(seed + 101, episodes)):
-        pol = policies[k % 2]
-        env.reset(seed=s)
-        pol.reset(env.observation.ctx, seed=s)
-        done = False
-        while not done:
-            rows.append(env.raw_features())
-            _, _, term, trunc, _ = env.step_action(pol.act(env.observation))
-            done = term or trunc
-    env.close()
-    return Normaliser.fit(np.stack(rows), fspec.clip)
+    rows = feature_rows(split.train, fspec, episodes=episodes, seed=seed, config=cfg)
+    return Normaliser.fit(rows.astype(np.float32), fspec.clip)
 
 
 class MetricsLog:
@@ -176,7 +227,14 @@ class MetricsLog:
         except Exception:  # tensorboard is optional
             self._tb = None
 
-    VAL_COLUMNS = ("val_is_bps", "val_twap_bps", "val_diff_bps", "val_diff_se")
+    VAL_COLUMNS = (
+        "val_is_bps",
+        "val_twap_bps",
+        "val_diff_bps",
+        "val_diff_se",
+        "val_risk_bps",
+        "val_twap_risk_bps",
+    )
 
     def write(self, row: dict[str, Any]) -> None:
         if self._writer is None:
@@ -202,13 +260,13 @@ def validate(
     *,
     fspec: FeatureSpec,
     norm: Normaliser,
-    params: BaselineParams,
     cfg: EnvConfig,
     episodes: int,
     seed: int,
     twap_cache: dict[str, np.ndarray],
 ) -> dict[str, float]:
-    """Greedy policy vs TWAP on the validation hours, same seeded episodes."""
+    """Greedy policy vs TWAP on the validation split, same seeded episodes: mean IS,
+    timing risk (standard deviation of IS) and the paired difference."""
     from policies.artifact import LoadedArtifact
 
     art = LoadedArtifact(Path("."), net, fspec, norm, ActionSpec(), {"name": "learned"}, "", "")
@@ -235,7 +293,39 @@ def validate(
         "val_twap_bps": float(tv.mean()),
         "val_diff_bps": float(d.mean()),
         "val_diff_se": float(d.std(ddof=1) / np.sqrt(len(d))),
+        "val_risk_bps": float(lv.std(ddof=1)),
+        "val_twap_risk_bps": float(tv.std(ddof=1)),
     }
+
+
+def selection_key(v: dict[str, float]) -> tuple[float, float]:
+    """Checkpoints no riskier than TWAP on validation come first, cheapest first; among
+    the others, the least excess risk. (Validation only: the test split never chooses.)"""
+    excess = max(0.0, v["val_risk_bps"] - v["val_twap_risk_bps"])
+    return (excess, v["val_is_bps"]) if excess > 0 else (0.0, v["val_is_bps"])
+
+
+def _impact_description(split: DataSplit, cfg: EnvConfig) -> dict[str, Any]:
+    """The impact model each recorded training ticker's simulator runs, with its parameters."""
+    from exchange.replay.impact import default_impact
+    from policies.backtest.fingerprint import describe
+    from policies.data import Source
+
+    per: dict[str, Any] = {}
+    for src in [*split.train, *split.val, *split.test]:
+        if isinstance(src, Source) and src.instrument.symbol not in per:
+            model = default_impact(cfg.impact, src.instrument.symbol, day=src.day)
+            per[src.instrument.symbol] = describe(model)
+    return {"model": cfg.impact, "per_ticker": per}
+
+
+def _cpu_minutes() -> float:
+    """CPU time of this process and of every worker it has reaped (load-independent)."""
+    import resource
+
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime) / 60
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -253,16 +343,27 @@ def main(argv: list[str] | None = None) -> int:
     run_dir = Path(args.run_dir or Path("var/runs") / out.name)
     run_dir.mkdir(parents=True, exist_ok=True)
     t_start = time.time()
-    split = default_split(
-        args.train_data,
-        args.unseen_data,
-        train=args.train_hours,
-        val=args.val_hours,
-        test=args.test_hours,
-        synthetic=args.synthetic,
-    )
+    chosen = fold(args.fold) if args.fold else None
+    if chosen is not None:
+        split = chosen.split()
+    else:
+        split = default_split(
+            args.train_data,
+            args.unseen_data,
+            train=args.train_hours,
+            val=args.val_hours,
+            test=args.test_hours,
+            synthetic=args.synthetic,
+        )
     fspec = FeatureSpec(decision_interval_s=args.decision_interval)
-    cfg = EnvConfig()
+    cfg = EnvConfig(participation=args.participation)  # what evaluation and the gate run
+    train_cfg = replace(
+        cfg,
+        reward_baseline=None if args.absolute_reward else "twap",
+        risk_aversion=args.risk_aversion,
+        deadline_penalty_bps=args.deadline_penalty,
+        impact_scale=args.impact_scale,
+    )
     aspec = ActionSpec()
     quiet = bool(args.no_progress)
 
@@ -271,13 +372,16 @@ def main(argv: list[str] | None = None) -> int:
             print(*parts, file=sys.stderr)
 
     say(f"data: train {[s.name for s in split.train]}, test {[s.name for s in split.test]}")
-    norm = fit_normaliser(split, fspec, cfg, args.norm_episodes, args.seed)
+    explore = replace(train_cfg, reward_baseline=None)  # no shadow needed to see features
+    norm = fit_normaliser(split, fspec, explore, args.norm_episodes, args.seed)
+    recorded = [s for s in split.train if isinstance(s, Source)]
     params = estimate_baselines(
-        split.train, fspec, calibrate_episodes=args.calibrate_episodes, config=cfg, seed=args.seed
+        recorded, fspec, calibrate_episodes=args.calibrate_episodes, config=cfg, seed=args.seed
     )
-    say(f"normaliser fitted; AC params {params.ac}")
-
-    train_cfg = replace(cfg, reward_baseline=None if args.absolute_reward else "twap")
+    passive: dict[str, Any] = {"tolerance": PassiveCatchUp().tolerance, "chosen_by": "default"}
+    if args.tune_episodes > 0:
+        passive = tune_tolerance(recorded, fspec, cfg, episodes=args.tune_episodes, seed=args.seed)
+    say(f"normaliser fitted; AC params {params.ac}; passive tolerance {passive['tolerance']}")
 
     def factory() -> ExecutionEnv:
         return ExecutionEnv(
@@ -292,10 +396,38 @@ def main(argv: list[str] | None = None) -> int:
     )
     n_in = len(fspec.names)
     algo: Any
+    imitation: dict[str, Any] = {}
     if args.algo == "ppo":
         from policies.ppo import PPO, PPOConfig
 
-        algo = PPO(n_in, aspec.n, PPOConfig(), device, prior_index=aspec.prior_index)
+        pcfg = PPOConfig()
+        cloning = args.imitate_episodes > 0
+        algo = PPO(n_in, aspec.n, pcfg, device, prior_index=None if cloning else aspec.prior_index)
+        if cloning:
+            from policies.imitation import TableTeacher, clone, demonstrate
+
+            teacher = TableTeacher(aspec, float(passive["tolerance"]))
+            demos = demonstrate(
+                split.train,
+                teacher,
+                fspec=fspec,
+                normaliser=norm,
+                action_spec=aspec,
+                config=train_cfg,
+                episodes=args.imitate_episodes,
+                seed=args.seed,
+                gamma=pcfg.gamma,
+            )
+            imitation = clone(
+                algo.pi,
+                algo.vf,
+                demos,
+                epochs=args.imitate_epochs,
+                seed=args.seed,
+                reward_scale=pcfg.reward_scale,
+            )
+            imitation["teacher"] = f"passive_catchup, tolerance {teacher.tolerance}"
+            say(f"cloned the passive tactic: {imitation}")
     else:
         from policies.dqn import DQN, DQNConfig
 
@@ -303,10 +435,38 @@ def main(argv: list[str] | None = None) -> int:
     rng = np.random.default_rng(args.seed)
     trng = torch.Generator().manual_seed(args.seed)
     log = MetricsLog(run_dir / "metrics.csv")
-    best: dict[str, Any] = {"val_is_bps": float("inf")}
+    best: dict[str, Any] = {}
     best_state: dict[str, torch.Tensor] | None = None
     twap_cache: dict[str, np.ndarray] = {}
     history: list[dict[str, Any]] = []
+
+    def checkpoint(it: int, row: dict[str, Any]) -> None:
+        nonlocal best, best_state
+        v = validate(
+            algo.policy_net,
+            split,
+            fspec=fspec,
+            norm=norm,
+            cfg=cfg,
+            episodes=args.val_episodes,
+            seed=args.seed + 5,
+            twap_cache=twap_cache,
+        )
+        row.update(v)
+        torch_state = {k: t.detach().cpu().clone() for k, t in algo.state().items()}
+        from safetensors.torch import save_file
+
+        save_file(torch_state, str(run_dir / f"checkpoint_{it:04d}.safetensors"))
+        if "iteration" not in best or selection_key(v) < selection_key(best):
+            best = {"iteration": it, **v}
+            best_state = {
+                k: t.detach().cpu().clone() for k, t in algo.policy_net.state_dict().items()
+            }
+
+    if imitation:  # the cloned tactic is a checkpoint like any other
+        row0: dict[str, Any] = {}
+        checkpoint(0, row0)
+        imitation["validation"] = row0
     obs = vec.reset()
     env_steps = 0
     cut_short = False
@@ -342,27 +502,7 @@ def main(argv: list[str] | None = None) -> int:
                 **stats,
             }
             if it % args.eval_every == 0 or it == args.iterations:
-                v = validate(
-                    algo.policy_net,
-                    split,
-                    fspec=fspec,
-                    norm=norm,
-                    params=params,
-                    cfg=cfg,
-                    episodes=args.val_episodes,
-                    seed=args.seed + 5,
-                    twap_cache=twap_cache,
-                )
-                row.update(v)
-                torch_state = {k: t.detach().cpu().clone() for k, t in algo.state().items()}
-                from safetensors.torch import save_file
-
-                save_file(torch_state, str(run_dir / f"checkpoint_{it:04d}.safetensors"))
-                if v["val_is_bps"] < best["val_is_bps"]:
-                    best = {"iteration": it, **v}
-                    best_state = {
-                        k: t.detach().cpu().clone() for k, t in algo.policy_net.state_dict().items()
-                    }
+                checkpoint(it, row)
             log.write(row)
             history.append(row)
             if bar is not None:
@@ -384,6 +524,7 @@ def main(argv: list[str] | None = None) -> int:
     if best_state is not None:
         net.load_state_dict(best_state)
     train_minutes = (time.time() - t_start) / 60
+    cpu_minutes = _cpu_minutes()
     extra: dict[str, Any] = {
         "name": out.name,
         "algo": args.algo,
@@ -392,19 +533,39 @@ def main(argv: list[str] | None = None) -> int:
         + " ".join(argv if argv is not None else sys.argv[1:]),
         "data": {
             **split.describe(),
-            "hours": {"train": args.train_hours, "val": args.val_hours, "test": args.test_hours},
+            **(
+                {"fold": chosen.to_json()}
+                if chosen is not None
+                else {
+                    "hours": {
+                        "train": args.train_hours,
+                        "val": args.val_hours,
+                        "test": args.test_hours,
+                    }
+                }
+            ),
         },
         "env": cfg.to_json(),
-        "baselines": params.to_json(),
+        "impact": {**_impact_description(split, cfg), "training_scale": list(args.impact_scale)},
+        "baselines": {**params.to_json(), "passive_catchup": passive},
         "training": {
             "iterations_run": len(history),
             "env_steps": env_steps,
             "minutes": round(train_minutes, 2),
+            "cpu_minutes": round(cpu_minutes, 2),
             "cut_short_by_time": cut_short,
             "envs": args.envs,
-            "reward": "absolute IS increment"
-            if args.absolute_reward
-            else "IS increment minus a TWAP shadow's on the same window",
+            "env": train_cfg.training_json(),
+            "selection": "validation: cheapest checkpoint no riskier than TWAP",
+            "imitation": imitation,
+            "reward": (
+                "absolute IS increment"
+                if args.absolute_reward
+                else "IS increment minus a TWAP shadow's on the same window"
+            )
+            + f"; minus {args.risk_aversion} x inventory^2 x sigma per step"
+            + f"; minus {args.deadline_penalty} bps per unit share left at the end time beyond"
+            + f" {train_cfg.deadline_free:.0%}",
             "workers": args.workers,
             "device": str(device),
             "torch": torch.__version__,
@@ -437,7 +598,10 @@ def main(argv: list[str] | None = None) -> int:
         out, net, feature_spec=fspec, normaliser=norm, action_spec=aspec, extra=extra
     )
     (run_dir / "summary.json").write_text(json.dumps(extra, indent=2, default=str) + "\n")
-    say(f"artifact {out} digest {digest}; {train_minutes:.1f} min; best validation {best}")
+    say(
+        f"artifact {out} digest {digest}; {train_minutes:.1f} min wall, {cpu_minutes:.1f} min "
+        f"CPU; best validation {best}"
+    )
     if "evaluation" in extra:
         from policies.evaluate import format_table
 

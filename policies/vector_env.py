@@ -140,7 +140,14 @@ class SyncVecEnv:
             env.close()
 
 
-def _worker(conn: Connection, factories: list[EnvFactory], seed: int) -> None:
+def _worker(
+    conn: Connection, factories: list[EnvFactory], seed: int, inherited: list[Connection]
+) -> None:
+    # The learner's ends of every pipe came along with the fork: while this process holds
+    # them, its own pipe never reaches end-of-file, and a learner killed outright would
+    # leave it waiting forever with a day of market data in memory.
+    for c in inherited:
+        c.close()
     import torch
 
     torch.set_num_threads(1)
@@ -192,7 +199,11 @@ class WorkerVecEnv:
         for chunk in chunks:
             parent, child = ctx.Pipe()
             fs = [factories[i] for i in chunk]
-            p = ctx.Process(target=_worker, args=(child, fs, seed + int(chunk[0])), daemon=True)
+            p = ctx.Process(
+                target=_worker,
+                args=(child, fs, seed + int(chunk[0]), [parent, *self._conns]),
+                daemon=True,
+            )
             p.start()
             child.close()
             self._conns.append(parent)

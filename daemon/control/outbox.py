@@ -5,7 +5,9 @@ control plane: a Redis that hangs (SIGSTOP, a full network buffer, a failover) m
 not delay a cancel or starve systemd's watchdog. So the node only *posts* here, which
 never blocks: the latest state snapshot replaces the previous one, events queue up to
 a bound (the oldest dropped and counted beyond it), and one task writes them out,
-each Redis call under its own timeout. The same task pings Redis when it has nothing
+each Redis call under its own timeout (``asyncio.timeout``, never ``asyncio.wait_for``:
+on Python 3.11 that returns the result and drops a cancel arriving in the same loop turn
+as the result, and the writer would outlive the node's shutdown). The same task pings Redis when it has nothing
 to write, so "is Redis reachable" is a value the node reads, not a call it awaits.
 """
 
@@ -75,7 +77,8 @@ class RedisOutbox:
         """Write what is posted through whatever client is connected now, until cancelled."""
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.ping_interval_s)
+                async with asyncio.timeout(self.ping_interval_s):
+                    await self._wake.wait()
             self._wake.clear()
             conn = client()
             if conn is None:
@@ -103,7 +106,8 @@ class RedisOutbox:
                 write = conn.hset(
                     self.state_key, mapping={k: orjson.dumps(v) for k, v in state.items()}
                 )
-                await asyncio.wait_for(write, self.io_timeout_s)
+                async with asyncio.timeout(self.io_timeout_s):
+                    await write
             except (TimeoutError, OSError, RedisError):
                 if self._state is None:
                     self._state = state  # not lost: the next round tries again
@@ -112,12 +116,12 @@ class RedisOutbox:
         while self._events:
             event = self._events.popleft()
             try:
-                await asyncio.wait_for(
-                    conn.publish(self.events_channel, orjson.dumps(event)), self.io_timeout_s
-                )
+                async with asyncio.timeout(self.io_timeout_s):
+                    await conn.publish(self.events_channel, orjson.dumps(event))
             except (TimeoutError, OSError, RedisError):
                 self._events.appendleft(event)  # not lost: the next round tries again
                 raise
             wrote = True
         if not wrote:
-            await asyncio.wait_for(conn.ping(), self.io_timeout_s)
+            async with asyncio.timeout(self.io_timeout_s):
+                await conn.ping()

@@ -17,6 +17,9 @@ book *before* each message (the previous orderbook row):
 - ``depth_profile``: the time-weighted mean depth at each distance, the synthetic
   initial book.
 
+``windows`` (seconds after midnight) restricts every count, rate, size and depth to
+those hours, so a training split's synthetic regimes never see its test hours.
+
 Run ``python -m exchange.flow.calibration`` to regenerate the shipped
 ``cst_params.json`` from the shipped data (the deepest file per ticker).
 """
@@ -27,6 +30,7 @@ import argparse
 import datetime as dt
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -68,16 +72,33 @@ def _power_tail(rate: F64, seen: npt.NDArray[np.bool_]) -> F64:
     return out
 
 
-def calibrate(day: PreparedDay, depth: int = DEPTH) -> FlowParams:
+def _inside(
+    ts: npt.NDArray[np.int64], day_start_ns: int, windows: Sequence[tuple[int, int]] | None
+) -> npt.NDArray[np.bool_]:
+    if windows is None:
+        return np.ones(ts.size, dtype=bool)
+    out = np.zeros(ts.size, dtype=bool)
+    for lo, hi in windows:
+        out |= (ts >= day_start_ns + lo * 1_000_000_000) & (ts < day_start_ns + hi * 1_000_000_000)
+    return out
+
+
+def calibrate(
+    day: PreparedDay, depth: int = DEPTH, windows: Sequence[tuple[int, int]] | None = None
+) -> FlowParams:
     m, b = day.day.messages, day.day.book
-    n = len(day)
     ts = m.ts_ns
-    seconds = (int(ts[-1]) - int(ts[0])) / 1e9
+    inside = _inside(ts, day.day.day_start_ns, windows)
+    n = int(inside.sum())
+    if n < 10:
+        raise ValueError(f"{day.day.message_path}: fewer than 10 messages inside {windows}")
+    # seconds the windows cover in the data (the time from each message to the next)
+    seconds = float((np.diff(ts).astype(np.float64) * inside[:-1]).sum()) / 1e9
     # Book before message i = orderbook row i - 1 (skip message 0).
     ask0 = b.ask_px[:-1, 0]
     bid0 = b.bid_px[:-1, 0]
     ev, side, price, size = m.event[1:], m.direction[1:], m.price[1:], m.size[1:]
-    two_sided = (ask0 > 0) & (bid0 > 0)
+    two_sided = (ask0 > 0) & (bid0 > 0) & inside[1:]
     dist = np.where(side > 0, ask0 - price, price - bid0)
     valid = two_sided & (dist >= 1) & (dist <= depth)
 
@@ -89,7 +110,8 @@ def calibrate(day: PreparedDay, depth: int = DEPTH) -> FlowParams:
     cancel_counts = per_distance((ev == 2) | (ev == 3))
 
     # Time-weighted mean depth at each distance from the opposite best quote.
-    dt_s = np.diff(ts).astype(np.float64) / 1e9  # row i holds from message i to i + 1
+    # row i holds from message i to i + 1; time outside the windows weighs nothing
+    dt_s = np.diff(ts).astype(np.float64) / 1e9 * inside[:-1]
     depth_sum = np.zeros(depth)
     seen_time = np.zeros(depth)
     for px, sz, opp, sign in (
@@ -118,7 +140,7 @@ def calibrate(day: PreparedDay, depth: int = DEPTH) -> FlowParams:
     profile = np.where(profile > 0, profile, mean_limit)
 
     # Market orders: executions sharing a timestamp and direction.
-    ex = np.flatnonzero(m.event == 4)
+    ex = np.flatnonzero((m.event == 4) & inside)
     key_t, key_d = ts[ex], m.direction[ex]
     first = np.ones(ex.size, dtype=bool)
     first[1:] = (key_t[1:] != key_t[:-1]) | (key_d[1:] != key_d[:-1])
@@ -130,7 +152,12 @@ def calibrate(day: PreparedDay, depth: int = DEPTH) -> FlowParams:
     )
     market_rate = float(first.sum()) / (2 * seconds)
 
-    mids = (b.ask_px[:, 0] + b.bid_px[:, 0])[(b.ask_px[:, 0] > 0) & (b.bid_px[:, 0] > 0)] // 2
+    quoted = (b.ask_px[:, 0] > 0) & (b.bid_px[:, 0] > 0) & inside
+    mids = (b.ask_px[:, 0] + b.bid_px[:, 0])[quoted] // 2
+    spreads = (b.ask_px[:, 0] - b.bid_px[:, 0])[quoted]
+    where = (
+        "" if windows is None else " in " + ",".join(f"{_hhmm(a)}-{_hhmm(c)}" for a, c in windows)
+    )
     return FlowParams(
         symbol=day.symbol,
         limit_rate=tuple(round(float(x), 6) for x in limit_rate),
@@ -140,8 +167,13 @@ def calibrate(day: PreparedDay, depth: int = DEPTH) -> FlowParams:
         market_sizes=_quantiles(market_sizes),
         depth_profile=tuple(round(float(x)) for x in profile),
         start_price=int(np.median(mids)) if mids.size else 10_000,
-        source=f"{Path(day.day.message_path).name} ({n} messages, {seconds:.0f} s)",
+        source=f"{Path(day.day.message_path).name}{where} ({n} messages, {seconds:.0f} s)",
+        spread_ticks=float(np.median(spreads)) if spreads.size else 0.0,
     )
+
+
+def _hhmm(seconds: int) -> str:
+    return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}"
 
 
 def build(paths: list[Path], depth: int = DEPTH) -> dict[str, Any]:

@@ -74,10 +74,11 @@ class ZeroIntelligenceFlow:
         p, book = self.params, self.book
         book.clear()
         profile = [round(x * self.regime.depth) for x in p.depth_profile]
-        d_min = next((d for d, x in enumerate(profile, start=1) if x > 0), 1)
+        first = 1 + self.regime.gap
+        d_min = next((d for d, x in enumerate(profile, start=first) if x > 0), first)
         half = d_min // 2
         ask_ref, bid_ref = mid + half, mid - half
-        for d, size in enumerate(profile, start=1):
+        for d, size in enumerate(profile, start=first):
             if size <= 0:
                 continue
             for side, price in ((1, ask_ref - d), (-1, bid_ref + d)):
@@ -102,7 +103,8 @@ class ZeroIntelligenceFlow:
         queues = book.queues(side)
         owned = book.owned(side)
         cancel = self._cancel
-        depth = len(cancel)
+        gap = self.regime.gap
+        depth = len(cancel) + gap  # the model's depth, moved out with the limit orders
         self._prune(side, opp_best, prices, 2 * depth)
         out: list[tuple[int, float]] = []
         total = 0.0
@@ -115,7 +117,7 @@ class ZeroIntelligenceFlow:
                 q = queues[price]
                 n = len(q) - (sum(1 for k in q if k < 0) if owned else 0)
                 if n:
-                    w = n * cancel[d - 1]
+                    w = n * cancel[max(1, d - gap) - 1]
                     out.append((price, w))
                     total += w
         else:
@@ -126,7 +128,7 @@ class ZeroIntelligenceFlow:
                 q = queues[price]
                 n = len(q) - (sum(1 for k in q if k < 0) if owned else 0)
                 if n:
-                    w = n * cancel[d - 1]
+                    w = n * cancel[max(1, d - gap) - 1]
                     out.append((price, w))
                     total += w
         return out, total
@@ -177,7 +179,7 @@ class ZeroIntelligenceFlow:
             side = 1 if u < lt else -1
             r = u if side > 0 else u - lt
             d = bisect_right(self._limit_cum, r) + 1
-            d = min(d, len(self._limit_cum))
+            d = min(d, len(self._limit_cum)) + self.regime.gap
             price = ask - d if side > 0 else bid + d
             if price <= 0:
                 return

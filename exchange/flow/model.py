@@ -20,13 +20,15 @@ uniformly), so the flow trades in the lots the real market used.
 
 A :class:`Regime` scales the calibrated rates: calm (as calibrated), volatile (more
 market orders and cancels), trending (market orders lean one way), thin (fewer limit
-orders, more cancels: a shallow book and wide spread).
+orders, more cancels: a shallow book), wide (limit orders arrive a gap further from
+the opposite quote, so the spread stays wide: :func:`calibrated_regime` sets the gap
+to the calibration data's own median spread).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +46,7 @@ class FlowParams:
     depth_profile: tuple[int, ...]  # mean shares queued at distance 1..K (initial book)
     start_price: int  # ticks: a typical mid of the calibration day
     source: str = ""
+    spread_ticks: float = 0.0  # median quoted spread of the calibration data (0: unknown)
 
     def __post_init__(self) -> None:
         k = len(self.limit_rate)
@@ -79,6 +82,7 @@ class FlowParams:
             depth_profile=tuple(int(x) for x in data["depth_profile"]),
             start_price=int(data["start_price"]),
             source=str(data.get("source", "")),
+            spread_ticks=float(data.get("spread_ticks", 0.0)),
         )
 
 
@@ -93,6 +97,7 @@ class Regime:
     cancel: float = 1.0
     trend: float = 0.0
     depth: float = 1.0  # initial book depth
+    gap: int = 0  # ticks added to every limit order's distance from the opposite quote
     extra: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -100,6 +105,8 @@ class Regime:
             raise ValueError(f"regime {self.name}: multipliers must be >= 0")
         if not -1.0 < self.trend < 1.0:
             raise ValueError(f"regime {self.name}: trend must be in (-1, 1)")
+        if self.gap < 0:
+            raise ValueError(f"regime {self.name}: gap must be >= 0 ticks")
 
 
 REGIMES: dict[str, Regime] = {
@@ -107,6 +114,7 @@ REGIMES: dict[str, Regime] = {
     "volatile": Regime("volatile", limit=1.3, market=2.5, cancel=1.6),
     "trending": Regime("trending", market=1.5, trend=0.5),
     "thin": Regime("thin", limit=0.4, cancel=1.4, depth=0.3),
+    "wide": Regime("wide", gap=10),
 }
 
 
@@ -117,7 +125,17 @@ def regime(name: str, *, trend_sign: int = 1) -> Regime:
     except KeyError:
         raise ValueError(f"unknown regime {name!r}; expected one of {sorted(REGIMES)}") from None
     if r.trend and trend_sign < 0:
-        return Regime(r.name, r.limit, r.market, r.cancel, -r.trend, r.depth)
+        return replace(r, trend=-r.trend)
+    return r
+
+
+def calibrated_regime(name: str, params: FlowParams, *, trend_sign: int = 1) -> Regime:
+    """The preset, fitted to the ticker's own calibration where it has a free scale:
+    the wide regime's gap is the calibration data's median spread (so the synthetic
+    spread is about twice what that ticker usually shows), whatever its tick count."""
+    r = regime(name, trend_sign=trend_sign)
+    if r.gap and params.spread_ticks > 0:
+        return replace(r, gap=max(1, round(params.spread_ticks)))
     return r
 
 

@@ -539,7 +539,8 @@ class FixSession:
             )
             return
         if not is_admin:
-            self._advance_in(seq + 1)
+            # handed over first, stored as received after: a crash in between (the
+            # application journals it meanwhile) brings a resend, never a lost message
             self._emit(
                 AppMessage(
                     self.session_id,
@@ -548,6 +549,7 @@ class FixSession:
                     poss_resend=msg.fields.get(tags.POSS_RESEND) == b"Y",
                 )
             )
+            self._advance_in(seq + 1)
             return
         if mt == M.SEQUENCE_RESET:  # gap fill; resets are handled before sequencing
             self._on_gap_fill(msg, seq)

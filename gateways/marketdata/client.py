@@ -6,6 +6,10 @@ update and every trade. What it refuses to do is hand out a book it cannot vouch
 
 - a sequence gap (or a delta the book refuses) drops that symbol's book and
   resubscribes, which brings a fresh snapshot;
+- a snapshot asked for that has not come within ``stale_after_s`` (heartbeats still
+  flowing, so the connection looks alive) is asked for again, and after
+  ``_SUBSCRIBE_TRIES`` unanswered subscribes the client reconnects: a symbol is never
+  left resyncing for good, and it stays not synced until a snapshot has come;
 - no message at all (not even a heartbeat) for ``stale_after_s`` of the
   :class:`~core.clock.Clock` means the connection is dead or the server stuck: every
   book is dropped and the client reconnects;
@@ -54,6 +58,7 @@ _BUY = Side.BUY
 _SELL = Side.SELL
 _APPLIED = Outcome.APPLIED
 _MAX_FRAME_BYTES = 64 * 1024 * 1024
+_SUBSCRIBE_TRIES = 3  # unanswered subscribes for one symbol before reconnecting
 
 
 class BookStatus(Enum):
@@ -133,6 +138,8 @@ class MarketDataClient:
         self.frame_rx_ns = 0
         self._ws: aiohttp.ClientWebSocketResponse[bool] | None = None
         self._resubscribe: set[str] = set()
+        # symbols waiting for a snapshot -> (clock time of the last subscribe, tries)
+        self._awaiting: dict[str, tuple[int, int]] = {}
         self._requests: dict[int, tuple[str, ...]] = {}
         self._next_request_id = 0
         self._stopping = False
@@ -232,6 +239,8 @@ class MarketDataClient:
                 async for msg in ws:
                     if msg.type is aiohttp.WSMsgType.TEXT or msg.type is aiohttp.WSMsgType.BINARY:
                         self._on_frame(msg.data)
+                        if self._awaiting:
+                            self._ask_again_for_overdue_snapshots(ws)
                         if self._resubscribe:
                             pending = tuple(sorted(self._resubscribe))
                             self._resubscribe.clear()
@@ -252,6 +261,7 @@ class MarketDataClient:
                 log.warning("md_connect_failed", url=self.url, error=str(exc) or type(exc).__name__)
         finally:
             self._ws = None
+            self._awaiting.clear()
             self.stats.connected = False
             self.watchdog.disarm()
             reason = "client stopped" if self._stopping else "connection lost"
@@ -271,6 +281,10 @@ class MarketDataClient:
         self._next_request_id += 1
         rid = self._next_request_id
         self._requests[rid] = symbols
+        now = self.clock.now_ns()
+        for symbol in symbols:
+            tries = self._awaiting.get(symbol, (0, 0))[1]
+            self._awaiting[symbol] = (now, tries + 1)
         if len(self._requests) > 1000:  # unanswered ids of long ago are of no use
             self._requests.pop(next(iter(self._requests)))
         with contextlib.suppress(ConnectionError, RuntimeError):
@@ -291,6 +305,29 @@ class MarketDataClient:
         self._set_all(BookStatus.STALE, why)
         task = asyncio.get_running_loop().create_task(ws.close())
         task.add_done_callback(_ignore_result)
+
+    def _ask_again_for_overdue_snapshots(self, ws: aiohttp.ClientWebSocketResponse[bool]) -> None:
+        """A subscribe whose snapshot has not come within ``stale_after_s`` goes again;
+        one unanswered ``_SUBSCRIBE_TRIES`` times closes the connection (reconnect)."""
+        now = self.clock.now_ns()
+        limit_ns = round(self.stale_after_s * 1e9)
+        for symbol, (sent_ns, tries) in list(self._awaiting.items()):
+            if now - sent_ns < limit_ns or symbol in self._resubscribe:
+                continue
+            if self.status[symbol] is BookStatus.UNAVAILABLE:
+                del self._awaiting[symbol]  # the server said it has no such symbol
+                continue
+            waited = round((now - sent_ns) / 1e9, 3)
+            if tries >= _SUBSCRIBE_TRIES:
+                log.warning("md_snapshot_never_came", symbol=symbol, subscribes=tries,
+                            action="reconnect")  # fmt: skip
+                self._awaiting.clear()
+                task = asyncio.get_running_loop().create_task(ws.close())
+                task.add_done_callback(_ignore_result)
+                return
+            log.warning("md_snapshot_overdue", symbol=symbol, waited_s=waited,
+                        subscribes=tries, action="subscribe again")  # fmt: skip
+            self._resubscribe.add(symbol)
 
     # ================================================================== receiving
     def _on_frame(self, data: bytes | str) -> None:
@@ -396,6 +433,7 @@ class MarketDataClient:
         outcome = builder.apply_snapshot(m["seq"], m["bids"], m["asks"], m["ts"])
         self.stats.snapshots += 1
         if outcome is _APPLIED:
+            self._awaiting.pop(symbol, None)
             self._last_trade_seq[symbol] = max(self._last_trade_seq[symbol], builder.last_seq)
             self._set_status(symbol, BookStatus.SYNCED, "snapshot")
             if self.on_book is not None:

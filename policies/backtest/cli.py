@@ -18,7 +18,7 @@ import signal
 import sys
 from pathlib import Path
 
-DEFAULT_POLICIES = "rl:policies/artifacts/ppo_amzn,twap,vwap,pov,ac,random"
+DEFAULT_POLICIES = "rl:policies/artifacts/ppo_amzn,twap,vwap,pov,ac,random,catchup"
 # The shipped data the committed policy never trained on (its training hours are AMZN
 # level 5, 09:30-13:00; docs/policies.md): the rest of that day at both book depths,
 # and the whole day of a ticker it never saw.
@@ -29,7 +29,8 @@ HELD_OUT = (
 )
 
 
-def _pair(text: str) -> tuple[float, float]:
+def range_arg(text: str) -> tuple[float, float]:
+    """``LO-HI`` with 0 < LO <= HI (an argparse type: horizons, participation, scales)."""
     try:
         lo, hi = (float(x) for x in text.split("-"))
     except ValueError as exc:
@@ -37,6 +38,40 @@ def _pair(text: str) -> tuple[float, float]:
     if not 0 < lo <= hi:
         raise argparse.ArgumentTypeError(f"need 0 < LO <= HI, got {text!r}")
     return lo, hi
+
+
+def failure_status(prog: str, exc: BaseException) -> int:
+    """Say why a run stopped, in one line (a failed job adds its worker's traceback), and
+    give the exit status: 130 interrupted, 3 a job failed, 2 bad input."""
+    from policies.backtest.errors import JobFailed
+
+    if isinstance(exc, KeyboardInterrupt):
+        print(
+            f"{prog}: interrupted; finished results are cached, rerun the same command to resume",
+            file=sys.stderr,
+        )
+        return 130
+    if isinstance(exc, JobFailed):
+        print(f"{prog}: {exc}\n{exc.detail}", file=sys.stderr)
+        return 3
+    print(f"{prog}: {exc}", file=sys.stderr)
+    return 2
+
+
+def add_run_options(ap: argparse.ArgumentParser, cache: str) -> None:
+    """The options every backtesting command shares: seed, cache, workers, bootstrap,
+    plots and the progress bar."""
+    ap.add_argument("--seed", type=int, default=20240601, help="orders and bootstrap seed")
+    ap.add_argument("--cache", default=cache, help="result cache file")
+    ap.add_argument("--workers", type=int, default=default_workers(), help="local worker processes")
+    ap.add_argument("--bootstrap", type=int, default=2000, help="bootstrap resamples")
+    ap.add_argument("--no-plots", action="store_true", help="tables only (no matplotlib)")
+    ap.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=sys.stderr.isatty(),
+        help="progress bar on stderr",
+    )
 
 
 def _stop(signum: int, frame: object) -> None:
@@ -63,7 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument(
         "--policies",
         default=DEFAULT_POLICIES,
-        help="comma-separated: rl:ARTIFACT_DIR, twap, vwap, pov, ac, random, twap_aggressive",
+        help="comma-separated: rl:ARTIFACT_DIR, twap, vwap, pov, ac, random, catchup (passive "
+        "at the touch with catch-up crossing, tolerance tuned on the training split), "
+        "twap_aggressive",
     )
     ap.add_argument(
         "--data",
@@ -75,11 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ap.add_argument("--hours", default="09:30-16:00", help="windows for folders given without @")
     ap.add_argument("--orders", type=int, default=200, help="parent orders per group")
-    ap.add_argument("--seed", type=int, default=20240601, help="orders and bootstrap seed")
     ap.add_argument("--out", default="var/backtest/report", help="report folder")
-    ap.add_argument("--cache", default="var/backtest/cache.sqlite", help="result cache file")
     ap.add_argument("--no-cache", action="store_true", help="keep results in memory only")
-    ap.add_argument("--workers", type=int, default=default_workers(), help="local worker processes")
     ap.add_argument(
         "--ray",
         default=None,
@@ -95,14 +129,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ap.add_argument(
         "--horizon-s",
-        type=_pair,
+        type=range_arg,
         default=None,
         metavar="LO-HI",
         help="order horizons, seconds (default: the environment's, 180-900)",
     )
     ap.add_argument(
         "--participation",
-        type=_pair,
+        type=range_arg,
         default=None,
         metavar="LO-HI",
         help="order sizes as a share of the window's volume over the horizon "
@@ -115,9 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="artifact whose manifest gives VWAP / Almgren-Chriss parameters (default: the "
         "first rl policy, else the shipped one)",
     )
-    ap.add_argument("--bootstrap", type=int, default=2000, help="bootstrap resamples")
     ap.add_argument("--chunk", type=int, default=10, help="orders per job")
-    ap.add_argument("--no-plots", action="store_true", help="tables only (no matplotlib)")
     ap.add_argument(
         "--gate",
         default=None,
@@ -130,12 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="replace the marked results block in FILE (docs/results.md) with the tables",
     )
-    ap.add_argument(
-        "--progress",
-        action=argparse.BooleanOptionalAction,
-        default=sys.stderr.isatty(),
-        help="progress bar on stderr",
-    )
+    add_run_options(ap, "var/backtest/cache.sqlite")
     return ap
 
 
@@ -193,19 +220,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.write_docs is not None and not Path(args.write_docs).is_file():
             raise ValueError(f"--write-docs {args.write_docs}: no such file")
         result = run_backtest(cfg)
-    except KeyboardInterrupt:
-        print(
-            "rlexec backtest: interrupted; finished results are cached, rerun the same "
-            "command to resume",
-            file=sys.stderr,
-        )
-        return 130
-    except JobFailed as exc:
-        print(f"rlexec backtest: {exc}\n{exc.detail}", file=sys.stderr)
-        return 3
-    except (ValueError, OSError, ArtifactError, BacktestError) as exc:
-        print(f"rlexec backtest: {exc}", file=sys.stderr)
-        return 2
+    except (KeyboardInterrupt, JobFailed, ValueError, OSError, ArtifactError, BacktestError) as exc:
+        return failure_status("rlexec backtest", exc)
     out = Path(args.out)
     files = write_report(
         out,

@@ -56,10 +56,14 @@ class _Market:
     path: FileMidPath
 
 
-def _normaliser(policy: Policy) -> Normaliser | None:
+def _features(policy: Policy, default: FeatureSpec) -> tuple[FeatureSpec, Normaliser | None]:
+    """A learned policy's own feature set and statistics (two learned policies in one run
+    may use different feature versions); a baseline reads only the context."""
     inner = policy.policy if isinstance(policy, ActionRecorder) else policy
     artifact = getattr(inner, "artifact", None)
-    return artifact.normaliser if artifact is not None else None
+    if artifact is None:
+        return default, None
+    return artifact.feature_spec, artifact.normaliser
 
 
 class Worker:
@@ -88,14 +92,14 @@ class Worker:
         return pol
 
     def env(self, job: Job, policy: Policy) -> tuple[ExecutionEnv, TraceFactory]:
-        normaliser = _normaliser(policy)
-        key = (job.group, job.config, job.features, job.policy.digest)
+        features, normaliser = _features(policy, job.features)
+        key = (job.group, job.config, features, job.policy.digest)
         found = self.envs.get(key)
         if found is None:
             factory = TraceFactory()
             env = ExecutionEnv(
                 [self.market(job.group).source],
-                feature_spec=job.features,
+                feature_spec=features,
                 normaliser=normaliser,
                 config=job.config,
                 link=factory,
@@ -164,7 +168,7 @@ def run_order(
         timing_bps=split.timing_bps,
         arrival_mid=parent.arrival_mid,
         fill_rate=parent.filled_qty / parent.qty,
-        sweep_share=sweep_share(parent.qty, fills),
+        sweep_share=sweep_share(parent.qty, fills, parent.remaining_qty),
         participation=participation(fills, trace.tape_since(parent.start_ns), parent.start_ns),
         child_orders=trace.new_orders,
         cancels=trace.cancels,

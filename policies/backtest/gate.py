@@ -165,3 +165,74 @@ def promotion_gate(
                 f"{risk:.2f} bp vs {reference} {ref_risk:.2f} bp",
             )
     return GateVerdict(candidate, all(c.passed for c in checks), tuple(checks))
+
+
+# Issue 15's goal, stricter than the gate: reported with the gate, never a test.
+GOAL_REDUCTION = 0.30  # mean IS at least 30 % below TWAP's
+GOAL_SWEEP = 0.05  # under 5 % of the parent left to the end time, on average
+
+
+def goal_rows(
+    summary: dict[str, Any], candidate: str, *, reference: str = REFERENCE
+) -> list[dict[str, Any]]:
+    """Per data group and time-of-day cell (and the group as a whole): how far the
+    candidate is from the goal (IS 30 % below TWAP's and below the best other
+    baseline with the interval excluding zero, timing risk at or below TWAP's, under
+    5 % of the parent at the end time)."""
+    kinds = {p["name"]: p["kind"] for p in summary.get("policies", [])}
+    baselines = [n for n, k in kinds.items() if k != "rl" and n not in (candidate, reference)]
+    out = []
+    for gkey, group in summary.get("groups", {}).items():
+        for cname, cell in group["cells"].items():
+            if cell["kind"] not in GATE_CELLS:
+                continue
+            rows = cell["rows"]
+            row, ref = rows[candidate], rows[reference]
+            others = [b for b in baselines if b in rows]
+            best = min(others, key=lambda b: float(rows[b]["mean"][0])) if others else None
+            vs_best = row["vs"].get(best) if best is not None else None
+            cost, ref_cost = float(row["mean"][0]), float(ref["mean"][0])
+            reduction = 1.0 - cost / ref_cost if ref_cost > 0 else float("nan")
+            risk, ref_risk = float(row["timing_risk"][0]), float(ref["timing_risk"][0])
+            out.append(
+                {
+                    "group": gkey,
+                    "cell": cname,
+                    "orders": cell["n"],
+                    "is_bps": cost,
+                    "twap_bps": ref_cost,
+                    "reduction_vs_twap": reduction,
+                    "vs_twap": row["vs"][reference]["diff"],
+                    "best_other": best,
+                    "vs_best_other": vs_best["diff"] if vs_best is not None else None,
+                    "timing_risk_bps": risk,
+                    "twap_timing_risk_bps": ref_risk,
+                    "sweep_share": float(row["sweep_share"]),
+                    "met": {
+                        "reduction": reduction >= GOAL_REDUCTION,
+                        "below_best_other": vs_best is not None and vs_best["diff"][2] < 0,
+                        "timing_risk": risk <= ref_risk,
+                        "sweep": float(row["sweep_share"]) < GOAL_SWEEP,
+                    },
+                }
+            )
+    return out
+
+
+def format_goal(rows: list[dict[str, Any]]) -> str:
+    head = (
+        "| group | cell | orders | IS vs TWAP (bps) | below TWAP | vs best other [95% CI] "
+        "| timing risk / TWAP | end-time share | goal met |\n|---|---|---|---|---|---|---|---|---|"
+    )
+    lines = [head]
+    for r in rows:
+        b = r["vs_best_other"]
+        best = f"{b[0]:+.2f} [{b[1]:+.2f}, {b[2]:+.2f}] ({r['best_other']})" if b else "n/a"
+        met = [k for k, v in r["met"].items() if not v]
+        lines.append(
+            f"| {r['group']} | {r['cell']} | {r['orders']} | {r['is_bps']:.2f} vs "
+            f"{r['twap_bps']:.2f} | {r['reduction_vs_twap']:.0%} | {best} | "
+            f"{r['timing_risk_bps']:.2f} / {r['twap_timing_risk_bps']:.2f} | "
+            f"{r['sweep_share']:.1%} | {'yes' if not met else 'no: ' + ', '.join(met)} |"
+        )
+    return "\n".join(lines)

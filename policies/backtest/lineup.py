@@ -8,12 +8,14 @@ artifact's digest, or the baseline's parameters) is part of every cached result'
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from policies.baselines import (
     AlmgrenChrissSchedule,
+    PassiveCatchUp,
     PovSchedule,
     RandomPolicy,
     ScheduleTactic,
@@ -32,7 +34,10 @@ BASELINES: dict[str, str] = {
     "almgren_chriss": "almgren_chriss",
     "random": "random",
     "twap_aggressive": "twap_aggressive",
+    "catchup": "passive_catchup",
+    "passive_catchup": "passive_catchup",
 }
+PASSIVE = "passive_catchup"
 REFERENCE = "twap"  # what every policy is compared with first
 
 
@@ -42,6 +47,7 @@ class PolicySpec:
     kind: str  # "rl" or a baseline's reported name
     artifact: str = ""  # rl: the artifact folder
     digest: str = ""  # rl: the artifact digest every worker must load
+    params: str = ""  # passive_catchup: its tuned settings, JSON (runner.passive_params)
 
     @property
     def learned(self) -> bool:
@@ -56,6 +62,8 @@ class PolicySpec:
             params = baselines.profile.to_json()
         elif self.kind == "almgren_chriss":
             params = baselines.ac.to_json()
+        elif self.kind == PASSIVE:
+            params = json.loads(self.params) if self.params else {}
         return {"kind": self.kind, "params": params}
 
 
@@ -109,4 +117,7 @@ def build_policy(spec: PolicySpec, baselines: BaselineParams) -> Policy:
         return ScheduleTactic(AlmgrenChrissSchedule(baselines.ac))
     if kind == "random":
         return RandomPolicy(seed=0)
+    if kind == PASSIVE:
+        settings = json.loads(spec.params) if spec.params else {}
+        return PassiveCatchUp(float(settings.get("tolerance", PassiveCatchUp().tolerance)))
     raise ValueError(f"unknown policy kind {kind!r}")

@@ -123,9 +123,10 @@ def split_shortfall(
     return CostSplit(is_bps, spread * scale, impact * scale, timing * scale)
 
 
-def sweep_share(qty: int, fills: Sequence[Print]) -> float:
-    """Share of the parent done by the end-of-horizon sweep."""
-    return sum(f.qty for f in fills if f.sweep) / qty
+def sweep_share(qty: int, fills: Sequence[Print], unfilled: int = 0) -> float:
+    """Share of the parent left to the end time: what its market orders took plus the
+    ``unfilled`` remainder charged as walking the latent book."""
+    return (sum(f.qty for f in fills if f.sweep) + unfilled) / qty
 
 
 def participation(fills: Sequence[Print], tape: Sequence[Print], start_ns: int) -> float:
@@ -165,7 +166,7 @@ class OrderOutcome:
     timing_bps: float
     arrival_mid: float
     fill_rate: float  # executed / parent quantity (the remainder the book never took is charged)
-    sweep_share: float  # of the parent, done by the end-of-horizon market orders
+    sweep_share: float  # of the parent, left to the end time (swept or charged)
     participation: float
     child_orders: int
     cancels: int

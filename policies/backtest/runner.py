@@ -15,9 +15,10 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,13 +27,19 @@ from policies.backtest.episodes import Job
 from policies.backtest.errors import BacktestError, JobFailed
 from policies.backtest.fingerprint import code_fingerprint, describe, key_of
 from policies.backtest.gate import GateVerdict, promotion_gate
-from policies.backtest.lineup import REFERENCE, PolicySpec
+from policies.backtest.lineup import PASSIVE, REFERENCE, PolicySpec
 from policies.backtest.metrics import OrderOutcome
-from policies.backtest.orders import DataGroup, GroupSpec, ParentSpec, draw_orders
+from policies.backtest.orders import (
+    DataGroup,
+    GroupSpec,
+    ParentSpec,
+    draw_orders,
+    resolve_folder,
+)
 from policies.backtest.scaleout import Executor, JobFailure, make_executor
 from policies.backtest.summary import GroupData, summarise
 from policies.backtest.trace import TraceFactory
-from policies.data import Source, load_source
+from policies.data import Source, load_source, parse_windows
 from policies.env import EnvConfig, ExecutionEnv
 from policies.evaluate import BaselineParams
 from policies.features import FeatureSpec
@@ -118,6 +125,35 @@ def baseline_params(artifact: str | Path) -> BaselineParams:
             f"cannot read baseline parameters (VWAP profile, Almgren-Chriss) from "
             f"{manifest_path}: {exc!r}"
         ) from exc
+
+
+TUNE_EPISODES = 64  # training episodes per grid point when a manifest has no tuned tolerance
+
+
+def passive_params(artifact: str | Path, features: FeatureSpec, env: EnvConfig) -> dict[str, Any]:
+    """The passive tactic's tolerance tuned on the artifact's training split: from its
+    manifest, or (an artifact from before the tactic existed) tuned now on the recorded
+    training windows the manifest names, the same way training tunes it."""
+    import json
+
+    from policies.baselines.passive import tune_tolerance
+
+    manifest = json.loads((Path(artifact) / "manifest.json").read_text(encoding="utf-8"))
+    found = manifest.get("baselines", {}).get(PASSIVE)
+    if found is not None:
+        return {"tolerance": float(found["tolerance"])}
+    try:
+        train = [
+            load_source(resolve_folder(t["name"]), parse_windows(",".join(t["windows"])))
+            for t in manifest["data"]["train"]
+            if "file" in t  # recorded data (synthetic regimes have no file)
+        ]
+    except (KeyError, TypeError, FileNotFoundError) as exc:
+        raise BacktestError(
+            f"{artifact}: no tuned passive tolerance and no training data to tune it on: {exc!r}"
+        ) from exc
+    tuned = tune_tolerance(train, features, env, episodes=TUNE_EPISODES, seed=7)
+    return {"tolerance": float(tuned["tolerance"])}
 
 
 def _impact_of(env: ExecutionEnv, factory: TraceFactory, order: ParentSpec) -> dict[str, Any]:
@@ -240,6 +276,15 @@ def run_backtest(cfg: BacktestConfig, executor: Executor | None = None) -> Backt
     features, action_names, first = _learned_settings(cfg.policies)
     source_of_params = cfg.baselines_from or first or str(SHIPPED_ARTIFACT)
     baselines = baseline_params(source_of_params)
+    if any(p.kind == PASSIVE and not p.params for p in cfg.policies):
+        text = json.dumps(passive_params(source_of_params, features, cfg.env), sort_keys=True)
+        cfg = replace(
+            cfg,
+            policies=[
+                replace(p, params=text) if p.kind == PASSIVE and not p.params else p
+                for p in cfg.policies
+            ],
+        )
     plans = plan(cfg, features, baselines)
     cache: ResultCache = ResultCache(cfg.cache) if cfg.cache else MemoryCache()
     try:

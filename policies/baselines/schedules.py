@@ -27,6 +27,12 @@ class Schedule(Protocol):
         ...
 
 
+def due(schedule: Schedule, ctx: DecisionContext) -> tuple[int, int]:
+    """Units the schedule wants filled by now and by the next decision (or the end)."""
+    nxt = min(ctx.end_ns, ctx.now_ns + ctx.decision_interval_ns)
+    return schedule.target(ctx, ctx.now_ns), schedule.target(ctx, nxt)
+
+
 class TwapSchedule:
     """Equal quantity per unit of time."""
 

@@ -7,6 +7,11 @@ The tactic a production schedule algo uses: at every decision (a slice end)
 * the next slice (target at the next decision - what is due now) rests at our
   touch, keeping its queue place when the touch has not moved.
 
+With a ``tolerance`` (a share of the parent, shrinking in a straight line to zero at
+the end time) only what is behind by more than it crosses, down to it, and the rest of
+what is due rests: the passive-with-catch-up tactic
+(:class:`~policies.baselines.passive.PassiveCatchUp`); zero is the rule above.
+
 ``aggressive=True`` is the textbook variant that crosses each slice as it comes due
 and never rests. Anything still open at the end time is swept by the environment
 (or the daemon) with a market order, exactly as for the learned policy.
@@ -14,17 +19,26 @@ and never rests. Anything still open at the end time is swept by the environment
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from policies.actions import Action, ActionSpec, Placement
-from policies.baselines.schedules import Schedule
+from policies.baselines.schedules import Schedule, due
 from policies.context import DecisionContext, Observation
 
 
 class ScheduleTactic:
-    def __init__(self, schedule: Schedule, *, aggressive: bool = False) -> None:
+    def __init__(
+        self, schedule: Schedule, *, aggressive: bool = False, tolerance: float = 0.0
+    ) -> None:
+        if not 0.0 <= tolerance <= 1.0 or not math.isfinite(tolerance):
+            raise ValueError(
+                f"catch-up tolerance must be a share of the parent in [0, 1], got {tolerance}"
+            )
         self.schedule = schedule
         self.aggressive = aggressive
+        self.tolerance = tolerance
         self.name = schedule.name + ("_aggressive" if aggressive else "")
 
     def reset(self, ctx: DecisionContext, seed: int | None = None) -> None:
@@ -35,15 +49,14 @@ class ScheduleTactic:
         remaining = ctx.remaining
         if remaining <= 0:
             return Action(Placement.NONE)
-        nxt = min(ctx.end_ns, ctx.now_ns + ctx.decision_interval_ns)
-        due_next = self.schedule.target(ctx, nxt)
+        due_now, due_next = due(self.schedule, ctx)
         if self.aggressive:
             return Action(Placement.NONE, cross_qty=min(remaining, max(0, due_next - ctx.filled)))
-        due_now = self.schedule.target(ctx, ctx.now_ns)
-        behind = min(remaining, max(0, due_now - ctx.filled))
-        rest = max(0, due_next - max(due_now, ctx.filled))
-        rest = min(rest, remaining - behind)
-        return Action(Placement.TOUCH, rest_qty=rest, cross_qty=behind)
+        lot = ctx.lot_size
+        allowed = int(self.tolerance * ctx.qty * (1.0 - ctx.elapsed_fraction) // lot) * lot
+        cross = min(remaining, max(0, due_now - ctx.filled - allowed))
+        rest = min(remaining - cross, max(0, due_next - ctx.filled - cross))
+        return Action(Placement.TOUCH, rest_qty=rest, cross_qty=cross)
 
 
 class RandomPolicy:

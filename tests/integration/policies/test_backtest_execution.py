@@ -101,7 +101,8 @@ def test_cost_split_adds_up_to_the_environments_shortfall(
         total = out.spread_bps + out.impact_bps + out.timing_bps
         assert total == pytest.approx(out.is_bps, abs=1e-9)
         assert env.result is not None and out.is_bps == env.result.is_bps
-        assert out.sweep_share == pytest.approx(env.result.swept / order.qty)
+        res = env.result
+        assert out.sweep_share == pytest.approx((res.swept + res.unfilled_at_end) / order.qty)
         assert out.fill_rate == env.parent.filled_qty / order.qty
         assert 0 < out.participation < 1
         assert out.inventory[0] == 1.0

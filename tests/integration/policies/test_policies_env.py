@@ -69,16 +69,102 @@ def test_deterministic_under_a_seed(split: DataSplit) -> None:
     assert rc != ra
 
 
-def test_rewards_sum_to_minus_the_final_shortfall_and_everything_executes(split: DataSplit) -> None:
+def test_rewards_sum_to_minus_the_final_shortfall_and_the_deadline_completes_it(
+    split: DataSplit,
+) -> None:
     env = ExecutionEnv(split.train, config=SHORT)
     for seed in range(4):
-        rewards, _ = rollout(env, seed, [0])  # always wait: the sweep must do it all
+        rewards, _ = rollout(env, seed, [0])  # always wait: the end time must do it all
         res = env.result
         assert res is not None
         assert math.isclose(sum(rewards), -res.is_bps, abs_tol=1e-6)
-        assert res.filled + res.unfilled_at_end == res.spec.qty
-        assert res.unfilled_at_end == 0 and res.swept == res.spec.qty
+        assert res.deadline_left == res.spec.qty and res.sweep_share == 1.0
+        # one market order took what the displayed book held; the rest was charged
+        assert res.swept + res.unfilled_at_end == res.spec.qty and res.swept > 0
         assert res.denied == 0
+
+
+def test_the_patient_sweep_is_one_setting_away(split: DataSplit) -> None:
+    from dataclasses import replace
+
+    env = ExecutionEnv(split.train, config=replace(SHORT, sweep_max_s=300.0))
+    for seed in range(2):
+        rollout(env, seed, [0])
+        res = env.result
+        assert res is not None
+        assert res.unfilled_at_end == 0 and res.swept == res.spec.qty
+
+
+def test_a_remainder_beyond_the_displayed_book_costs_more_than_its_last_price(
+    split: DataSplit,
+) -> None:
+    """Waiting with a large parent: the part the displayed book cannot take is charged
+    as walking the latent book beyond the far displayed price, never at that price."""
+    from dataclasses import replace
+
+    from policies.env import latent_walk_ticks
+
+    aapl_level_1 = split.test[-1:]  # one displayed level
+    env = ExecutionEnv(aapl_level_1, config=replace(SHORT, participation=(0.3, 0.3)))
+    rollout(env, 3, [0])
+    res = env.result
+    assert res is not None and res.unfilled_at_end > 0
+    parent, book = env.parent, env.book
+    far = book.depth(parent.side.opposite, 50)
+    shown, notional = book.cost_to_fill(parent.side, res.unfilled_at_end)
+    beyond = res.unfilled_at_end - shown
+    at_last = notional + beyond * far[-1][0]
+    model = env.simulator.impact  # type: ignore[attr-defined]
+    extra = latent_walk_ticks(model, parent.side.sign, beyond, env.simulator.now_ns)
+    assert extra > 0
+    charged = parent.notional + at_last + parent.side.sign * beyond * extra
+    want = parent.side.sign * (charged - parent.qty * parent.arrival_mid)
+    assert res.is_bps == pytest.approx(want / (parent.qty * parent.arrival_mid) * 1e4)
+
+
+def test_risk_and_deadline_terms_shape_the_reward_not_the_shortfall(split: DataSplit) -> None:
+    from dataclasses import replace
+
+    plain = ExecutionEnv(split.train, config=SHORT)
+    shaped = ExecutionEnv(
+        split.train, config=replace(SHORT, risk_aversion=0.05, deadline_penalty_bps=20.0)
+    )
+    acts = [0, 0, 2, 0]
+    r0, _ = rollout(plain, 5, acts)
+    r1, _ = rollout(shaped, 5, acts)
+    assert plain.result is not None and shaped.result is not None
+    assert shaped.result.is_bps == plain.result.is_bps  # the market and the fills are the same
+    penalties = [a - b for a, b in zip(r0, r1, strict=True)]
+    assert all(p > 0 for p in penalties[:-1])  # inventory held through volatility
+    left = shaped.result.sweep_share
+    assert penalties[-1] == pytest.approx(20.0 * max(0.0, left - 0.03))
+    assert left > 0.5  # mostly waiting: the deadline penalty applied
+
+
+def test_impact_strength_is_drawn_per_episode_and_changes_what_crossing_costs(
+    split: DataSplit,
+) -> None:
+    from dataclasses import replace
+
+    fixed = ExecutionEnv(split.train, config=SHORT)
+    drawn = ExecutionEnv(split.train, config=replace(SHORT, impact_scale=(0.5, 2.0)))
+    for seed in range(3):
+        a = fixed.sample_episode(np.random.default_rng(seed))
+        b = drawn.sample_episode(np.random.default_rng(seed))
+        # drawn last: the episode itself is the one the calibrated strength gets
+        assert replace(b, impact_scale=1.0) == a and 0.5 <= b.impact_scale <= 2.0
+    spec = replace(fixed.sample_episode(np.random.default_rng(1)), qty=3000)
+    costs = []
+    for scale in (1.0, 3.0):
+        env = ExecutionEnv(split.train, config=SHORT)
+        env.reset(seed=0, options={"episode": replace(spec, impact_scale=scale)})
+        done = False
+        while not done:  # cross a slice at every decision
+            *_, term, trunc, _ = env.step(7)
+            done = term or trunc
+        assert env.result is not None
+        costs.append(env.result.is_bps)
+    assert costs[1] > costs[0]
 
 
 def test_crossing_fills_at_the_far_touch(split: DataSplit) -> None:

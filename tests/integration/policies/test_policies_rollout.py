@@ -113,3 +113,55 @@ def test_a_worker_that_dies_mid_rollout_is_named_not_waited_for(split: DataSplit
             work.rollout(obs, 20, decide)
     finally:
         work.close()
+
+
+_LEARNER = """
+import sys
+import gymnasium
+from policies.vector_env import WorkerVecEnv
+
+# What is under test is the workers' pipes, not the market: a small stock gymnasium
+# environment keeps the learner's start-up to a second.
+work = WorkerVecEnv([lambda: gymnasium.make("CartPole-v1")] * 2, seed=1, workers=2)
+work.reset()
+print(*(p.pid for p in work._procs), flush=True)
+sys.stdin.read()  # until the test kills this process
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as f:  # a zombie is dead, only not reaped yet
+        return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def test_workers_exit_when_the_learner_is_killed() -> None:
+    """A training run killed outright (SIGKILL, the OOM killer) must not leave its
+    environment workers behind, each holding a replayed day in memory: a worker's
+    pipe reaches end-of-file as soon as the learner is gone, and the worker exits."""
+    import subprocess
+    import sys
+    import time
+
+    learner = subprocess.Popen(
+        [sys.executable, "-c", _LEARNER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    workers: list[int] = []
+    try:
+        assert learner.stdout is not None
+        workers = [int(p) for p in learner.stdout.readline().split()]
+        assert len(workers) == 2 and all(_alive(p) for p in workers)
+        learner.kill()
+        learner.wait()
+        deadline = time.monotonic() + 30  # a guard against hanging, not a speed figure
+        while any(_alive(p) for p in workers) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not [p for p in workers if _alive(p)], "workers outlived their learner"
+    finally:
+        learner.kill()
+        for p in workers:
+            if _alive(p):
+                os.kill(p, signal.SIGKILL)

@@ -22,7 +22,8 @@ from core.events import CancelReject, ExecReport
 from core.ids import ClOrdIdGenerator, MemorySequenceStore
 from core.instruments import Instrument
 from core.orders import ChildOrder
-from core.types import ExecType, OrdStatus
+from core.reconciler import DesiredOrder
+from core.types import ExecType, OrdStatus, Side
 from daemon import records
 from daemon.journal import Journal
 from daemon.recovery import replay_journal
@@ -36,6 +37,8 @@ from tests.unit.policies.test_policies_order_path_stateful import (
     T0,
     OrderPathMachine,
     VenueOrder,
+    _ack_all_new,
+    _Draw,
 )
 
 
@@ -112,9 +115,25 @@ class ReplayMachine(OrderPathMachine):
             return
         self._ask(data.draw(st.sampled_from(live)))
 
-    def _ask(self, order: ChildOrder) -> None:
+    @precondition(lambda m: bool(m.link.asked))
+    @rule(data=st.data())
+    def node_asks_the_same_again(self, data: st.DataObject) -> None:
+        """The same question twice, both answered: a status request sent into a silent
+        partition goes again in the session's resend after the reconnect, and the
+        reconciliation after logon asks too. The node keeps one open question per
+        ClOrdID, so the first answer settles it and the second finds none: the node
+        applies it as a plain report, as information (issue 13, the 15 s partition of
+        the full drills: a second "unknown" for a replace already settled as "not at the
+        venue")."""
+        asked = data.draw(st.sampled_from(self.link.asked))
+        order = self.engine.tracker.orders.get(asked.question.order_id)
+        if order is None or not order.is_live:
+            return
+        self._ask(order, again=True)
+
+    def _ask(self, order: ChildOrder, *, again: bool = False) -> None:
         req, kind = self.questions.request_for(order)
-        if req.cl_ord_id in self.questions:
+        if req.cl_ord_id in self.questions and not again:
             return
         chain = self.venue.chains[order.cl_ord_id]
         question = self.questions.asked(order, req, kind, self.clock.now_ns())
@@ -161,7 +180,12 @@ class ReplayMachine(OrderPathMachine):
         answer = asked.answer
         assert answer is not None
         question = self.questions.take(answer.cl_ord_id)
-        assert question is asked.question
+        if question is None:
+            # its question was settled by an earlier answer: the node's _on_report
+            # applies this one as any status report (journalled, then information)
+            self.engine.on_exec_report(answer)
+            self._process_questions()
+            return
         settled = StatusQuestions.settle(answer, question, self.engine.tracker)
         self.link.delivering = True
         try:
@@ -179,7 +203,11 @@ class ReplayMachine(OrderPathMachine):
     @precondition(lambda m: any(a.answer is not None for a in m.link.asked))
     @rule(data=st.data())
     def venue_delivers_status_answer(self, data: st.DataObject) -> None:
-        ready = [a for a in self.link.asked if a.answer is not None]
+        # FIX order: answers about one ClOrdID arrive in the order it was asked about
+        first: dict[str, Asked] = {}
+        for a in self.link.asked:
+            first.setdefault(a.question.query_id, a)
+        ready = [a for a in first.values() if a.answer is not None]
         if ready:
             self._deliver(data.draw(st.sampled_from(ready)))
 
@@ -261,3 +289,51 @@ ReplayMachine.TestCase.settings = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
 test_journal_replay_of_any_live_record_order = ReplayMachine.TestCase
+
+
+# ---------------------------------------------------------------- found by the drills
+def test_a_second_unknown_answer_for_a_replace_settled_as_lost_replays() -> None:
+    """The record order of the full drills' 15 s partition: a replace lost in the cut,
+    asked about twice (the status request resent after the reconnect, and the
+    reconciliation's own), the first "unknown" settles it as not at the venue, the
+    second finds no question and no order under the replace's ClOrdID. The live path
+    journals it and applies it as information; replay must do the same."""
+    m = ReplayMachine()
+    try:
+        m.strategy_apply([DesiredOrder(Side.BUY, 9_996, 100)], [])
+        _ack_all_new(m)
+        m.strategy_apply([DesiredOrder(Side.BUY, 9_998, 100)], [])  # a replace
+        (rid,) = m.venue.replaces
+        order = m.engine.tracker.get(m.venue.replaces[rid].orig_cl_ord_id)
+        m.link_loses_a_request(_Draw(rid))
+        m._ask(order)
+        m._ask(order, again=True)
+        while m.link.asked:
+            m.venue_delivers_status_answer(_Draw(m.link.asked[0]))
+        assert not m.engine.tracker.get(order.cl_ord_id).status.is_pending
+        m.crash_and_replay()
+    finally:
+        m.teardown()
+
+
+def test_an_answer_settles_the_oldest_question_about_its_order() -> None:
+    """Found by this machine: the order asked about before its cancel went out and again
+    after (the reconciliation asks about every live order, whatever is open). The first
+    answer ("working", from before the cancel) was taken as the answer to the second
+    question and read as "that cancel never arrived"; the venue's own cancel reject
+    then hit an order no longer pending, and the journal held both."""
+    m = ReplayMachine()
+    try:
+        m.strategy_apply([DesiredOrder(Side.BUY, 9_996, 10)], [])
+        (order,) = m.engine.tracker.live()
+        m._ask(order)  # asked while the new order is in flight
+        _ack_all_new(m)
+        m.strategy_cancel_children()
+        (cancel,) = m.venue.cancels
+        m._ask(order, again=True)  # asked again, the cancel in flight
+        m.venue_answer_cancel(_Draw(cancel), False)  # FIX order: answers, then the reject
+        while m.link.asked:
+            m.venue_delivers_status_answer(_Draw(m.link.asked[0]))
+        m.crash_and_replay()
+    finally:
+        m.teardown()

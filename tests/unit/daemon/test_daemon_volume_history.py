@@ -62,3 +62,26 @@ def test_a_missing_or_unreadable_snapshot_restores_our_fills_only(tmp_path: Path
     journal = Journal(tmp_path / "journal.db")
     assert volume_history.restore(journal, risk, {"AMZN": [(T0, 5)]}) == {"AMZN": 0}
     assert risk._symbols["AMZN"].our_volume.total == 5
+
+
+def test_our_fills_after_the_last_print_seen_count_as_market_volume_too(tmp_path: Path) -> None:
+    """Issue 13, the 100-kill drill: fills the venue made while the node was down reach
+    the journal by the FIX resend, but their prints were never seen; counted as ours
+    only, they made us more than the whole market after a restart and the cap denied.
+    They were on the tape: the restored window counts them on the market's side too, and
+    nothing else (a fill at or before the last print seen was already counted)."""
+    risk = overlay(tmp_path, "a")
+    for i in range(30):  # the tape seen: 100 a second for 30 s, ours among it
+        risk.on_market_trade("AMZN", 100, T0 + i * S)
+    journal = Journal(tmp_path / "journal.db")
+    volume_history.keep(journal, risk, ["AMZN"])
+    journal.close()
+
+    fresh = overlay(tmp_path, "b")
+    journal = Journal(tmp_path / "journal.db")  # the restart
+    ours = {"AMZN": [(T0 + 10 * S, 100), (T0 + 29 * S, 100), (T0 + 35 * S, 700)]}
+    restored = volume_history.restore(journal, fresh, ours)
+    assert restored == {"AMZN": 3_000 + 700}  # the fill at +35 s, executed while down
+    assert fresh._symbols["AMZN"].our_volume.total == 900
+    # with the window as it really was, ours (900) is within 50 % of the market (3,700)
+    assert fresh._symbols["AMZN"].market_volume.expire(T0 + 40 * S) == 3_700

@@ -9,7 +9,14 @@ import pytest
 
 from core.requests import NewOrderRequest
 from core.types import ExecType, OrdType, Side
-from exchange.flow.model import REGIMES, FlowParams, Regime, load_params, regime
+from exchange.flow.model import (
+    REGIMES,
+    FlowParams,
+    Regime,
+    calibrated_regime,
+    load_params,
+    regime,
+)
 from exchange.flow.simulator import SyntheticSimulator
 from exchange.replay.api import MarketSimulator
 from exchange.replay.latency import ConstantLatency
@@ -78,6 +85,18 @@ def test_regimes_do_what_they_say() -> None:
     assert stats("trending", seeds, trend_sign=-1)[0] < calm[0] - 50
     thin = stats("thin", seeds)
     assert thin[2] < calm[2] and thin[1] > calm[1]  # shallower book, wider spread
+    wide = stats("wide", seeds)
+    assert wide[1] > calm[1] + 8  # the touch forms at least the gap further out
+
+
+def test_the_wide_regime_takes_its_gap_from_the_tickers_own_spread() -> None:
+    assert PARAMS.spread_ticks > 0
+    assert calibrated_regime("wide", PARAMS).gap == round(PARAMS.spread_ticks)
+    assert calibrated_regime("calm", PARAMS) == regime("calm")
+    old = FlowParams.from_json({k: v for k, v in PARAMS.to_json().items() if k != "spread_ticks"})
+    assert calibrated_regime("wide", old).gap == regime("wide").gap  # no spread known: preset
+    with pytest.raises(ValueError, match="gap"):
+        Regime("bad", gap=-1)
 
 
 def test_agent_orders_trade_with_the_synthetic_crowd() -> None:
@@ -117,6 +136,6 @@ def test_parameter_and_regime_validation() -> None:
         FlowParams("X", (1.0,), (1.0, 2.0), 1.0, (1,), (1,), (1,), 100)
     with pytest.raises(KeyError):
         load_params("MSFT")
-    assert set(REGIMES) == {"calm", "volatile", "trending", "thin"}
+    assert set(REGIMES) == {"calm", "volatile", "trending", "thin", "wide"}
     data = PARAMS.to_json()
     assert FlowParams.from_json(data) == PARAMS

@@ -77,6 +77,18 @@ def _client(
     )
 
 
+async def _serve(
+    handler: Callable[[web.Request], Awaitable[web.WebSocketResponse]],
+) -> web.AppRunner:
+    """A hand-written market-data server at ws://127.0.0.1:<port>/md (bound_port)."""
+    app = web.Application()
+    app.router.add_get("/md", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    return runner
+
+
 async def test_snapshot_then_deltas_and_trades(
     publisher: MarketDataPublisher, eventually: Eventually
 ) -> None:
@@ -399,11 +411,7 @@ async def test_client_recovers_from_a_server_that_misbehaves(eventually: Eventua
                 )
         return ws
 
-    app = web.Application()
-    app.router.add_get("/md", handler)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    runner = await _serve(handler)
     client = MarketDataClient(f"ws://127.0.0.1:{bound_port(runner)}/md", ["AMZN"], clock=SimClock())
     client.start()
     try:
@@ -456,3 +464,72 @@ def test_publisher_refuses_what_it_cannot_vouch_for() -> None:
     with pytest.raises(ValueError, match="positive"):
         pub.publish_trade("AMZN", 0, 1, B, 1)
     assert pub.seq["AMZN"] == 1  # nothing refused was numbered
+
+
+async def test_a_resync_whose_snapshot_never_comes_subscribes_again(
+    eventually: Eventually,
+) -> None:
+    """Issue 13: heartbeats kept flowing, so the staleness watchdog never fired, but the
+    snapshot asked for never came, and the symbol stayed RESYNCING (halted) forever.
+    After ``stale_after_s`` without a snapshot the subscribe goes again; the symbol is
+    not synced, and hands out no book, until a snapshot has come; a server that keeps
+    ignoring it is reconnected to."""
+    subscribes: list[dict] = []  # type: ignore[type-arg]
+    answer_from = 2  # the first subscribe is lost on the server's side
+    conns: list[web.WebSocketResponse] = []
+
+    async def handler(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        conns.append(ws)
+        await ws.send_str(proto.encode_hello({"AMZN": INSTRUMENTS["AMZN"]}).decode())
+        async for msg in ws:
+            subscribes.append(orjson.loads(msg.data))
+            if len(subscribes) >= answer_from:
+                await ws.send_str(
+                    proto.encode_snapshot("AMZN", 5, 0, [(100, 1)], [(101, 1)]).decode()
+                )
+        return ws
+
+    runner = await _serve(handler)
+    clock = SimClock(start_ns=10**18)
+    rec = Recorder()
+    client = _client(f"ws://127.0.0.1:{bound_port(runner)}/md", ["AMZN"], clock, rec,
+                     stale_after_s=2.0, backoff_initial_s=0.1, backoff_max_s=0.1)  # fmt: skip
+
+    async def heartbeats_for(seconds: float) -> None:
+        """The server's heartbeats every 0.5 s while the clock moves on: never silent."""
+        for _ in range(round(seconds / 0.5)):
+            await conns[-1].send_str(proto.encode_heartbeat(clock.now_ns()).decode())
+            await eventually(lambda: client.stats.last_update_ns == clock.now_ns())
+            await clock.run_for(0.5)
+
+    client.start()
+    try:
+        await eventually(lambda: len(subscribes) == 1, what="first subscribe")
+        await heartbeats_for(1.5)
+        assert client.status["AMZN"] is BookStatus.RESYNCING and len(subscribes) == 1
+        await heartbeats_for(1.0)  # 2.0 s after the subscribe, on the next frame
+        await conns[-1].send_str(proto.encode_heartbeat(clock.now_ns()).decode())
+        await eventually(lambda: len(subscribes) == 2, what="the subscribe sent again")
+        await eventually(lambda: client.status["AMZN"] is BookStatus.SYNCED, what="synced")
+        assert client.stats.stale == 0 and client.book("AMZN") is not None
+
+        # a server that ignores every subscribe: asked three times, then reconnected to
+        answer_from = 10**9
+        client._lost("AMZN", "test: a gap")  # the gap path, driven directly
+        await eventually(lambda: len(subscribes) == 3, what="resubscribe after the gap")
+        await heartbeats_for(2.5)
+        await conns[-1].send_str(proto.encode_heartbeat(clock.now_ns()).decode())
+        await eventually(lambda: len(subscribes) == 4, what="subscribe again")
+        await heartbeats_for(2.5)
+        await conns[-1].send_str(proto.encode_heartbeat(clock.now_ns()).decode())
+        await eventually(lambda: len(subscribes) == 5, what="and again")
+        await heartbeats_for(2.5)
+        await conns[-1].send_str(proto.encode_heartbeat(clock.now_ns()).decode())
+        await eventually(lambda: len(conns) == 2 or client.stats.reconnects >= 1, what="reconnect")
+        assert client.status["AMZN"] is not BookStatus.SYNCED and client.book("AMZN") is None
+        assert [s for s, st, _ in rec.status if st is BookStatus.SYNCED] == ["AMZN"]
+    finally:
+        await client.stop()
+        await runner.cleanup()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -39,9 +40,29 @@ def book(bid: int = 100, ask: int = 110) -> L2Book:
 
 def test_default_table_has_wait_hold_and_three_sizes_per_tactic() -> None:
     spec = ActionSpec()
-    assert spec.n == 11
+    assert spec.n == 13 and spec.version == 3
     assert spec.choices[spec.wait_index].placement is Placement.NONE
     assert spec.names[:2] == ["wait", "hold"]
+    assert spec.names[-2:] == ["due_touch", "due_inside"]
+    old = ActionSpec(version=2)  # the table of artifacts trained before issue 15
+    assert old.n == 11 and old.names == spec.names[:11] and old.known and spec.known
+    assert ActionSpec.from_json(old.to_json()) == old
+    with pytest.raises(ValueError, match="no action table v9"):
+        ActionSpec(version=9)
+    assert not ActionSpec(choices=old.choices, version=3).known  # a table under another number
+
+
+def test_due_rests_what_is_behind_and_the_next_slice_and_crosses_nothing() -> None:
+    spec = ActionSpec()
+    # 1000 over 100 s at 5 s decisions, 50 s in, 300 filled: 200 behind the line,
+    # slices of 700 / 10 = 70
+    c = ctx(qty=1000, filled=300, now_s=50, end_s=100)
+    a = spec.decode(spec.index("due_touch"), c)
+    assert a == Action(Placement.TOUCH, rest_qty=270, cross_qty=0)
+    b = spec.decode(spec.index("due_inside"), c)
+    assert b.placement is Placement.INSIDE and b.rest_qty == 270
+    ahead = spec.decode(spec.index("due_touch"), ctx(qty=1000, filled=600, now_s=50, end_s=100))
+    assert ahead.rest_qty == 40 and ahead.cross_qty == 0  # ahead of the line: one slice
 
 
 def test_decode_sizes_in_slices_of_remaining_over_decisions_left() -> None:
@@ -81,10 +102,8 @@ def test_decoded_quantities_never_exceed_remaining(
 
 
 def test_decode_rejects_out_of_range_index() -> None:
-    import pytest
-
     with pytest.raises(ValueError, match="outside the table"):
-        ActionSpec().decode(11, ctx())
+        ActionSpec().decode(13, ctx())
 
 
 def test_spec_json_round_trip() -> None:

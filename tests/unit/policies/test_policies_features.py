@@ -11,11 +11,19 @@ from core.book import L2Book
 from core.orders import ChildOrder
 from core.parent import ParentOrder
 from core.types import OrdStatus, Side
-from policies.features import FEATURE_NAMES, FeatureBuilder, FeatureSpec, Normaliser
+from policies.features import (
+    FEATURE_NAMES,
+    FEATURES_V1,
+    FeatureBuilder,
+    FeatureSpec,
+    Normaliser,
+)
 from policies.queue_estimate import QueueEstimator
 
 S = 1_000_000_000
 IX = {n: i for i, n in enumerate(FEATURE_NAMES)}
+N = len(FEATURE_NAMES)
+IX1 = {n: i for i, n in enumerate(FEATURES_V1)}
 
 
 def book(bid: int = 100, bsz: int = 300, ask: int = 110, asz: int = 100) -> L2Book:
@@ -43,14 +51,66 @@ def test_time_inventory_and_schedule_gap() -> None:
     assert f[IX["time_left"]] == pytest.approx(0.5)
     assert f[IX["inventory_left"]] == pytest.approx(0.75)
     assert f[IX["schedule_gap"]] == pytest.approx(0.25)
-    assert f[IX["spread_ticks_log"]] == pytest.approx(math.log(10))
+    assert f[IX["spread_rel"]] == pytest.approx(1.0)  # no history: the spread is its own mean
+
+
+def test_version_1_is_still_computed_for_artifacts_trained_on_it() -> None:
+    fb = FeatureBuilder(FeatureSpec.of_version(1))
+    f = fb.raw(book(bsz=300, asz=100), parent(Side.BUY, filled=250), [], 50 * S)
+    assert f.shape == (len(FEATURES_V1),)
+    assert f[IX1["spread_ticks_log"]] == pytest.approx(math.log(10))
+    assert f[IX1["imbalance_5"]] == pytest.approx((800 - 600) / 1400)
+
+
+def scaled_book(k: int, m: int, bid: int = 100, ask: int = 110) -> L2Book:
+    """The same market with prices k times as many ticks away and sizes m times larger."""
+    b = L2Book("X")
+    b.apply_snapshot(
+        [(bid * k, 300 * m), ((bid - 1) * k, 500 * m)],
+        [(ask * k, 100 * m), ((ask + 1) * k, 500 * m)],
+    )
+    return b
+
+
+def test_version_2_features_do_not_change_with_tick_size_or_share_count() -> None:
+    """A market that is the same one in finer ticks and smaller shares looks identical."""
+    out = []
+    for k, m in ((1, 1), (3, 10)):
+        fb = FeatureBuilder(FeatureSpec(lookback=4))
+        p = ParentOrder("P", "X", Side.BUY, 1000 * m, 0, 100 * S)
+        p.start(105.0 * k)
+        p.filled_qty = 250 * m
+        ms = fb.market
+        ms.on_trade(110 * k, 30 * m, Side.BUY)
+        ms.sample(scaled_book(k, m))
+        ms.on_trade(100 * k, 10 * m, Side.SELL)
+        ms.sample(scaled_book(k, m, bid=102, ask=112))
+        o = resting("C1", Side.BUY, 101 * k, 50 * m)
+        fb.queue.update(scaled_book(k, m, 101, 111), [o], {}, 0)
+        out.append(fb.raw(scaled_book(k, m, 101, 111), p, [o], 50 * S))
+    np.testing.assert_allclose(out[0], out[1], rtol=1e-5, atol=1e-6)
+    v1 = [FeatureBuilder(FeatureSpec.of_version(1)) for _ in range(2)]
+    f1 = [
+        fb.raw(scaled_book(k, 1), parent(Side.BUY), [], 0) for fb, k in zip(v1, (1, 3), strict=True)
+    ]
+    assert f1[0][IX1["spread_ticks_log"]] != f1[1][IX1["spread_ticks_log"]]  # why v2 exists
+
+
+def test_sizes_in_units_of_the_touch_depth() -> None:
+    fb = FeatureBuilder()
+    # touch depth (300 + 100) / 2 = 200
+    f = fb.raw(book(bsz=300, asz=100), parent(Side.BUY), [], 0)
+    assert f[IX["remaining_depth_log"]] == pytest.approx(math.log1p(1000 / 200))
+    assert f[IX["far_depth_log"]] == pytest.approx(math.log1p(100 / 200))  # a buyer takes the ask
+    f_sell = FeatureBuilder().raw(book(bsz=300, asz=100), parent(Side.SELL), [], 0)
+    assert f_sell[IX["far_depth_log"]] == pytest.approx(math.log1p(300 / 200))
 
 
 def test_directional_features_flip_with_the_side() -> None:
     b = book(bsz=300, asz=100)  # bid-heavy: buying pressure
     fb_buy = FeatureBuilder().raw(b, parent(Side.BUY), [], 0)
     fb_sell = FeatureBuilder().raw(b, parent(Side.SELL), [], 0)
-    for name in ("imbalance_1", "imbalance_5", "microprice_offset", "drift_spreads"):
+    for name in ("imbalance_1", "microprice_offset", "drift_spreads_log"):
         assert fb_buy[IX[name]] == pytest.approx(-fb_sell[IX[name]])
     assert fb_buy[IX["imbalance_1"]] == pytest.approx(0.5)  # adverse for a buyer: positive
     assert fb_buy[IX["microprice_offset"]] > 0
@@ -101,7 +161,7 @@ def test_resting_features_present_only_with_a_resting_child() -> None:
     o = resting("C1", Side.BUY, 100, 50)
     obs = fb.observe(book(), p, [o], 0, market_volume=0, time_of_day_s=36_000.0)
     raw = fb.last_raw
-    assert raw[IX["has_resting"]] == 1 and raw[IX["resting_offset_ticks"]] == 0
+    assert raw[IX["has_resting"]] == 1 and raw[IX["resting_offset_spreads"]] == 0
     assert raw[IX["resting_frac"]] == pytest.approx(50 / 1000)
     assert obs.features.dtype == np.float32 and obs.features.shape == (len(FEATURE_NAMES),)
 
@@ -122,9 +182,9 @@ def test_normaliser_fit_apply_clip_and_json() -> None:
     "data",
     [
         {"mean": [0.0] * 3, "std": [1.0] * 3, "clip": 5},
-        {"mean": [0.0] * 18, "std": [0.0] * 18, "clip": 5},
-        {"mean": [float("nan")] * 18, "std": [1.0] * 18, "clip": 5},
-        {"std": [1.0] * 18},
+        {"mean": [0.0] * N, "std": [0.0] * N, "clip": 5},
+        {"mean": [float("nan")] * N, "std": [1.0] * N, "clip": 5},
+        {"std": [1.0] * N},
     ],
 )
 def test_normaliser_refuses_bad_statistics(data: dict[str, object]) -> None:

@@ -118,10 +118,11 @@ def test_split_refuses_an_order_without_a_book_or_quantity() -> None:
         )
 
 
-def test_sweep_share_counts_only_the_market_order_fills() -> None:
+def test_sweep_share_counts_the_market_order_fills_and_the_charged_remainder() -> None:
     fills = [Print(1, 70, 1000), Print(2, 20, 1001, sweep=True), Print(3, 10, 1002, sweep=True)]
     assert sweep_share(QTY, fills) == pytest.approx(0.3)
     assert sweep_share(QTY, fills[:1]) == 0
+    assert sweep_share(QTY, fills, unfilled=5) == pytest.approx(0.35)  # charged, not filled
 
 
 def test_participation_is_our_share_of_the_tape_from_start_to_our_last_fill() -> None:

@@ -1,0 +1,149 @@
+"""Start from the desk's tactic: behaviour cloning before reinforcement learning.
+
+Reinforcement learning from a near-uniform policy spends most of a 30-minute budget
+rediscovering what a desk already knows, and the first learned policy never got far
+from the TWAP tactic its initial bias pointed at. So PPO starts from the passive-with-
+catch-up tactic (:mod:`policies.baselines.passive`) with the tolerance tuned on the
+training split, expressed in the action table (:class:`TableTeacher`: rest what is due
+at the touch, ``due_touch``, while no more than the tolerance behind the straight line;
+cross what is behind, ``catchup_touch``, beyond it). The policy network is fitted to the
+teacher's choices on the states the teacher visits in training episodes, and the value
+network to the (training) returns it earned there, so the first PPO updates have a
+critic that knows the tactic's worth. PPO then learns deviations from it; checkpoints
+are still chosen on validation, the cloned policy itself (iteration 0) included.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import torch
+from torch import nn
+
+from policies.actions import ActionSpec
+from policies.context import DecisionContext
+from policies.data import AnySource
+from policies.env import EnvConfig, ExecutionEnv, episode_seeds
+from policies.features import FeatureSpec, Normaliser
+from policies.network import PolicyNet, ValueNet
+
+
+class TableTeacher:
+    """The passive-with-catch-up tactic, choosing rows of the action table."""
+
+    def __init__(self, spec: ActionSpec, tolerance: float) -> None:
+        self.tolerance = tolerance
+        self.due = spec.index("due_touch")
+        self.catchup = spec.index("catchup_touch")
+
+    def choose(self, ctx: DecisionContext) -> int:
+        elapsed = ctx.elapsed_fraction
+        behind = ctx.qty * elapsed - ctx.filled
+        allowed = self.tolerance * ctx.qty * (1.0 - elapsed)
+        return self.catchup if behind > allowed else self.due
+
+
+@dataclass(frozen=True, slots=True)
+class Demonstrations:
+    obs: npt.NDArray[np.float32]  # normalised features, one row per decision
+    act: npt.NDArray[np.int64]  # the teacher's choice
+    ret: npt.NDArray[np.float32]  # the training return from that decision on
+
+    @property
+    def size(self) -> int:
+        return int(self.act.shape[0])
+
+
+def demonstrate(
+    sources: Sequence[AnySource],
+    teacher: TableTeacher,
+    *,
+    fspec: FeatureSpec,
+    normaliser: Normaliser,
+    action_spec: ActionSpec,
+    config: EnvConfig,
+    episodes: int,
+    seed: int,
+    gamma: float,
+) -> Demonstrations:
+    """The teacher's decisions on ``episodes`` training episodes (the training reward,
+    shaping and control variate included, so the returns are what PPO's critic learns)."""
+    env = ExecutionEnv(
+        sources,
+        feature_spec=fspec,
+        normaliser=normaliser,
+        action_spec=action_spec,
+        config=config,
+    )
+    obs: list[np.ndarray] = []
+    act: list[int] = []
+    ret: list[float] = []
+    try:
+        for s in episode_seeds(seed + 31, episodes):
+            o, _ = env.reset(seed=s)
+            rewards: list[float] = []
+            done = False
+            while not done:
+                a = teacher.choose(env.observation.ctx)
+                obs.append(o)
+                act.append(a)
+                o, r, term, trunc, _ = env.step(a)
+                rewards.append(float(r))
+                done = term or trunc
+            acc = 0.0
+            back = []
+            for r in reversed(rewards):
+                acc = r + gamma * acc
+                back.append(acc)
+            ret.extend(reversed(back))
+    finally:
+        env.close()
+    return Demonstrations(
+        np.stack(obs).astype(np.float32),
+        np.asarray(act, dtype=np.int64),
+        np.asarray(ret, dtype=np.float32),
+    )
+
+
+def clone(
+    pi: PolicyNet,
+    vf: ValueNet,
+    demos: Demonstrations,
+    *,
+    epochs: int,
+    seed: int,
+    reward_scale: float,
+    lr: float = 1e-3,
+    minibatch: int = 256,
+) -> dict[str, Any]:
+    """Fit ``pi`` to the teacher's choices (cross-entropy) and ``vf`` to its returns
+    (squared error, in PPO's reward scale); returns the fit's figures."""
+    rng = np.random.default_rng(seed)
+    x = torch.from_numpy(demos.obs)
+    y = torch.from_numpy(demos.act)
+    target = torch.from_numpy(demos.ret * reward_scale)
+    opt = torch.optim.Adam([*pi.parameters(), *vf.parameters()], lr=lr)
+    ce = nn.CrossEntropyLoss()
+    n = demos.size
+    for _ in range(epochs):
+        order = rng.permutation(n)
+        for s in range(0, n, minibatch):
+            idx = torch.from_numpy(order[s : s + minibatch])
+            loss = ce(pi(x[idx]), y[idx]) + 0.5 * ((vf(x[idx]) - target[idx]) ** 2).mean()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+    with torch.no_grad():
+        agree = float((pi(x).argmax(-1) == y).float().mean())
+        vf_err = float(((vf(x) - target) ** 2).mean())
+    return {
+        "decisions": n,
+        "teacher_actions": np.bincount(demos.act).tolist(),
+        "agreement": agree,
+        "value_mse": vf_err,
+        "epochs": epochs,
+    }
