@@ -36,6 +36,7 @@ COPY core/ core/
 COPY gateways/ gateways/
 COPY exchange/ exchange/
 COPY risk/ risk/
+COPY execution/ execution/
 COPY policies/ policies/
 COPY daemon/ daemon/
 RUN pip wheel --no-cache-dir --no-deps --wheel-dir /tmp/wheels . \

@@ -50,15 +50,21 @@ def histogram_buckets(
 def bucket_quantile(
     before: Mapping[float, float], after: Mapping[float, float], q: float
 ) -> float | None:
-    """The q-quantile (upper bucket bound, seconds) of what was observed between two scrapes."""
+    """Prometheus' histogram_quantile (interpolated within the bucket) over what was
+    observed between two scrapes, in the histogram's unit; None if nothing was."""
     bounds = sorted(after)
     counts = [after[b] - before.get(b, 0.0) for b in bounds]
     total = counts[-1] if counts else 0.0
     if total <= 0:
         return None
+    rank = q * total
+    prev_b, prev_c = 0.0, 0.0
     for b, c in zip(bounds, counts, strict=True):
-        if c >= q * total:
-            return b
+        if c >= rank:
+            if b == float("inf"):
+                return prev_b
+            return prev_b + (b - prev_b) * (rank - prev_c) / max(c - prev_c, 1e-12)
+        prev_b, prev_c = b, c
     return bounds[-1]
 
 

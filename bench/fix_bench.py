@@ -53,7 +53,7 @@ from typing import Any
 import simplefix
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import cpu_idle_states_limited
+from _common import cpu_idle_states_limited, percentiles
 
 from core.events import ExecReport
 from core.instruments import Instrument
@@ -107,19 +107,12 @@ ER_FIELDS = [
 ]
 
 
-def percentile(sorted_ns: list[int], q: float) -> float:
-    return sorted_ns[min(len(sorted_ns) - 1, int(q * len(sorted_ns)))] / 1000.0
-
-
 def summary_us(samples_ns: list[int]) -> dict[str, float]:
-    s = sorted(samples_ns)
+    pct = percentiles(samples_ns, (50, 90, 99))
     return {
-        "n": len(s),
-        "p50_us": round(percentile(s, 0.50), 1),
-        "p90_us": round(percentile(s, 0.90), 1),
-        "p99_us": round(percentile(s, 0.99), 1),
-        "max_us": round(s[-1] / 1000.0, 1),
-        "mean_us": round(sum(s) / len(s) / 1000.0, 1),
+        "n": len(samples_ns),
+        **{k: round(v, 1) for k, v in pct.items()},
+        "mean_us": round(sum(samples_ns) / len(samples_ns) / 1000.0, 1),
     }
 
 

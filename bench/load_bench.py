@@ -43,6 +43,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from _common import report
+from _procs import bucket_quantile as quantile
 from _procs import gauge, histogram_buckets, process_figures, scrape
 
 from daemon.stack import Stack, StackSettings
@@ -155,24 +156,6 @@ def runqueue_wait_s(pid: int) -> float:
         except (OSError, IndexError, ValueError):
             continue
     return total / 1e9
-
-
-def quantile(before: dict[float, float], after: dict[float, float], q: float) -> float | None:
-    """Prometheus' histogram_quantile over the increase between two scrapes (seconds)."""
-    bounds = sorted(after)
-    counts = [after[b] - before.get(b, 0.0) for b in bounds]
-    total = counts[-1] if counts else 0.0
-    if total <= 0:
-        return None
-    rank = q * total
-    prev_b, prev_c = 0.0, 0.0
-    for b, c in zip(bounds, counts, strict=True):
-        if c >= rank:
-            if b == float("inf"):
-                return prev_b
-            return prev_b + (b - prev_b) * (rank - prev_c) / max(c - prev_c, 1e-12)
-        prev_b, prev_c = b, c
-    return bounds[-1]
 
 
 async def measure(

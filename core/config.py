@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from core.instruments import Instrument
 
@@ -109,8 +109,8 @@ def validate(
             got = err.get("input")
             detail = ""
             if err["type"] not in ("missing", "extra_forbidden") and not isinstance(got, dict):
-                detail = " (value not shown: a secret)" if _secret_key(key) else f" (got {got!r})"
-            where = _env_origin(key, origin or {})
+                detail = " (value not shown: a secret)" if is_secret_key(key) else f" (got {got!r})"
+            where = env_origin_note(key, origin or {})
             problems.append(f"{key}: {msg}{detail}{where}")
         raise ConfigError(source, problems) from None
 
@@ -118,13 +118,13 @@ def validate(
 _SECRET_WORDS = ("password", "secret", "token", "key")
 
 
-def _secret_key(dotted: str) -> bool:
+def is_secret_key(dotted: str) -> bool:
     """Keys whose value is never echoed in an error: a password given as a list is still
     a password (the config fuzz target found one repeated in the message)."""
     return any(w in part.lower() for part in dotted.split(".") for w in _SECRET_WORDS)
 
 
-def _env_origin(key: str, origin: Mapping[str, str]) -> str:
+def env_origin_note(key: str, origin: Mapping[str, str]) -> str:
     """`` [from env NAME]`` when the environment set ``key``, a section above it (an
     array or table given whole) or keys below it (an unknown section that only the
     environment created); empty when the value came from the file or a default."""
@@ -163,22 +163,50 @@ def config_hash(cfg: BaseModel) -> str:
 class Section(BaseModel):
     """Base of every config section: unknown keys are errors, values are frozen."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # a string right below a field is its description (`rlexec config show` prints it)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+
+class ReconnectSection(Section):
+    """A connection that reconnects when lost: every one backs off the same way
+    (core/backoff.py) and is configured by these three keys."""
+
+    reconnect_min_s: float = Field(default=0.1, gt=0)
+    """First wait before reconnecting (then doubling per failed attempt)."""
+    reconnect_max_s: float = Field(default=5.0, gt=0)
+    """Longest wait between reconnect attempts."""
+    reconnect_jitter: float = Field(default=0.5, ge=0, lt=1)
+    """Each wait is cut by up to this share at random, spreading many clients' retries."""
+
+    @model_validator(mode="after")
+    def _backoff_order(self) -> ReconnectSection:
+        if self.reconnect_max_s < self.reconnect_min_s:
+            raise ValueError("reconnect_max_s must be >= reconnect_min_s")
+        return self
 
 
 class LoggingSection(Section):
     format: Literal["json", "console"] = "console"
+    """json: one JSON object a line (production); console: readable, for a terminal."""
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    """The lowest level logged."""
 
 
 class InstrumentSection(Section):
     symbol: str = Field(min_length=1, max_length=32)
+    """The instrument's symbol as the venue names it."""
     tick_size: Decimal = Field(default=Decimal("0.01"), gt=0)
+    """Price grid: one tick in the currency (prices are integer ticks on the order path)."""
     lot_size: int = Field(default=1, gt=0)
+    """Quantity grid: orders are whole multiples of this many units."""
     qty_unit: Decimal = Field(default=Decimal(1), gt=0)
+    """What one quantity unit is in the venue's terms (e.g. 0.001 BTC)."""
     min_qty: int = Field(default=1, gt=0)
+    """Smallest order, in units."""
     max_qty: int = Field(default=10_000_000, gt=0)
+    """Largest order the venue takes, in units."""
     currency: str = "USD"
+    """Currency prices and notionals are in."""
 
     @field_validator("symbol")
     @classmethod

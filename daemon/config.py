@@ -13,42 +13,56 @@ from typing import Any, Literal
 
 from pydantic import Field, SecretStr, model_validator
 
-from core.config import InstrumentSection, LoggingSection, Section
+from core.config import InstrumentSection, LoggingSection, ReconnectSection, Section
 from gateways.fix.settings import InitiatorSettings, SessionSettings
 from risk.limits import RiskLimitsConfig
 
 
 class NodeSection(Section):
     id: str = Field(default="rlexec-1", min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_-]+$")
-    data_dir: Path = Path("var")  # journal, FIX store, kill-switch state
-    # After start: one full GC, then freeze what was loaded (torch, the policy), so a
-    # later full collection does not stop the loop for ~150 ms (core/heap.py).
+    """This node's name: the prefix of its ClOrdIDs, its Redis consumer, its log field."""
+    data_dir: Path = Path("var")
+    """Where the journal, the FIX store and log, and the kill-switch state live."""
     freeze_heap: bool = True
-    # Never let the event loop sleep: tick to order ~35% lower here, for a whole core
-    # (daemon/busy_poll.py). Give the daemon a core of its own before turning it on.
+    """After start, one full GC, then freeze what was loaded (torch, the policy), so a
+    later full collection does not stop the loop for ~150 ms (core/heap.py)."""
     busy_poll: bool = False
+    """Never let the event loop sleep: tick to order ~35 % lower, for a whole core
+    (daemon/busy_poll.py). Give the daemon a core of its own before turning it on."""
 
 
 class HttpSection(Section):
     host: str = "127.0.0.1"
+    """Address /metrics, /healthz and /readyz listen on."""
     port: int = Field(default=9464, ge=0, le=65535)
+    """Port of /metrics, /healthz and /readyz (0: any free port, for tests)."""
 
 
-class RedisSection(Section):
+class RedisSection(ReconnectSection):
     enabled: bool = True
+    """Take commands from Redis and post state there (off: trading needs no Redis)."""
     url: str = Field(default="redis://127.0.0.1:6379/0", pattern=r"^(redis|rediss|unix)://")
+    """The Redis server; rediss:// for TLS."""
     username: str = ""
+    """Redis ACL user (empty: the default user)."""
     password: SecretStr = SecretStr("")
+    """Redis password; better from RLEXEC__REDIS__PASSWORD than in the file."""
     command_stream: str = "rlexec:commands"
+    """Stream the operator's commands arrive on."""
     reply_stream: str = "rlexec:replies"
+    """Stream each command's reply is written to."""
     group: str = "rlexec"
+    """Consumer group on the command stream (delivery at least once, acked after reply)."""
     state_key: str = "rlexec:state"
+    """Key holding the node's latest status snapshot (rewritten every second)."""
     events_channel: str = "rlexec:events"
-    # TLS: use a rediss:// url; the CA that signed the server's certificate, and a client
-    # certificate when the server asks for one (tls-auth-clients yes).
+    """Pub/sub channel of fills, parent states and kill-switch changes."""
     tls_ca_file: Path | None = None
+    """TLS (rediss:// url): the CA that signed the server's certificate."""
     tls_cert_file: Path | None = None
+    """TLS: our client certificate, when the server asks for one (tls-auth-clients yes)."""
     tls_key_file: Path | None = None
+    """TLS: the key of tls_cert_file."""
 
     @model_validator(mode="after")
     def _tls(self) -> RedisSection:
@@ -61,15 +75,18 @@ class RedisSection(Section):
 
 
 class ControlSection(Section):
-    # HMAC-SHA256 key for commands that loosen safety (reset_kill, load_policy):
-    # a file holding >= 32 bytes, or the key itself (e.g. from RLEXEC__CONTROL__HMAC_KEY).
     hmac_key_file: Path | None = None
+    """File holding the HMAC-SHA256 key (>= 32 bytes) that signs commands loosening safety
+    (reset_kill, load_policy); without a key they are refused."""
     hmac_key: SecretStr = SecretStr("")
-    # Key rotation: the key being retired, accepted as well until it is removed here
-    # (start with both, move every operator to the new key, restart with the new alone).
+    """The key itself instead of a file (e.g. from RLEXEC__CONTROL__HMAC_KEY)."""
     previous_hmac_key_file: Path | None = None
+    """Key rotation: the key being retired, accepted as well until removed here (start
+    with both, move every operator to the new key, restart with the new alone)."""
     previous_hmac_key: SecretStr = SecretStr("")
+    """The retiring key itself instead of a file."""
     max_age_s: float = Field(default=60.0, gt=0, le=600)
+    """How old (wall clock) a signed command may be and still be accepted."""
 
     def key(self) -> bytes | None:
         return _key(self.hmac_key, self.hmac_key_file)
@@ -91,14 +108,17 @@ class FixSection(InitiatorSettings):
     match the simulated exchange's, so a partial ``[fix]`` table is enough."""
 
     port: int = Field(default=9878, gt=0, lt=65536)
-    # fsync "batched": every message reaches the OS before the socket (survives kill -9,
-    # like the journal) and a background thread fsyncs every few ms against power loss;
-    # "always" would put a disk flush (0.2-5 ms here) on every order's path.
+    """The exchange's FIX order-entry port."""
     session: SessionSettings = SessionSettings.model_validate(
         {"sender_comp_id": "RLEXEC", "target_comp_id": "EXCHANGE", "fsync": "batched"}
     )
+    """The FIX session. fsync "batched": every message reaches the OS before the socket
+    (survives kill -9, like the journal) and a background thread fsyncs every few ms
+    against power loss; "always" puts a disk flush (0.2-5 ms) on every order's path."""
     reconnect_min_s: float = Field(default=0.2, gt=0)
+    """First wait before reconnecting after the session is lost (then doubling; core/backoff.py)."""
     reconnect_max_s: float = Field(default=10.0, gt=0)
+    """Longest wait between reconnect attempts."""
 
     @model_validator(mode="before")
     @classmethod
@@ -115,75 +135,103 @@ class FixSection(InitiatorSettings):
         return data
 
 
-class MarketDataSection(Section):
+class MarketDataSection(ReconnectSection):
     url: str = Field(default="ws://127.0.0.1:8765/md", pattern=r"^wss?://")
+    """The exchange's market-data websocket."""
     stale_after_s: float = Field(default=2.0, gt=0)
+    """A symbol with no frame for this long (wall clock) is stale: its md halt is raised."""
 
 
 class ClockSection(Section):
-    # wall: real time. scaled: the venue replays at ``speed`` x real time and the node
-    # follows its clock (synced forward from market-data timestamps). lockstep: a
-    # simulated clock the exchange moves step by step, never past the node's next
-    # decision (exchange [pacing] mode = "lockstep"; daemon.lockstep).
     mode: Literal["wall", "scaled", "lockstep"] = "wall"
+    """wall: real time. scaled: the venue replays at ``speed`` x real time and the node
+    follows its clock (synced forward from market-data timestamps). lockstep: a simulated
+    clock the exchange moves step by step, never past the node's next decision (exchange
+    [pacing] mode = "lockstep"; daemon.lockstep)."""
     speed: float = Field(default=1.0, gt=0, le=10_000)
-    # lockstep: the exchange's clock endpoint; empty: the market-data URL's host, /clock
+    """mode scaled: how many market seconds pass per real second."""
     lockstep_url: str = Field(default="", pattern=r"^(wss?://.*)?$")
-    # Seconds to add to UTC to get the venue's local time of day (features use it):
-    # 0 for the simulated venue, whose timestamps read local time as UTC.
+    """mode lockstep: the exchange's clock endpoint (empty: the market-data URL's host,
+    /clock)."""
     utc_offset_s: int = Field(default=0, ge=-14 * 3600, le=14 * 3600)
+    """Seconds to add to UTC for the venue's local time of day (a feature): 0 for the
+    simulated venue, whose timestamps read local time as UTC."""
 
 
 class PolicySection(Section):
-    path: Path | None = None  # None: the committed policy shipped with rlexec
+    path: Path | None = None
+    """The policy artifact directory (none: the committed policy shipped with rlexec)."""
     sha256: str = Field(default="", pattern=r"^([0-9a-f]{64})?$")
+    """The artifact digest to insist on (empty: verify its own checksums only)."""
 
 
 class ExecutionSection(Section):
-    # Decisions: on a timer (the policy's own decision interval unless set here), or
-    # additionally on every book update of the parent's symbol.
     decide_on: Literal["timer", "book"] = "timer"
+    """Decide on a timer, or also on every book frame of the parent's symbol."""
     decision_interval_s: float | None = Field(default=None, gt=0, le=600)
-    # decide_on = "book": a decision whose frame arrived longer ago than this when its
-    # turn comes (the loop is behind: other symbols, other parents, a busy CPU) is
-    # skipped, and the parent decides on its symbol's next frame instead of sending an
-    # order priced off an old book. A parent skipped 3 frames running decides anyway.
-    # 0: never skip. 5 ms is a sixth of the gap between one symbol's frames at 10 x the
-    # busiest LOBSTER minute (~30 ms).
+    """The timer's interval (none: the policy's own, from its artifact)."""
     max_decision_lag_ms: float = Field(default=5.0, ge=0)
+    """decide_on book: a decision whose frame arrived longer ago than this when its turn
+    comes (the loop is behind) is skipped, the parent decides on the next frame instead
+    of pricing off an old book; 3 skips running and it decides anyway. 0: never skip.
+    5 ms is a sixth of the gap between one symbol's frames at 10 x the busiest LOBSTER
+    minute (~30 ms)."""
     completion: Literal["cross", "stop"] = "cross"
+    """At the end time: cross the spread for what is left (repeatedly), or stop."""
     sweep_interval_s: float = Field(default=1.0, gt=0)
+    """completion cross: seconds between sweeps while the book refills."""
     sweep_max_s: float = Field(default=300.0, gt=0)
+    """completion cross: how long to keep sweeping before the parent expires unfilled."""
     cancel_on_shutdown: bool = True
+    """On SIGTERM, cancel every resting child before logging out."""
     ack_timeout_s: float = Field(default=2.0, gt=0)
+    """A request unanswered this long (monotonic clock) halts its symbol (ack_overdue)
+    and its order is asked about."""
     recovery_timeout_s: float = Field(default=10.0, gt=0)
+    """How long one reconciliation round waits for the venue's status answers."""
     shutdown_timeout_s: float = Field(default=10.0, gt=0)
+    """Bound on a clean shutdown: half for cancelling, half for logging out."""
 
 
 class JournalSection(Section):
     fsync: Literal["os", "always"] = "os"
+    """os: each record reaches the OS before it is acted on (survives kill -9, ~15 us);
+    always: fsync'd too (survives power loss, ~0.2 ms)."""
 
 
 class DaemonConfig(Section):
     node: NodeSection = NodeSection()
+    """This node: its name, data directory, run-time tuning."""
     logging: LoggingSection = LoggingSection()
+    """Log format and level."""
     http: HttpSection = HttpSection()
+    """The metrics and health endpoints."""
     redis: RedisSection = RedisSection()
+    """The control plane: commands in, replies, state and events out."""
     control: ControlSection = ControlSection()
+    """Keys that sign commands loosening safety."""
     fix: FixSection = FixSection()
+    """The FIX session to the venue (initiator)."""
     marketdata: MarketDataSection = MarketDataSection()
+    """The venue's market-data feed."""
     clock: ClockSection = ClockSection()
+    """Which clock the node runs on."""
     policy: PolicySection = PolicySection()
+    """The learned policy artifact."""
     execution: ExecutionSection = ExecutionSection()
+    """How parents decide, complete, and how long answers may take."""
     journal: JournalSection = JournalSection()
-    # Nothing trades unless allowed: the embedded default allows the demo's symbols.
+    """The write-ahead journal."""
     risk: RiskLimitsConfig = Field(
         default_factory=lambda: RiskLimitsConfig(allowed_symbols=("AMZN", "AAPL"))
     )
+    """Pre-trade risk limits, capped in code (risk/limits.py): nothing trades unless its
+    symbol is allowed; the embedded default allows the demo's symbols."""
     instruments: tuple[InstrumentSection, ...] = (
         InstrumentSection(symbol="AMZN"),
         InstrumentSection(symbol="AAPL"),
     )
+    """The instruments this node trades: tick and lot grid, size limits."""
 
     @model_validator(mode="after")
     def _consistent(self) -> DaemonConfig:

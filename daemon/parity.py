@@ -170,8 +170,8 @@ def _policy(algo: str) -> Any:
 def backtest(plan: ParentPlan, config: Any) -> Trace:
     """The parent through the environment (the backtest's path), journalled in memory."""
     from daemon.node import DEFAULT_POLICY_DIR
+    from execution.executor import MemoryJournal
     from policies.env import EpisodeSpec, ExecutionEnv
-    from policies.executor import MemoryJournal
     from policies.learned import load_policy
     from policies.rollout import run_episode
 

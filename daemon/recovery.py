@@ -30,7 +30,7 @@ from core.requests import CancelRequest, NewOrderRequest, ReplaceRequest
 from core.types import ExecType
 from daemon.journal import Journal, JournalRecord
 from daemon.records import Undecodable
-from policies.executor import ExecutionEngine
+from execution.executor import ExecutionEngine
 
 log = get_logger("rlexec.recovery")
 

@@ -1,6 +1,6 @@
 """One parent order's life in the daemon: start, decide on a cadence, complete.
 
-The decision itself is :class:`policies.driver.ParentDriver` — the very code the
+The decision itself is :class:`execution.driver.ParentDriver` — the very code the
 training environment and the backtest run — so a parent executes live exactly as it
 did in simulation. What this module adds is what only live has: waiting for a usable
 book, honouring node halts and operator pauses, and the end-time completion rule.
@@ -12,6 +12,10 @@ decisions fall on the grid ``start + k x interval`` (a late wake-up delays one
 decision, never the ones after it); at the end time the resting children are
 cancelled and the rest is swept as soon as the cancels are answered (1 ms of market
 time later when they are), then every ``sweep_interval_s``.
+
+A runner sees the node only through :class:`RunnerHost` (implemented by
+:class:`daemon.parents.Parents`): the few questions and effects a parent needs, so it
+can be read, and tested, without the rest of the node.
 """
 
 from __future__ import annotations
@@ -19,18 +23,73 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
 
 from core.book import L2Book
+from core.clock import Clock
 from core.log import bound, get_logger
 from core.parent import ParentOrder, ParentState
-from policies.driver import ParentDriver
-
-if TYPE_CHECKING:
-    from daemon.node import Node
+from daemon.metrics import Metrics
+from execution.driver import ParentDriver
 
 log = get_logger("rlexec.runner")
+
+
+@dataclass(frozen=True, slots=True)
+class RunnerSettings:
+    """The ``[execution]`` settings a parent's run follows."""
+
+    completion: Literal["cross", "stop"]
+    sweep_max_s: float
+    sweep_interval_s: float
+    max_decision_lag_ns: int  # 0: never skip a decision as stale
+
+
+class RunnerHost(Protocol):
+    """What a parent's runner needs of the node, and nothing more."""
+
+    @property
+    def clock(self) -> Clock: ...
+
+    @property
+    def metrics(self) -> Metrics: ...
+
+    @property
+    def settings(self) -> RunnerSettings: ...
+
+    @property
+    def decision_interval_s(self) -> float: ...
+
+    def may_trade(self, symbol: str) -> bool: ...
+
+    def book(self, symbol: str) -> L2Book | None: ...
+
+    def warm_features(self, parent: ParentOrder, now_ns: int) -> None:
+        """Start the parent's features from its market's recent intervals, as the
+        environment does (daemon.market_history)."""
+        ...
+
+    def latest_frame_rx(self, symbol: str) -> int | None:
+        """When the latest market-data frame of ``symbol`` arrived (perf_counter ns)."""
+        ...
+
+    def decision_started(self, frame_rx_ns: int) -> None:
+        """A decision on the frame that arrived at ``frame_rx_ns`` runs now (tick to order)."""
+        ...
+
+    def decision_ended(self) -> None: ...
+
+    def runner_failed(self, runner: ParentRunner, exc: Exception) -> None:
+        """A bug stopped this runner: halt, the node cannot vouch for its orders."""
+        ...
+
+    def start_parent(self, parent: ParentOrder, arrival_mid: float) -> None: ...
+
+    def set_parent_state(self, parent: ParentOrder, state: ParentState, reason: str) -> None: ...
+
+    def parent_finished(self, runner: ParentRunner) -> None: ...
+
 
 # After the end-time cancels and after each sweep: how long the environment waits for
 # the venue's answers before it sweeps again or counts the fills (policies.env._finish
@@ -56,7 +115,9 @@ def next_decision_ns(start_ns: int, end_ns: int, interval_s: float, now_ns: int)
 
 
 class ParentRunner:
-    def __init__(self, node: Node, parent: ParentOrder, driver: ParentDriver, algo: str) -> None:
+    def __init__(
+        self, node: RunnerHost, parent: ParentOrder, driver: ParentDriver[Any, Any], algo: str
+    ) -> None:
         self.node = node
         self.parent = parent
         self.driver = driver
@@ -113,19 +174,21 @@ class ParentRunner:
         now_ns = time.perf_counter_ns()
         lag_ns = now_ns - frame_rx_ns
         # the book is as fresh as the latest frame applied to it
-        age_ns = now_ns - node.last_frame_rx.get(symbol, frame_rx_ns)
-        limit_ns = node.max_decision_lag_ns
+        latest = node.latest_frame_rx(symbol)
+        age_ns = now_ns - (frame_rx_ns if latest is None else latest)
+        limit_ns = node.settings.max_decision_lag_ns
         if limit_ns and age_ns > limit_ns and self._stale_skips < _MAX_STALE_SKIPS:
             self._stale_skips += 1
             node.metrics.decisions_skipped.labels(symbol, "stale").inc()
             return
         self._stale_skips = 0
-        node.decision_trigger_ns = frame_rx_ns
+        node.decision_started(frame_rx_ns)
         node.metrics.decision_lag.observe(lag_ns / 1e9)
         try:
-            self._decide(book, node.clock.now_ns())
+            # the feed handed risk this frame's book a moment ago: not twice
+            self._decide(book, node.clock.now_ns(), risk_has_book=True)
         finally:
-            node.decision_trigger_ns = 0
+            node.decision_ended()
 
     @property
     def done(self) -> bool:
@@ -140,7 +203,7 @@ class ParentRunner:
                 raise
             except Exception as exc:  # a bug must stop this parent safely, not the node
                 log.critical("parent_runner_failed", error=repr(exc))
-                self.node.halt("runner_error", f"parent {self.parent_id}: {exc!r}")
+                self.node.runner_failed(self, exc)
                 self._cancel_resting()
 
     async def _work(self) -> None:
@@ -150,7 +213,7 @@ class ParentRunner:
         if self.parent.state is ParentState.PENDING:
             await self._arrive()
         if not self.parent.state.is_terminal:
-            self._warm_up(clock.now_ns())
+            node.warm_features(self.parent, clock.now_ns())
         log.info(
             "parent_working",
             algo=self.algo,
@@ -163,7 +226,7 @@ class ParentRunner:
             if now >= self.parent.end_ns:
                 await self._complete()
                 break
-            book = node.md.book(self.parent.symbol)
+            book = node.book(self.parent.symbol)
             if (
                 self.parent.state is ParentState.PAUSED
                 or book is None
@@ -180,25 +243,13 @@ class ParentRunner:
         nxt = next_decision_ns(self.parent.start_ns, self.parent.end_ns, interval_s, now)
         return (nxt - now) / 1e9
 
-    def _warm_up(self, now: int) -> None:
-        """Start the features from the market's recent intervals, as the environment does."""
-        history = self.node.history.get(self.parent.symbol)
-        builder = self.driver.builder
-        builder.reset()
-        if history is None:
-            return
-        spec = builder.spec
-        sampled = history.warm(builder.market, now, spec.interval_ns, spec.lookback)
-        if sampled < spec.lookback:
-            log.info("features_warmed_partly", intervals=sampled, lookback=spec.lookback)
-
     async def _arrive(self) -> None:
         """Wait for a usable book, then fix the arrival mid: the benchmark of this parent."""
         node = self.node
         while True:
             if self.parent.state.is_terminal:
                 return  # cancelled (cancel_parent) before it could start
-            book = node.md.book(self.parent.symbol)
+            book = node.book(self.parent.symbol)
             if book is not None and book.mid is not None and node.may_trade(self.parent.symbol):
                 node.start_parent(self.parent, book.mid)
                 return
@@ -209,9 +260,9 @@ class ParentRunner:
                 return
             await self._sleep(0.5)
 
-    def _decide(self, book: L2Book, now: int) -> None:
+    def _decide(self, book: L2Book, now: int, *, risk_has_book: bool = False) -> None:
         t0 = time.perf_counter()
-        step = self.driver.decide(book, now)
+        step = self.driver.decide(book, now, risk_has_book=risk_has_book)
         self.node.metrics.inference.observe(time.perf_counter() - t0)
         self.decisions += 1
         self._resting_cleared = False
@@ -221,24 +272,25 @@ class ParentRunner:
     def _cancel_resting(self) -> None:
         if self._resting_cleared:
             return
-        if not self.node.engine.live_children(self.parent_id):
+        if not self.driver.live_children():
             self._resting_cleared = True
             return
-        self.node.engine.cancel_children(self.parent_id)
+        self.driver.cancel_resting()
 
     async def _complete(self) -> None:
         """End time: cross for the rest (repeatedly, as the book refills), or stop."""
         node = self.node
         self._resting_cleared = False
         self._cancel_resting()
-        if node.cfg.execution.completion == "cross":
-            interval = node.cfg.execution.sweep_interval_s
-            deadline = node.clock.now_ns() + int(node.cfg.execution.sweep_max_s * 1e9)
+        settings = node.settings
+        if settings.completion == "cross":
+            interval = settings.sweep_interval_s
+            deadline = node.clock.now_ns() + int(settings.sweep_max_s * 1e9)
             settle = SWEEP_SETTLE_S
             await self._sleep(settle)
             while self.parent.remaining_qty > 0 and node.clock.now_ns() < deadline:
-                book = node.md.book(self.parent.symbol)
-                live = node.engine.live_children(self.parent_id)
+                book = node.book(self.parent.symbol)
+                live = self.driver.live_children()
                 if book is None or not node.may_trade(self.parent.symbol):
                     await self._sleep(interval)
                     continue
@@ -258,7 +310,7 @@ class ParentRunner:
                 self.parent,
                 ParentState.EXPIRED,
                 f"end time reached with {self.parent.remaining_qty} unfilled "
-                f"(completion={node.cfg.execution.completion})",
+                f"(completion={settings.completion})",
             )
 
     async def _sleep(self, seconds: float) -> None:
@@ -270,6 +322,3 @@ class ParentRunner:
         finally:
             for fut in (sleeper, waker):
                 fut.cancel()
-
-
-Factory = Callable[[ParentOrder], ParentRunner]

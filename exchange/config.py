@@ -79,12 +79,19 @@ class LobsterReplaySection(Section):
     """
 
     ticker: str | None = None
+    """The symbol (and the day's ticker); from the file name when a file is named."""
     date: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}-\d{2}$")
+    """The trading day, YYYY-MM-DD (none: from the file name, or 2012-06-21)."""
     levels: int | None = Field(default=None, ge=1, le=50)
+    """The LOBSTER file's book levels (none: from the file name, or the one on disk)."""
     folder: Path | None = None
+    """A LOBSTER folder holding one message/orderbook pair."""
     message_file: Path | None = None
-    start: str = "09:30:00"  # time of day (exchange local) the replay window starts
+    """The LOBSTER message file itself."""
+    start: str = "09:30:00"
+    """Time of day (exchange local) the replay window starts, HH:MM[:SS[.fff]]."""
     end: str = "16:00:00"
+    """Time of day (exchange local) the replay window ends."""
     _file: Path | None = PrivateAttr(default=None)
     _name: LobsterFileName | None = PrivateAttr(default=None)
 
@@ -159,11 +166,17 @@ class SyntheticSection(Section):
     exchange.flow; calibrated parameters ship for AMZN and AAPL)."""
 
     symbol: str = "AMZN"
+    """The symbol simulated (its calibrated parameters, or AMZN's)."""
     regime: Literal["calm", "volatile", "trending", "thin"] = "calm"
-    trend_sign: Literal[1, -1] = 1  # -1 turns the trending regime downwards
+    """The market's character: order arrival rates, sizes and drift."""
+    trend_sign: Literal[1, -1] = 1
+    """regime trending: 1 upwards, -1 downwards."""
     seed: int = Field(default=0, ge=0)
-    start: str = "09:30:00"  # on the calibration day's time axis (2012-06-21)
+    """Random seed: the same seed, the same market."""
+    start: str = "09:30:00"
+    """Start, on the calibration day's time axis (2012-06-21)."""
     end: str = "16:00:00"
+    """End, on the calibration day's time axis."""
 
     @field_validator("start", "end")
     @classmethod
@@ -182,19 +195,29 @@ class PaperSourceSection(Section):
     """Paper mode: the book comes from upstream; the daemon's orders never go there."""
 
     upstream: Literal["binance", "rlexec", "recording"] = "recording"
-    market: Literal["spot", "usdm", "coinm"] = "spot"  # Binance market (binance, recording)
-    # Our symbol -> the upstream's symbol, when they differ (e.g. BTC-USDT -> BTCUSDT).
+    """Where the book comes from: Binance live, another rlexec exchange, or a recording."""
+    market: Literal["spot", "usdm", "coinm"] = "spot"
+    """binance, recording: which Binance market."""
     symbols: dict[str, str] = Field(default_factory=dict)
-    # binance: websocket base (default Binance's public endpoint); rlexec: ws://.../md
+    """Our symbol -> the upstream's, when they differ (e.g. BTC-USDT -> BTCUSDT)."""
     url: str = ""
-    rest_url: str = ""  # binance: REST depth endpoint override (tests: a local server)
-    files: tuple[Path, ...] = ()  # recording: Binance capture files, read in order
+    """binance: websocket base (empty: Binance's public endpoint); rlexec: ws://.../md."""
+    rest_url: str = ""
+    """binance: REST depth endpoint instead of Binance's (tests: a local server)."""
+    files: tuple[Path, ...] = ()
+    """recording: Binance capture files, read in order."""
     depth_stream: str = "depth@100ms"
+    """binance: the depth-delta stream."""
     trade_stream: str = "trade"
-    book_ticker: bool = True  # cross-check the rebuilt book against bookTicker
+    """binance: the trade stream."""
+    book_ticker: bool = True
+    """Cross-check the rebuilt book against bookTicker."""
     stale_after_s: float = Field(default=30.0, gt=0)
+    """No upstream update for this long: the symbol is halted until it resyncs."""
     snapshot_retry_s: float = Field(default=1.0, gt=0)
+    """Wait before asking again for a depth snapshot that failed."""
     queue_model: Literal["back", "pro_rata"] = "back"
+    """Where our resting orders queue at a price: behind what was there, or pro rata."""
 
     @model_validator(mode="after")
     def _needs(self) -> PaperSourceSection:
@@ -207,16 +230,19 @@ class PaperSourceSection(Section):
 
 class SourceSection(Section):
     kind: Literal["lobster", "synthetic", "paper"] = "lobster"
+    """What moves the market: a LOBSTER replay, synthetic flow, or an upstream (paper)."""
     lobster: tuple[LobsterReplaySection, ...] = Field(default_factory=_default_replays)
-    # Market impact of the daemon's trades on the replayed market (exchange.replay.impact,
-    # shipped estimated parameters, or estimated at load for a ticker not shipped): sqrt
-    # (square-root law, the default), none, permanent (linear) or transient (per fill).
+    """kind lobster: the days replayed, one per symbol (default: the shipped samples)."""
     impact: Literal["none", "permanent", "transient", "sqrt"] = "sqrt"
+    """Market impact of the daemon's trades on the replayed market (exchange.replay):
+    sqrt (square-root law), none, permanent (linear) or transient (per fill)."""
     synthetic: tuple[SyntheticSection, ...] = ()
+    """kind synthetic: the flows, one per symbol."""
     paper: PaperSourceSection | None = None
-    # What the exchange does when a replay or recording ends: keep serving (orders
-    # are still accepted against the final book) or exit with status 0.
+    """kind paper: the upstream."""
     on_end: Literal["stay", "exit"] = "stay"
+    """When a replay or recording ends: keep serving (orders still accepted against the
+    final book) or exit with status 0."""
 
     @model_validator(mode="after")
     def _kind(self) -> SourceSection:
@@ -238,22 +264,24 @@ class SourceSection(Section):
 
 # -------------------------------------------------------------------- service
 class PacingSection(Section):
-    # lockstep: market time moves only as far as the daemon following it (GET /clock)
-    # allows (exchange.service.lockstep): live and backtest then compare record by record
     mode: Literal["asap", "realtime", "accelerated", "lockstep"] = "accelerated"
-    speed: float = Field(default=10.0, gt=0, le=1_000_000)  # for mode = accelerated
-    # Silences in the data longer than this (event time) are cut to it; None keeps them.
+    """How fast market time runs: as fast as possible, real time, speed x real time, or
+    lockstep: only as far as the daemon following it allows (GET /clock;
+    exchange.service.lockstep), so live and backtest compare record by record."""
+    speed: float = Field(default=10.0, gt=0, le=1_000_000)
+    """mode accelerated: market seconds per real second."""
     max_gap_s: float | None = Field(default=None, ge=0)
-    # Paced simulations advance every step_s of wall time (market data at most that late).
+    """Silences in the data longer than this (event time) are cut to it (none: kept)."""
     step_s: float = Field(default=0.002, gt=0, le=1.0)
-    # lockstep: start with the market held at the replay's start (POST /clock lets it run)
+    """Paced simulations advance every step_s of wall time (market data at most that late)."""
     hold: bool = False
-    # lockstep: the longest step of market time between two ticks to the follower
+    """lockstep: start with the market held at the replay's start (POST /clock lets it run)."""
     max_step_s: float = Field(default=1.0, gt=0, le=3600)
-    # Order-entry latency each way the simulated venue models, in market time (lobster
-    # and synthetic sources). 0: orders are handled on arrival (paced modes, where the
-    # network's own latency is real); the training environment models 100.
+    """lockstep: the longest step of market time between two ticks to the follower."""
     order_latency_us: int = Field(default=0, ge=0, le=10_000_000)
+    """Order-entry latency each way the simulated venue models, in market time (lobster
+    and synthetic sources). 0: orders are handled on arrival (paced modes, where the
+    network's own latency is real); the training environment models 100."""
 
     @property
     def factor(self) -> float | None:
@@ -266,14 +294,19 @@ class PacingSection(Section):
 
 class MarketDataSection(Section):
     host: str = "127.0.0.1"
-    port: int = Field(default=8765, ge=0, le=65535)  # 0: an ephemeral port (tests)
+    """Address the market-data websocket (and /metrics) listens on."""
+    port: int = Field(default=8765, ge=0, le=65535)
+    """Port of the market-data websocket (0: any free port, for tests)."""
     path: str = Field(default="/md", pattern=r"^/[A-Za-z0-9/_-]*$")
-    queue_limit: int = Field(default=10_000, ge=10)  # events queued per client
-    max_batch: int = Field(
-        default=100, ge=1
-    )  # events per frame (client decode is fastest near 100)
+    """The websocket's path."""
+    queue_limit: int = Field(default=10_000, ge=10)
+    """Events queued per client; a client further behind is dropped (it resyncs)."""
+    max_batch: int = Field(default=100, ge=1)
+    """Events per frame (client decode is fastest near 100)."""
     heartbeat_s: float = Field(default=1.0, gt=0)
+    """A heartbeat frame after this much silence, so clients can tell quiet from dead."""
     send_timeout_s: float = Field(default=5.0, gt=0)
+    """A client that takes longer than this to take a frame is dropped."""
 
 
 def _default_sessions() -> tuple[SessionSettings, ...]:
@@ -291,32 +324,40 @@ class FixSection(AcceptorSettings):
     (``sender_comp_id`` is the exchange, ``target_comp_id`` the client)."""
 
     enabled: bool = True
+    """Accept FIX order entry (off: market data only)."""
     port: int = Field(default=9878, ge=0, lt=65536)
-    # Cancel a session's resting orders when it logs out or drops (unsolicited
-    # cancels are queued for its next logon).
+    """Port FIX clients connect to (0: any free port, for tests)."""
     cancel_on_disconnect: bool = False
+    """Cancel a session's resting orders when it logs out or drops (the unsolicited
+    cancels are delivered at its next logon)."""
     sessions: tuple[SessionSettings, ...] = Field(default_factory=_default_sessions, min_length=1)
+    """The sessions clients may log on to (default: RLEXEC, its store under var/)."""
 
 
 class AuditSection(Section):
     path: Path = Path("var/exchange/audit.jsonl")
-    fsync: bool = False  # flush every line always; fsync each one too when True
+    """The audit log: every order, report and fill, one JSON line each."""
+    fsync: bool = False
+    """Every line is flushed to the OS; fsync each one too when true (power loss)."""
 
 
 class RestartSection(Section):
     """What a restarted exchange does with the orders it held (exchange.service.restart)."""
 
-    # keep: resting orders are put back with their fills and queue position, as a real
-    # venue keeps them; cancel: each is cancelled with an unsolicited ExecutionReport.
     resting_orders: Literal["keep", "cancel"] = "keep"
-    # Where the market had got to and where orders queued; default: beside the audit log.
+    """keep: resting orders are put back with their fills and queue position, as a real
+    venue keeps them; cancel: each is cancelled with an unsolicited ExecutionReport."""
     state_path: Path | None = None
+    """Where the market had got to and where orders queued (none: beside the audit log)."""
     checkpoint_s: float = Field(default=0.5, gt=0, le=60)
+    """How often that state is written, in seconds of wall time."""
 
 
 class EngineSection(Section):
     price_band_bps: int | None = Field(default=1000, gt=0)
+    """Orders priced further than this from the reference price are rejected (none: any)."""
     stp: Literal["cancel_newest", "cancel_oldest"] = "cancel_newest"
+    """Self-trade prevention: which of two crossing orders of one session is cancelled."""
 
 
 def _source_symbols(source: dict[str, Any]) -> list[str]:
@@ -342,14 +383,23 @@ def _default_instruments() -> tuple[InstrumentSection, ...]:
 
 class ExchangeConfig(Section):
     logging: LoggingSection = LoggingSection()
+    """Log format and level."""
     instruments: tuple[InstrumentSection, ...] = Field(default_factory=_default_instruments)
+    """The instruments listed (default: the daemon's, AMZN and AAPL)."""
     source: SourceSection = SourceSection()
+    """What moves the market."""
     pacing: PacingSection = PacingSection()
+    """How fast market time runs."""
     marketdata: MarketDataSection = MarketDataSection()
+    """The market-data websocket."""
     fix: FixSection = FixSection()
+    """FIX order entry (the acceptor)."""
     audit: AuditSection = AuditSection()
+    """The audit log."""
     restart: RestartSection = RestartSection()
+    """What a restart does with the orders held."""
     engine: EngineSection = EngineSection()
+    """The matching engine's own rules."""
 
     @model_validator(mode="before")
     @classmethod

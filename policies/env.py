@@ -4,11 +4,11 @@ Each episode picks (from its seed) a ticker-day window, a start time, a horizon,
 side and a size in units of the market's volume, seeds the engine's book from the
 LOBSTER orderbook file shortly before the start, and replays the message file
 around the agent's orders. Every decision runs the same code as the live daemon:
-:class:`~policies.driver.ParentDriver` builds the observation with the feature
+:class:`~execution.driver.ParentDriver` builds the observation with the feature
 builder, maps the action to desired child orders and hands them to an
-:class:`~policies.executor.ExecutionEngine` holding the real
+:class:`~execution.executor.ExecutionEngine` holding the real
 :class:`~risk.overlay.RiskOverlay` (limits set wide, the hard caps still apply) and
-the in-process :class:`~policies.sim_router.SimRouter`.
+the in-process :class:`~execution.sim_router.SimRouter`.
 
 Reward: the step's implementation-shortfall increment in basis points of the arrival
 notional, with the unexecuted remainder marked at the mid, negated so that less cost
@@ -65,13 +65,13 @@ from exchange.replay.impact import (
 from exchange.replay.latency import ConstantLatency
 from exchange.replay.simulator import ReplaySimulator
 from exchange.replay.sqrt_impact import SquareRootImpact
-from policies.actions import Action, ActionSpec
+from execution.driver import ParentDriver
+from execution.executor import ExecutionEngine
+from execution.sim_router import SimRouter, VenueLink
+from policies.actions import Action, ActionMapper, ActionSpec
 from policies.context import NS_PER_S, Observation
 from policies.data import AnySource, Source, SyntheticSource
-from policies.driver import ParentDriver
-from policies.executor import ExecutionEngine
 from policies.features import FeatureBuilder, FeatureSpec, Normaliser
-from policies.sim_router import SimRouter, VenueLink
 from risk.command_auth import CommandVerifier
 from risk.kill_switch import KillSwitch, KillSwitchStatus
 from risk.limits import (
@@ -214,7 +214,7 @@ class ExecutionEnv(gym.Env[np.ndarray, np.int64]):
         normaliser: Normaliser | None = None,
         action_spec: ActionSpec | None = None,
         config: EnvConfig | None = None,
-        link: Callable[[SimClock], VenueLink] = SimRouter,
+        link: Callable[[SimClock], VenueLink[MarketSimulator]] = SimRouter,
     ) -> None:
         """``link`` builds the router between the execution engine and the simulated
         venue: :class:`SimRouter` (in process) by default; the parity test passes one
@@ -241,7 +241,7 @@ class ExecutionEnv(gym.Env[np.ndarray, np.int64]):
         self._weights = _source_weights(self.sources, self.config.synthetic_share)
         self._impact_base: dict[int, tuple[str, float]] = {}
         self._sims: dict[int, MarketSimulator] = {}
-        self._driver: ParentDriver | None = None
+        self._driver: ParentDriver[Observation, Action] | None = None
         self._obs: Observation | None = None
         self.result: EpisodeResult | None = None
         self.builder = FeatureBuilder(self.fspec, self.normaliser)
@@ -432,6 +432,7 @@ class ExecutionEnv(gym.Env[np.ndarray, np.int64]):
             "P1",
             _NoPolicy(),
             self.builder,
+            mapper=ActionMapper(spec.side),
             time_of_day=lambda ns: (ns - day_start) / NS_PER_S,
         )
         # the risk overlay's participation window: the market volume before the warm-up

@@ -3,7 +3,7 @@
 A halt is raised when the node can no longer vouch for its state (the FIX session is
 down, a symbol's feed is stale, the journal failed, a bug hit): nothing new goes out
 until it lifts, cancels still do. Halts are values, not strings to parse: a kind from
-the closed :class:`HaltKind` set, plus the symbol for the one kind that is per symbol.
+the closed :class:`HaltKind` set, plus the symbol for the kinds that are per symbol.
 They feed the risk overlay's trading state (:meth:`risk.RiskOverlay.halt`), so a
 denial names the halt that caused it, and each kind says how it lifts, which is what
 an operator at 3 a.m. needs to know first.
@@ -42,6 +42,9 @@ class HaltKind(StrEnum):
     """Node: the FIX session is down; lifts at logon (which then starts reconciling)."""
     MARKET_DATA = "md"
     """One symbol: its feed is stale, resyncing or disconnected; lifts when synced."""
+    ACK_OVERDUE = "ack_overdue"
+    """One symbol: a request's acknowledgement is overdue, so the symbol's order state is
+    unknown; lifts when every overdue request has its answer."""
     JOURNAL = "journal"
     """Node: a journal write failed, so nothing new may be acted on unrecorded."""
     RUNNER_ERROR = "runner_error"
@@ -55,19 +58,21 @@ class HaltKind(StrEnum):
     @property
     def per_symbol(self) -> bool:
         """Whether a halt of this kind names one symbol (and stops only that one)."""
-        return self is HaltKind.MARKET_DATA
+        return self in _PER_SYMBOL
 
     @property
     def lift(self) -> HaltLift:
         return _LIFT[self]
 
 
+_PER_SYMBOL = frozenset({HaltKind.MARKET_DATA, HaltKind.ACK_OVERDUE})
 _LIFT = {
     HaltKind.STARTING: HaltLift.WHEN_CLEARED,
     HaltKind.RECOVERY: HaltLift.RESTART,
     HaltKind.RECONCILING: HaltLift.WHEN_CLEARED,
     HaltKind.FIX_DOWN: HaltLift.WHEN_CLEARED,
     HaltKind.MARKET_DATA: HaltLift.WHEN_CLEARED,
+    HaltKind.ACK_OVERDUE: HaltLift.WHEN_CLEARED,
     HaltKind.JOURNAL: HaltLift.RESTART,
     HaltKind.RUNNER_ERROR: HaltLift.RESTART,
     HaltKind.INTERNAL_ERROR: HaltLift.RESTART,
@@ -94,6 +99,10 @@ class Halt:
     @classmethod
     def market_data(cls, symbol: str) -> Halt:
         return cls(HaltKind.MARKET_DATA, symbol)
+
+    @classmethod
+    def ack_overdue(cls, symbol: str) -> Halt:
+        return cls(HaltKind.ACK_OVERDUE, symbol)
 
     @classmethod
     def parse(cls, label: str) -> Halt:

@@ -67,38 +67,65 @@ class SymbolRiskOverride(Section):
     """Per-symbol values that replace the node-wide ones (each still capped)."""
 
     max_order_qty: int | None = Field(default=None, gt=0, le=HARD_MAX_ORDER_QTY)
+    """This symbol's largest order, in units (none: the node-wide value)."""
     max_order_notional: Decimal | None = Field(default=None, gt=0, le=HARD_MAX_ORDER_NOTIONAL)
+    """This symbol's largest order value, in its currency (none: the node-wide value)."""
     max_position: int | None = Field(default=None, gt=0, le=HARD_MAX_POSITION)
+    """This symbol's largest position, long or short, with all open orders filled."""
     max_open_orders: int | None = Field(default=None, gt=0, le=HARD_MAX_OPEN_ORDERS_PER_SYMBOL)
+    """This symbol's most live orders at once (none: max_open_orders_per_symbol)."""
     collar_bps: int | None = Field(default=None, gt=0, le=HARD_MAX_COLLAR_BPS)
+    """This symbol's price collar around the mid, in bps (none: the node-wide value)."""
     participation_bps: int | None = Field(default=None, gt=0, le=HARD_MAX_PARTICIPATION_BPS)
+    """This symbol's participation cap, in bps of market volume (none: node-wide)."""
 
 
 class RiskLimitsConfig(Section):
     """The ``[risk]`` section of the daemon config; defaults are deliberately modest."""
 
     allowed_symbols: tuple[str, ...] = ()
+    """The only symbols anything may be sent in (empty: nothing trades)."""
     max_order_qty: int = Field(default=10_000, gt=0, le=HARD_MAX_ORDER_QTY)
+    """Largest order, in units (also capped by the instrument's max_qty)."""
     max_order_notional: Decimal = Field(
         default=Decimal("1000000"), gt=0, le=HARD_MAX_ORDER_NOTIONAL
     )
+    """Largest order value, quantity x price, in the instrument's currency."""
     max_position: int = Field(default=100_000, gt=0, le=HARD_MAX_POSITION)
+    """Largest position per symbol, long or short, counting every open order as filled."""
     max_open_orders: int = Field(default=100, gt=0, le=HARD_MAX_OPEN_ORDERS)
+    """Most live orders at once, node-wide."""
     max_open_orders_per_symbol: int = Field(default=50, gt=0, le=HARD_MAX_OPEN_ORDERS_PER_SYMBOL)
+    """Most live orders at once in one symbol."""
     collar_bps: int = Field(default=100, gt=0, le=HARD_MAX_COLLAR_BPS)
+    """A limit price must lie within this many bps of the mid (a fat-finger guard)."""
     participation_bps: int = Field(default=2_500, gt=0, le=HARD_MAX_PARTICIPATION_BPS)
+    """Ours (traded in the window, all open, this order) at most this share of the
+    market's volume in the window, in bps."""
     participation_window_s: int = Field(default=60, ge=1, le=MAX_PARTICIPATION_WINDOW_S)
+    """The participation cap's trailing window, in seconds."""
     orders_per_second: int = Field(default=20, gt=0, le=HARD_MAX_ORDERS_PER_SECOND)
+    """New orders and replaces per second, node-wide."""
     orders_per_minute: int = Field(default=600, gt=0, le=HARD_MAX_ORDERS_PER_MINUTE)
+    """New orders and replaces per minute, node-wide."""
     cancels_per_second: int = Field(default=40, gt=0, le=HARD_MAX_CANCELS_PER_SECOND)
+    """Cancels per second; new orders stop first so what rests can always be cancelled."""
     cancels_per_minute: int = Field(default=1_200, gt=0, le=HARD_MAX_CANCELS_PER_MINUTE)
+    """Cancels per minute (as cancels_per_second)."""
     max_daily_loss: Decimal = Field(default=Decimal("50000"), gt=0, le=HARD_MAX_DAILY_LOSS)
+    """A loss beyond this today (realised plus marked) engages the kill switch."""
     stale_after_ms: int = Field(default=2_000, gt=0, le=HARD_MAX_STALE_MS)
+    """A book older than this cannot price an order: it is denied as stale."""
     rejects_before_kill: int = Field(default=10, gt=0, le=HARD_MAX_REJECTS_BEFORE_KILL)
+    """This many venue rejects within reject_window_s engage the kill switch."""
     reject_window_s: int = Field(default=60, ge=HARD_MIN_REJECT_WINDOW_S, le=86_400)
+    """The window rejects_before_kill counts in, in seconds."""
     reset_max_age_s: int = Field(default=60, gt=0, le=HARD_MAX_RESET_AGE_S)
+    """How old a signed kill-switch reset may be and still be accepted."""
     market_depth_levels: int = Field(default=10, gt=0, le=MAX_MARKET_DEPTH_LEVELS)
+    """Book levels a market order's size is checked against (inside the collar)."""
     overrides: dict[str, SymbolRiskOverride] = Field(default_factory=dict)
+    """Per-symbol limits replacing the node-wide ones, keyed by an allowed symbol."""
 
     @model_validator(mode="after")
     def _overrides_name_allowed_symbols(self) -> RiskLimitsConfig:

@@ -36,6 +36,7 @@ from core.requests import CancelRequest, NewOrderRequest, ReplaceRequest
 from core.types import ExecType, OrdStatus, OrdType, Side, TimeInForce
 from risk import approval as _approval
 from risk.approval import Approved
+from risk.check_chain import ComposedChecks
 from risk.command_auth import CommandRefused, CommandVerifier
 from risk.dynamic_limits import Posture, PostureRefused, looser_than
 from risk.events import (
@@ -113,8 +114,11 @@ HALTED = TradingState.HALTED
 log = get_logger("risk")
 
 
-class RiskOverlay:
+class RiskOverlay(metaclass=ComposedChecks):
     """Checks requests against frozen limits and its own view of exposure."""
+
+    # written as one short method per check, run with each chain inlined (check_chain.py)
+    _composed_entries = ("check_new", "check_replace")
 
     def __init__(
         self,

@@ -183,7 +183,7 @@ from pathlib import Path
 src = Path(sys.argv[1])
 wheel = next((src / "dist").glob("rlexec-*.whl"))
 inside = set(zipfile.ZipFile(wheel).namelist())
-packages = ["core", "gateways", "exchange", "risk", "policies", "daemon"]
+packages = ["core", "gateways", "exchange", "risk", "execution", "policies", "daemon"]
 missing = sorted(
     p.relative_to(src).as_posix()
     for pkg in packages

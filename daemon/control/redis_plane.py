@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +27,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from core.backoff import Backoff
 from core.log import get_logger
 from daemon.control.commands import CommandError, parse
 from daemon.control.handler import error
@@ -56,6 +56,9 @@ class RedisPlaneSettings:
     tls_key_file: str | None = None
     io_timeout_s: float = 1.0  # each state/event write and ping
     event_backlog: int = 1_000  # events kept while Redis cannot take them
+    reconnect_min_s: float = 0.1  # the backoff every connection uses (core/backoff.py)
+    reconnect_max_s: float = 5.0
+    reconnect_jitter: float = 0.5
 
     def tls_kwargs(self) -> dict[str, Any]:
         """redis-py's TLS options (used with a rediss:// url)."""
@@ -133,22 +136,23 @@ class RedisControlPlane:
                 await writer
 
     async def _serve_forever(self) -> None:
-        delay = 0.1
+        s = self.s
+        backoff = Backoff(s.reconnect_min_s, s.reconnect_max_s, jitter=s.reconnect_jitter)
         while not self._stopping:
             try:
                 self._client = self._connect()
                 await self._ensure_group()
                 self._set_up(True)
-                delay = 0.1
+                backoff.reset()
                 await self._serve()
             except asyncio.CancelledError:
                 raise
             except (*_DOWN, ResponseError) as exc:
                 self._set_up(False)
                 self.reconnects += 1
+                delay = backoff.next_delay()
                 log.warning("redis_unavailable", error=str(exc), retry_in_s=round(delay, 2))
-                await asyncio.sleep(delay * (0.5 + random.random()))
-                delay = min(delay * 2, 5.0)
+                await asyncio.sleep(delay)
             finally:
                 if self._client is not None:
                     await self._client.aclose()

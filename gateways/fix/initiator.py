@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import random
 
+from core.backoff import Backoff, backoff_s
 from core.clock import Clock, WallClock
 from core.log import get_logger
 from gateways.fix.connection import SessionConnection
@@ -26,13 +27,11 @@ _log = get_logger("gateways.fix.initiator")
 
 
 def backoff_delay(attempt: int, settings: InitiatorSettings, rng: random.Random) -> float:
-    """Seconds to wait before reconnect ``attempt`` (0-based): exponential, capped, jittered.
-
-    Jitter spreads the reconnects of many clients after a venue restart so they do not
-    arrive in one burst.
-    """
-    base = min(settings.reconnect_max_s, settings.reconnect_min_s * float(2 ** min(attempt, 30)))
-    return max(0.0, base * (1.0 + settings.reconnect_jitter * rng.uniform(-1.0, 1.0)))
+    """Seconds to wait before reconnect ``attempt`` (0-based): :func:`core.backoff.backoff_s`
+    with the session's ``reconnect_*`` settings, as every connection backs off."""
+    return backoff_s(
+        attempt, settings.reconnect_min_s, settings.reconnect_max_s, settings.reconnect_jitter, rng
+    )
 
 
 class FixInitiator:
@@ -152,8 +151,10 @@ class FixInitiator:
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
-        attempt = 0
         s = self.settings
+        backoff = Backoff(
+            s.reconnect_min_s, s.reconnect_max_s, jitter=s.reconnect_jitter, rng=self._rng
+        )
         while not self._stopping:
             lost: asyncio.Future[None] = loop.create_future()
 
@@ -183,9 +184,7 @@ class FixInitiator:
                 self.last_error = self.session.last_disconnect_reason
                 _log.info("fix_disconnected", session=self.session_id, reason=self.last_error)
             if self.session.stats.logons > logons_before:
-                attempt = 0
+                backoff.reset()
             if self._stop_requested():
                 break
-            delay = backoff_delay(attempt, s, self._rng)
-            attempt += 1
-            await self.clock.sleep(delay)
+            await self.clock.sleep(backoff.next_delay())

@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from core.config import Section
+from core.config import ReconnectSection, Section
 from gateways.fix import dictionary as dd
 from gateways.fix.store import FsyncPolicy
 
@@ -33,53 +33,66 @@ class SessionSettings(Section):
     """One FIX session, from our side: we are ``sender_comp_id``, the peer ``target_comp_id``."""
 
     begin_string: BeginString = "FIX.4.4"
+    """The FIX version (BeginString(8)); FIXT.1.1 for FIX 5.0 and its service packs."""
     sender_comp_id: str = Field(min_length=1, max_length=64)
+    """Our CompID (SenderCompID(49) of what we send)."""
     target_comp_id: str = Field(min_length=1, max_length=64)
+    """The peer's CompID (TargetCompID(56) of what we send)."""
     heartbeat_interval_s: int = Field(default=30, gt=0, le=3600)
-    # FIXT.1.1 only: the application version of this session (DefaultApplVerID(1137)).
+    """HeartBtInt(108): seconds of silence before a Heartbeat, then a TestRequest."""
     default_appl_ver_id: AppVersion | None = None
-    # QuickFIX XML data dictionaries to validate with instead of the shipped ones
-    # (FIXT.1.1: data_dictionary is the transport, app_data_dictionary the application).
+    """FIXT.1.1 only: the application version of this session (DefaultApplVerID(1137))."""
     data_dictionary: Path | None = None
+    """A QuickFIX XML data dictionary to validate with instead of the shipped one
+    (FIXT.1.1: the transport's)."""
     app_data_dictionary: Path | None = None
-    # Tags from 5000 up that the dictionary does not define: rejected (Invalid tag
-    # number) when True, passed through unchecked when False.
+    """FIXT.1.1: the application's data dictionary instead of the shipped one."""
     validate_user_defined_fields: bool = True
-    # Sequence numbers back to 1 ...
-    reset_on_logon: bool = False  # ... on every Logon (initiator: sends ResetSeqNumFlag=Y)
-    reset_on_logout: bool = False  # ... after a Logout handshake completes
-    reset_on_disconnect: bool = False  # ... whenever the connection ends
-    # Re-read sequence numbers from the store before each logon (a standby process
-    # taking over a session whose store another process wrote).
+    """Tags from 5000 up that the dictionary does not define: rejected (Invalid tag
+    number) when true, passed through unchecked when false."""
+    reset_on_logon: bool = False
+    """Sequence numbers back to 1 on every Logon (initiator: sends ResetSeqNumFlag=Y)."""
+    reset_on_logout: bool = False
+    """Sequence numbers back to 1 after a Logout handshake completes."""
+    reset_on_disconnect: bool = False
+    """Sequence numbers back to 1 whenever the connection ends."""
     refresh_on_logon: bool = False
-    # On a ResendRequest, order-entry messages (order_entry_msg_types) older than this
-    # are gap-filled instead of resent: an order decided on minutes-old prices must not
-    # reach the market late. The application is told of each (NotResent event) and may
-    # decide per message instead (resend_policy). 0 never resends them.
+    """Re-read sequence numbers from the store before each logon (a standby process
+    taking over a session whose store another process wrote)."""
     max_order_resend_age_s: float = Field(default=5.0, ge=0)
+    """On a ResendRequest, order-entry messages older than this are gap-filled instead of
+    resent (an order decided on old prices must not reach the market late); the
+    application hears of each (NotResent). 0: never resent."""
     order_entry_msg_types: tuple[str, ...] = ORDER_ENTRY_MSG_TYPES
-    # Initiator: credentials sent on Logon. Acceptor: credentials required on Logon.
+    """The MsgTypes max_order_resend_age_s applies to (orders and their amendments)."""
     username: str | None = None
+    """Initiator: the Username(553) sent on Logon. Acceptor: the one required."""
     password: SecretStr | None = None
-    # Acceptor: networks (CIDR, or single addresses) this session may connect from;
-    # empty: any. A connection from elsewhere is refused before its Logon is read when
-    # no session allows it, else when its Logon names this session.
+    """Initiator: the Password(554) sent on Logon. Acceptor: the one required."""
     allowed_hosts: tuple[str, ...] = ()
-    # Where sequence numbers and sent messages live; None keeps them in memory only
-    # (simulations and tests): a restart then starts both sides at 1.
+    """Acceptor: networks (CIDR or addresses) this session may connect from; empty: any.
+    A connection from elsewhere is refused before its Logon is read."""
     store_dir: Path | None = None
+    """Where sequence numbers and sent messages are kept (none: memory only, for
+    simulations and tests; a restart then starts both sides at 1)."""
     fsync: FsyncPolicy = FsyncPolicy.ALWAYS
+    """When the store reaches the disk: always (each message), batched (a thread, every
+    fsync_interval_ms), or os (the OS decides; survives kill -9, not power loss)."""
     fsync_interval_ms: float = Field(default=5.0, gt=0)
-    # Where the per-session FIX message log and event log go; None disables them.
+    """fsync batched: how often the store is flushed to disk."""
     log_dir: Path | None = None
+    """Where the per-session FIX message and event logs go (none: no logs)."""
     logon_timeout_s: float = Field(default=10.0, gt=0)
+    """How long to wait for the peer's Logon answer."""
     logout_timeout_s: float = Field(default=10.0, gt=0)
-    # SendingTime(52) may differ from our clock by at most this much (0 disables the check).
+    """How long to wait for the peer's Logout answer before dropping the connection."""
     max_latency_s: float = Field(default=120.0, ge=0)
+    """SendingTime(52) may differ from our clock by at most this much (0: not checked)."""
     max_message_size: int = Field(default=65536, ge=256)
-    # Application MsgTypes this side accepts; others get a BusinessMessageReject.
-    # None means the role's default (acceptor: orders in; initiator: reports in).
+    """Largest message read, in bytes; a longer one ends the connection."""
     app_msg_types: tuple[str, ...] | None = None
+    """Application MsgTypes this side accepts; others get a BusinessMessageReject (none:
+    the role's default, acceptor orders in, initiator reports in)."""
 
     @field_validator("sender_comp_id", "target_comp_id")
     @classmethod
@@ -135,27 +148,30 @@ class SessionSettings(Section):
         return f"{self.begin_string}-{self.sender_comp_id}-{self.target_comp_id}"
 
 
-class InitiatorSettings(Section):
+class InitiatorSettings(ReconnectSection):
     host: str = "127.0.0.1"
+    """The acceptor's host."""
     port: int = Field(gt=0, lt=65536)
+    """The acceptor's port."""
     session: SessionSettings
+    """The one session this initiator opens."""
     connect_timeout_s: float = Field(default=5.0, gt=0)
-    # Reconnect delay: reconnect_min_s * 2**attempt, capped, times (1 +- jitter).
+    """How long one TCP connect may take."""
     reconnect_min_s: float = Field(default=0.5, gt=0)
+    """First wait before reconnecting (then doubling per failed attempt; core/backoff.py)."""
     reconnect_max_s: float = Field(default=30.0, gt=0)
+    """Longest wait between reconnect attempts."""
     reconnect_jitter: float = Field(default=0.2, ge=0, lt=1)
-
-    @model_validator(mode="after")
-    def _backoff_order(self) -> InitiatorSettings:
-        if self.reconnect_max_s < self.reconnect_min_s:
-            raise ValueError("reconnect_max_s must be >= reconnect_min_s")
-        return self
+    """Each wait is cut by up to this share at random, spreading many clients' retries."""
 
 
 class AcceptorSettings(Section):
     host: str = "127.0.0.1"
-    port: int = Field(default=0, ge=0, lt=65536)  # 0: an ephemeral port (tests)
+    """Address the acceptor listens on."""
+    port: int = Field(default=0, ge=0, lt=65536)
+    """Port the acceptor listens on (0: any free port, for tests)."""
     sessions: tuple[SessionSettings, ...] = Field(min_length=1)
+    """The sessions a peer may log on to, one per CompID pair."""
 
     @model_validator(mode="after")
     def _unique_sessions(self) -> AcceptorSettings:

@@ -109,6 +109,7 @@ class MarketDataClient:
         stale_after_s: float = 2.0,
         backoff_initial_s: float = 0.1,
         backoff_max_s: float = 5.0,
+        backoff_jitter: float = 0.5,
         connect_timeout_s: float = 5.0,
         rng: random.Random | None = None,
         session: aiohttp.ClientSession | None = None,
@@ -123,7 +124,7 @@ class MarketDataClient:
         self.on_trade = on_trade
         self.on_status = on_status
         self.stale_after_s = stale_after_s
-        self.backoff = Backoff(backoff_initial_s, backoff_max_s, rng)
+        self.backoff = Backoff(backoff_initial_s, backoff_max_s, jitter=backoff_jitter, rng=rng)
         self.watchdog = Watchdog(clock, stale_after_s, self._on_silence)
         self.connect_timeout_s = connect_timeout_s
         self._session = session

@@ -1,40 +1,17 @@
-"""Reconnect backoff and the silence watchdog, shared by every feed connection.
+"""Reconnect backoff (:mod:`core.backoff`, the one every connection uses) and the
+silence watchdog, shared by every feed connection.
 
-Both run on a :class:`~core.clock.Clock`, so tests drive them with a SimClock.
+The watchdog runs on a :class:`~core.clock.Clock`, so tests drive it with a SimClock.
 """
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable
 
+from core.backoff import Backoff
 from core.clock import NS_PER_S, Clock, Timer
 
-
-class Backoff:
-    """Exponential backoff with "equal jitter": half the delay fixed, half random.
-
-    The fixed half guarantees a minimum pause (no hammering a venue that refuses us);
-    the random half spreads the reconnects of many clients after a venue restart.
-    """
-
-    def __init__(
-        self, initial_s: float = 0.1, max_s: float = 5.0, rng: random.Random | None = None
-    ) -> None:
-        if initial_s <= 0 or max_s < initial_s:
-            raise ValueError(f"need 0 < initial_s <= max_s, got {initial_s}, {max_s}")
-        self.initial_s = initial_s
-        self.max_s = max_s
-        self.rng = rng or random.Random()
-        self.attempt = 0
-
-    def next_delay(self) -> float:
-        cap = min(self.max_s, self.initial_s * float(2 ** min(self.attempt, 30)))
-        self.attempt += 1
-        return cap / 2 + self.rng.uniform(0, cap / 2)
-
-    def reset(self) -> None:
-        self.attempt = 0
+__all__ = ["Backoff", "Watchdog"]
 
 
 class Watchdog:

@@ -2,7 +2,7 @@
 
 The environment takes its venue link as a parameter (the parity test swaps in FIX the
 same way), so the backtest records by handing it a :class:`TracingRouter`: the
-in-process :class:`~policies.sim_router.SimRouter` itself, unchanged, plus a note of
+in-process :class:`~execution.sim_router.SimRouter` itself, unchanged, plus a note of
 
 * every request it carried (new orders, replaces, cancels: all already approved by the
   risk overlay, which is the only way into a router);
@@ -24,11 +24,11 @@ from core.events import CancelReject, ExecReport
 from core.requests import CancelRequest, NewOrderRequest, ReplaceRequest
 from core.types import OrdType
 from exchange.replay.api import MarketSimulator
+from execution.sim_router import ReportConsumer, SimRouter
 from policies.actions import Action
 from policies.backtest.metrics import BookSample, Print
 from policies.context import DecisionContext, Observation
 from policies.protocol import Policy
-from policies.sim_router import ReportConsumer, SimRouter
 from risk.approval import Approved
 
 
@@ -54,7 +54,7 @@ class _FillTap:
         return self.consumer.on_cancel_reject(rej)
 
 
-class TracingRouter(SimRouter):
+class TracingRouter(SimRouter[MarketSimulator]):
     def __init__(self, clock: SimClock) -> None:
         super().__init__(clock)
         self.fills: list[Print] = []

@@ -341,7 +341,7 @@ async def test_shutdown_cancels_an_order_that_was_still_in_flight_when_it_began(
     (child,) = node.engine.tracker.live()
     assert child.status is OrdStatus.PENDING_NEW
     stopping = asyncio.create_task(node.stop())
-    await eventually(lambda: node._stopping, what="shutdown under way")
+    await eventually(lambda: node.stopping, what="shutdown under way")
     venue.release_acks()  # the ack lands after the shutdown's first round of cancels
     await stopping
     assert not venue.live(), "an order was left working at the venue after shutdown"

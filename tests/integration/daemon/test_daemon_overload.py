@@ -93,7 +93,31 @@ async def test_frames_superseded_before_the_decision_ran_are_counted_once_each(
     # twice (several deltas in one frame count once)
     for rx in (now - 3_000_000, now - 2_000_000, now - 2_000_000, now - 1_000, now - 1_000):
         node.md.frame_rx_ns = rx
-        node._on_book(SYMBOL, book)
-    node._after_frame()
+        node.feed.on_book(SYMBOL, book)
+    node.feed.after_frame()
     assert _skipped(node, "superseded") == 2
     assert runner.decisions == before + 1  # one decision, on the latest book
+
+
+async def test_risk_sees_a_frames_book_once_when_a_parent_decides_on_it(
+    node: Node, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The feed hands risk each frame's book; the decision on that frame used to hand it
+    # over again (ParentDriver.observe), revaluing and re-pricing the same book twice.
+    book = node.md.book(SYMBOL)
+    assert book is not None
+    runner = next(iter(node.runners.values()))
+    before = runner.decisions
+    seen: list[str] = []
+    real = node.risk.on_book
+
+    def counted(symbol: str, b: object, now_ns: int) -> object:  # the real one, counted
+        seen.append(symbol)
+        return real(symbol, b, now_ns)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(node.risk, "on_book", counted)
+    node.md.frame_rx_ns = time.perf_counter_ns()
+    node.feed.on_book(SYMBOL, book)
+    node.feed.after_frame()
+    assert runner.decisions == before + 1  # it decided on the frame
+    assert seen == [SYMBOL], f"risk saw the book {len(seen)} times"

@@ -26,14 +26,14 @@ from core.types import Side
 from daemon.fix_router import FixRouter, VenueMessage
 from daemon.node import DEFAULT_POLICY_DIR
 from exchange.replay.api import MarketSimulator
+from execution.executor import MemoryJournal
+from execution.sim_router import SESSION, ReportConsumer
 from gateways.fix import AppMessage, FixAcceptor, FixMessages
 from gateways.fix.settings import AcceptorSettings, InitiatorSettings, SessionSettings
 from policies.data import default_split
 from policies.env import EpisodeSpec, ExecutionEnv
-from policies.executor import MemoryJournal
 from policies.learned import load_policy
 from policies.rollout import run_episode
-from policies.sim_router import SESSION, ReportConsumer
 from risk.approval import Approved
 
 
@@ -106,7 +106,7 @@ class FixLoopback:
 
 class FixLink:
     """The environment's venue link, through the FIX loopback: the parity counterpart
-    of :class:`policies.sim_router.SimRouter`."""
+    of :class:`execution.sim_router.SimRouter`."""
 
     def __init__(self, fix: FixLoopback, clock: SimClock) -> None:
         self.fix = fix

@@ -28,7 +28,7 @@ from daemon import records
 from daemon.journal import Journal
 from daemon.recovery import replay_journal
 from daemon.status_questions import Question, StatusQuestions
-from policies.executor import ExecutionEngine
+from execution.executor import ExecutionEngine
 from risk.command_auth import CommandVerifier
 from risk.kill_switch import KillSwitch
 from risk.overlay import RiskOverlay

@@ -38,7 +38,7 @@ from core.parent import ParentOrder
 from core.reconciler import DesiredOrder
 from core.requests import CancelRequest, NewOrderRequest, ReplaceRequest
 from core.types import ExecType, OrdStatus, OrdType, Side, TimeInForce
-from policies.executor import ExecutionEngine
+from execution.executor import ExecutionEngine
 from risk.approval import Approved, require_approved
 from risk.command_auth import CommandVerifier
 from risk.events import KillCause

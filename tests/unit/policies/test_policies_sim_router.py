@@ -17,8 +17,8 @@ from exchange.data import lobster_message_file
 from exchange.replay.latency import ConstantLatency
 from exchange.replay.prepared import load_day
 from exchange.replay.simulator import ReplaySimulator
-from policies.executor import ExecutionEngine
-from policies.sim_router import SimRouter
+from execution.executor import ExecutionEngine
+from execution.sim_router import SimRouter
 from risk.approval import UnapprovedOrder
 from risk.command_auth import CommandVerifier
 from risk.kill_switch import KillSwitch
@@ -95,14 +95,20 @@ def test_latency_delays_arrival_and_reports(tmp_path: Path) -> None:
 
 def test_parent_driver_decides_like_the_daemon_will(tmp_path: Path) -> None:
     """The daemon's loop: trades in, decide() per interval, sweep at the end."""
+    from execution.driver import ParentDriver
+    from policies.actions import ActionMapper
     from policies.baselines import ScheduleTactic, TwapSchedule
-    from policies.driver import ParentDriver
     from policies.features import FeatureBuilder
 
     router, ex, sim, clock = setup(tmp_path, 0)
     ex.parents["P"].end_ns = T0 + 30_000 * MS
     driver = ParentDriver(
-        ex, "P", ScheduleTactic(TwapSchedule()), FeatureBuilder(), time_of_day=lambda ns: 36_000.0
+        ex,
+        "P",
+        ScheduleTactic(TwapSchedule()),
+        FeatureBuilder(),
+        mapper=ActionMapper(ex.parents["P"].side),
+        time_of_day=lambda ns: 36_000.0,
     )
     pos = len(sim.tape)
     now = clock.now_ns()
