@@ -51,6 +51,14 @@ class AckWatch:
         self._since = since
         return late
 
+    def any_due(self, orders: Iterable[ChildOrder], within_ns: int = 0) -> bool:
+        """Whether a request in flight among ``orders`` is overdue, or will be within
+        ``within_ns``; unlike :meth:`overdue` it forgets nothing (a query on a subset)."""
+        deadline = self._now_ns() - self.timeout_ns + within_ns
+        return any(
+            self._since.get(o.pending_id, deadline + 1) <= deadline for o in orders if o.pending_id
+        )
+
     def waited_s(self, order: ChildOrder) -> float:
         """How long ``order``'s request in flight has waited so far (0 when none)."""
         sent = self._since.get(order.pending_id)

@@ -89,6 +89,7 @@ class FixRouter:
         on_sent: Callable[[str, str, str], None] | None = None,
         resend_allowed: Callable[[str, str, float], bool] | None = None,
         on_not_resent: Callable[[OrderEntry], None] | None = None,
+        hold_new: Callable[[str], str | None] | None = None,
     ) -> None:
         self.initiator = FixInitiator(
             settings, on_event=self._on_event, resend_policy=self._resend_policy
@@ -105,9 +106,13 @@ class FixRouter:
         self._on_sent = on_sent  # (symbol, kind, ClOrdID of the request)
         self._resend_allowed = resend_allowed  # (kind, ClOrdID, age s) -> may it go again
         self._on_not_resent = on_not_resent
+        # (symbol) -> why a new order or replace must not reach the wire now, or None:
+        # asked as it is sent, since the decision that made it may predate the reason
+        self._hold_new = hold_new
         self._local_ids = itertools.count(1)
         self.sent = 0
         self.refused = 0
+        self.held = 0  # new orders and replaces hold_new kept off the wire
 
     # ------------------------------------------------------------ session
     async def start(self) -> None:
@@ -166,6 +171,12 @@ class FixRouter:
         self._submit(req, self.messages.order_cancel_request(req), "cancel")
 
     def _submit(self, req: OrderEntry, msg: tuple[bytes, bytes], kind: str) -> None:
+        if kind != "cancel" and self._hold_new is not None:
+            why = self._hold_new(req.symbol)
+            if why is not None:
+                self.held += 1
+                self._on_local_reject(self.not_sent(req, f"not sent: {why}"))
+                return
         try:
             self.initiator.send_app(*msg)
         except SessionNotReady:

@@ -108,6 +108,14 @@ class Metrics:
             "no longer wanted); each is then settled with the venue.",
             registry=r,
         )
+        self.orders_held = Counter(
+            "rlexec_orders_held_total",
+            "New orders and replaces kept off the wire as they were sent, because an "
+            "acknowledgement in the symbol was (about to be) overdue; each is settled as "
+            "rejected locally.",
+            ["symbol"],
+            registry=r,
+        )
         # ---- market data
         self.md_updates = Counter(
             "rlexec_md_updates_total", "Book updates applied.", ["symbol"], registry=r

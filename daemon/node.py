@@ -281,6 +281,7 @@ class Node:
                 kind, cl_ord_id, age_s
             ),
             on_not_resent=lambda req: self.reconciler.on_not_resent(req),  # noqa: PLW0108 (late-bound)
+            hold_new=lambda symbol: self.reconciler.hold_new(symbol),  # noqa: PLW0108 (late-bound)
         )
 
     def _control_plane(self) -> RedisControlPlane | None:

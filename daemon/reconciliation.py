@@ -38,6 +38,10 @@ from risk.overlay import RiskOverlay
 log = get_logger("rlexec.node")
 
 RECONCILING = Halt(HaltKind.RECONCILING)
+# New orders and replaces are held this long before an ack falls due (hold_new): the
+# wire's stamp of our send lags ours by the loop's and the kernel's scheduling.
+ACK_GUARD_S = 0.05
+ACK_GUARD_NS = round(ACK_GUARD_S * 1e9)
 
 
 class Reconciler:
@@ -180,6 +184,18 @@ class Reconciler:
         """A request went out: its answer is due within ack_timeout_s (monotonic)."""
         self.acks.sent(cl_ord_id)
         asyncio.get_running_loop().call_later(self.ack_timeout_s, self._guarded_check_acks)
+
+    def hold_new(self, symbol: str) -> str | None:
+        """Asked as each new order or replace goes to the wire. The ack_overdue halt
+        stops decisions, but a decision that began just before an ack fell due, or ran
+        while the timer that notices it was late (a busy loop), would still send: so
+        the last check is here, on the monotonic clock, ACK_GUARD_S early so that what
+        the wire sees is never past the timeout either."""
+        live = [o for o in self.engine.tracker.live() if o.symbol == symbol]
+        if not self.acks.any_due(live, within_ns=ACK_GUARD_NS):
+            return None
+        self.metrics.orders_held.labels(symbol).inc()
+        return f"an acknowledgement is (about to be) overdue in {symbol}: order state unknown"
 
     def _guarded_check_acks(self) -> None:
         try:

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from core.events import ExecReport
+from core.reconciler import DesiredOrder
 from core.requests import NewOrderRequest
 from core.types import ExecType, OrdStatus, Side
 from daemon.node import Node
@@ -165,6 +166,32 @@ async def test_no_new_order_goes_out_while_an_acknowledgement_is_overdue(
         assert node.metrics.trading_halted.labels("ack_overdue")._value.get() == 0
     finally:
         await node.stop()
+
+
+async def test_an_order_sent_as_an_ack_falls_due_is_held_at_the_wire(
+    tmp_path: Path, venue: ScriptedVenue
+) -> None:
+    # The ack_overdue halt comes from a timer and the housekeeping tick; under load a
+    # decision can run before either (the fix_blackhole_cut drill caught one going out
+    # 2.0 s into an unanswered ack). The wire is the last place to stop it.
+    node = await started(node_config(tmp_path, venue))
+    try:
+        venue.hold_acks = venue.hold_status = True
+        await working_twap(node, venue)
+        (first,) = new_orders(venue)
+        busy_until = time.monotonic_ns() + 10 * 10**9
+        node.reconciler.acks._now_ns = lambda: busy_until  # 10 s on: no timer or tick has run yet
+        assert node.may_trade(SYMBOL), "the halt is not raised yet: that is the race"
+        decision = node.engine.send_immediate("P1", DesiredOrder(first.side, first.price, 10))
+        assert len(decision.sent) == 1  # risk approved it; the router kept it off the wire
+        await asyncio.sleep(0.2)
+        assert new_orders(venue) == [first], "a new order went out while an ack was overdue"
+        held = node.engine.tracker.get(decision.sent[0].cl_ord_id)
+        assert held.status is OrdStatus.REJECTED and "overdue" in held.reject_reason
+        assert node.metrics.orders_held.labels(SYMBOL)._value.get() >= 1  # the runner's too
+    finally:
+        await node.stop()
+    _replays_cleanly(tmp_path, venue)
 
 
 async def test_an_order_the_venue_forgot_keeps_its_fills_and_the_node_carries_on(
