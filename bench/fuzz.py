@@ -214,17 +214,9 @@ def _fields(saved: dict[str, object]) -> dict[str, object]:
 
 
 def _commit() -> str:
-    try:
-        out = subprocess.run(
-            ["git", "-C", str(REPO), "rev-parse", "--short=12", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    return out
+    from core.pinned_dir import code_version
+
+    return code_version(REPO)
 
 
 def _surface(module: object) -> str:

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from signals.artifact import sha256_of
+from core.pinned_dir import sha256_file
 from signals.data import DaySplit, SignalDataError, default_splits
 from signals.dataset import STATE_STEP_S, DaySamples, in_windows, samples_for
 from signals.evaluation import LinearOfi, score
@@ -36,7 +36,7 @@ SIGNAL_DIR, VOLATILITY_DIR, REGIME_DIR = "short_horizon", "volatility", "regime"
 def data_manifest(splits: tuple[DaySplit, ...]) -> dict[str, Any]:
     """Which files, which hours: stored with every model."""
     return {
-        "data": [{**s.describe(), "sha256": sha256_of(s.message_file)} for s in splits],
+        "data": [{**s.describe(), "sha256": sha256_file(s.message_file)} for s in splits],
     }
 
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from policies.artifact import WEIGHTS, sha256_file
+from core.pinned_dir import sha256_file
+from policies.artifact import WEIGHTS
 from policies.learned import load_policy
 from policies.train import main as train_main
 

@@ -14,8 +14,9 @@ from safetensors.numpy import load_file, save_file
 from sklearn.ensemble import GradientBoostingRegressor
 from sklearn.mixture import GaussianMixture
 
+from core.pinned_dir import sha256_file
 from signals import artifact
-from signals.artifact import ARRAYS, MANIFEST, SUMS, ArtifactRefused, sha256_of
+from signals.artifact import ARRAYS, MANIFEST, SUMS, ArtifactRefused
 from signals.market import SIGNAL_FEATURES
 from signals.regime import REGIME_FEATURES, REGIMES, RegimeModel
 from signals.short_horizon import SignalModel, TreeEnsemble
@@ -63,7 +64,7 @@ def saved(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[Path, str, Ca
 
 def resum(path: Path) -> None:
     """What a tamperer who knows the format does: rewrite the sums to match."""
-    (path / SUMS).write_text("".join(f"{sha256_of(path / n)}  {n}\n" for n in (MANIFEST, ARRAYS)))
+    (path / SUMS).write_text("".join(f"{sha256_file(path / n)}  {n}\n" for n in (MANIFEST, ARRAYS)))
 
 
 def test_each_model_round_trips_through_its_artifact(saved: tuple[Path, str, Callable[..., object], object]) -> None:  # fmt: skip
