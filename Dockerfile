@@ -37,6 +37,7 @@ COPY gateways/ gateways/
 COPY exchange/ exchange/
 COPY risk/ risk/
 COPY execution/ execution/
+COPY signals/ signals/
 COPY policies/ policies/
 COPY daemon/ daemon/
 RUN pip wheel --no-cache-dir --no-deps --wheel-dir /tmp/wheels . \

@@ -183,7 +183,8 @@ from pathlib import Path
 src = Path(sys.argv[1])
 wheel = next((src / "dist").glob("rlexec-*.whl"))
 inside = set(zipfile.ZipFile(wheel).namelist())
-packages = ["core", "gateways", "exchange", "risk", "execution", "policies", "daemon"]
+import tomllib
+packages = tomllib.loads((src / "pyproject.toml").read_text())["tool"]["mypy"]["packages"]  # every first-party package
 missing = sorted(
     p.relative_to(src).as_posix()
     for pkg in packages

@@ -8,6 +8,7 @@ from the issue and from what would break a build nobody can run here:
 - torch comes from the CPU wheel index, pinned;
 - the runtime runs as a non-root user and has a HEALTHCHECK with an exec-form command;
 - ENTRYPOINT/CMD in exec form (signals reach the process, PID stays the same);
+- every first-party package of pyproject.toml is copied into the builder;
 - every COPY source exists in the repository and is not cut by .dockerignore, and
   nothing under deploy/compose/secrets can reach the build context;
 - one image for both processes: the entrypoint is ``rlexec`` (behind the secret
@@ -20,12 +21,20 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tomllib
 from pathlib import Path
 
 import dockerfile_reader as df
 from report import report
 
 SECRETS_DIR = "deploy/compose/secrets"
+
+
+def first_party_packages(root: Path) -> list[str]:
+    """The project's top-level packages, as mypy and the wheel know them."""
+    with (root / "pyproject.toml").open("rb") as f:
+        packages: list[str] = tomllib.load(f)["tool"]["mypy"]["packages"]
+    return packages
 
 
 def check(root: Path) -> list[str]:
@@ -107,6 +116,20 @@ def check(root: Path) -> list[str]:
                     problems.append(
                         f"Dockerfile:{ins.line}: COPY source {src} is excluded by .dockerignore"
                     )
+    # every first-party package reaches the wheel the image installs (a package added to
+    # pyproject.toml but not copied builds fine and fails on its first import)
+    copied = {
+        src.strip("/")
+        for stage in stages[:-1]
+        for ins in stage.all("COPY")
+        if "from" not in ins.flags_and_words()[0]
+        for src in ins.flags_and_words()[1][:-1]
+    }
+    for pkg in first_party_packages(root):
+        if pkg not in copied:
+            problems.append(
+                f"Dockerfile: package {pkg}/ (pyproject.toml) is not copied into the builder"
+            )
     probe = f"{SECRETS_DIR}/redis_rlexec_password"
     if not df.excluded(ignore, probe):
         problems.append(f".dockerignore: {SECRETS_DIR} must never reach the build context")

@@ -139,3 +139,12 @@ def test_dockerfile_reader_joins_continuations_and_reads_env() -> None:
     assert stages[0].name == "b" and stages[1].name is None
     assert stages[0].all("RUN")[0].args.split() == ["a", "&&", "b"]
     assert stages[1].env() == {"A": "1", "B": "two words", "C": "3 4"}
+
+
+def test_a_package_not_copied_into_the_builder_fails(tree: Tree) -> None:
+    # signals/ was added to pyproject.toml and not to the Dockerfile: the image would
+    # build and fail on its first import of it
+    tree.replace(DOCKERFILE, "COPY signals/ signals/\n", "")
+    _fails_with(
+        tree, "dockerfile", "package signals/ (pyproject.toml) is not copied into the builder"
+    )
