@@ -58,9 +58,12 @@ def code_version(root: Path, *pathspec: str) -> str:
     return rev + ("-dirty" if dirty else "")
 
 
-def write_manifest(folder: Path, manifest: Mapping[str, Any]) -> None:
+def write_manifest(folder: Path, manifest: Mapping[str, Any], *, allow_nan: bool = False) -> None:
+    """``allow_nan``: a policy's manifest may carry a NaN figure (a run too short to
+    evaluate) as JSON's non-standard NaN, which Python reads back; the signal models'
+    never do."""
     (folder / MANIFEST).write_text(
-        json.dumps(manifest, indent=2, sort_keys=True, allow_nan=False) + "\n"
+        json.dumps(manifest, indent=2, sort_keys=True, allow_nan=allow_nan) + "\n"
     )
 
 

@@ -94,6 +94,7 @@ def save_artifact(
                 "code_version": code_version(),
                 **(extra or {}),
             },
+            allow_nan=True,
         )
 
     return pinned_dir.save(path, write, (MANIFEST, WEIGHTS))
