@@ -139,7 +139,8 @@ def exposed_series() -> dict[str, frozenset[str]]:
 
 def source_of(family: str) -> str:
     """The module that registers ``family`` (for problem messages)."""
-    return "exchange/health.py" if family.startswith("rlexec_exchange_") else "daemon/metrics.py"
+    exchange = {f.name for f in _exchange_families()}
+    return "exchange/health.py" if family in exchange else "daemon/metrics.py"
 
 
 def families() -> dict[str, str]:
