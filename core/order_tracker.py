@@ -20,6 +20,7 @@ from core.errors import CoreError
 from core.events import CancelReject, ExecReport
 from core.fills import Fill
 from core.orders import ChildOrder
+from core.seen_ids import SeenIds
 from core.types import ExecType, OrdStatus
 
 
@@ -64,7 +65,7 @@ class OrderTracker:
         self._live: dict[str, dict[str, ChildOrder]] = {}
         self._alias: dict[str, str] = {}  # cancel/replace request ClOrdID -> order ClOrdID
         self._successor: dict[str, str] = {}  # replaced ClOrdID -> the one that replaced it
-        self._exec_ids: set[str] = set()
+        self._exec_ids = SeenIds()  # every fill's ExecID today: compact, exact
 
     def __len__(self) -> int:
         return len(self.orders)
@@ -115,7 +116,7 @@ class OrderTracker:
 
     def remember_exec_ids(self, exec_ids: set[str]) -> None:
         """Recovery: fills already journalled must not be applied again."""
-        self._exec_ids |= exec_ids
+        self._exec_ids.update(exec_ids)
 
     # ------------------------------------------------------------- our side
     def add(self, order: ChildOrder) -> None:

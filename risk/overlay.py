@@ -33,6 +33,7 @@ from core.events import CancelReject, ExecReport
 from core.instruments import Instrument
 from core.log import get_logger
 from core.requests import CancelRequest, NewOrderRequest, ReplaceRequest
+from core.seen_ids import SeenIds
 from core.types import ExecType, OrdStatus, OrdType, Side, TimeInForce
 from risk import approval as _approval
 from risk.approval import Approved
@@ -143,8 +144,8 @@ class RiskOverlay(metaclass=ComposedChecks):
         self._orders: dict[str, LiveOrder] = {}
         self._open_count = 0
         self._aliases: dict[str, LiveOrder] = {}  # cancel/replace request id -> order
-        self._seen_ids: set[str] = set()
-        self._exec_ids: set[str] = set()
+        self._seen_ids = SeenIds()  # every ClOrdID approved today: compact, exact
+        self._exec_ids = SeenIds()
         self._order_sec = TokenBucket(limits.orders_per_second, _NS_PER_S, now_ns)
         self._order_min = TokenBucket(limits.orders_per_minute, _NS_PER_MIN, now_ns)
         self._cancel_sec = TokenBucket(limits.cancels_per_second, _NS_PER_S, now_ns)

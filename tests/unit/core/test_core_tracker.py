@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gc
+import tracemalloc
+
 import pytest
 
 from core.events import CancelReject, ExecReport
@@ -206,3 +209,37 @@ def test_a_long_day_keeps_every_working_order_and_only_the_newest_finished_ones(
     t.add(ChildOrder("C1000", "AMZN", Side.BUY, 10, 10_000, parent_id="P1"))
     with pytest.raises(ValueError, match="already used"):
         t.add(ChildOrder("C999", "AMZN", Side.BUY, 10, 10_000, parent_id="P1"))
+
+
+def _finished_orders(t: OrderTracker, start: int, n: int) -> None:
+    for i in range(start, start + n):
+        cl = f"N1-{i:09d}"
+        t.add(ChildOrder(cl, "AMZN", Side.BUY, 100, 10_000, parent_id=f"P{i // 50}"))
+        t.on_exec_report(report(cl, ExecType.NEW, OrdStatus.NEW, 0, 100))
+        fill = report(
+            cl, ExecType.TRADE, OrdStatus.PARTIALLY_FILLED, 40, 60, last_qty=40, last_px=10_000
+        )
+        t.on_exec_report(fill)
+        t.request_cancel(cl, f"K{i}")
+        t.on_exec_report(
+            report(f"K{i}", ExecType.CANCELED, OrdStatus.CANCELED, 40, 0, orig_cl_ord_id=cl)
+        )
+
+
+def test_a_day_of_finished_orders_costs_the_tracker_a_few_bytes_each() -> None:
+    """Finished orders are pruned; every ExecID is still remembered (a PossDup
+    resend from the morning is a duplicate), compactly: ~80 bytes an order (3 ExecIDs); as a set of strings, ~330."""
+    t = OrderTracker(keep_terminal=1_000)
+    _finished_orders(t, 0, 5_000)
+    n = 40_000
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        _finished_orders(t, 5_000, n)
+        gc.collect()
+        per_order = (tracemalloc.get_traced_memory()[0] - before) / n
+    finally:
+        tracemalloc.stop()
+    assert per_order < 150, f"{per_order:.0f} bytes an order"
+    assert t.seen_exec_id(f"X-N1-{0:09d}-TRADE-40")
