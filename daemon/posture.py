@@ -110,11 +110,13 @@ class MarketSignals:
         synced: Callable[[str], bool],
         models: Models | None = None,
         rules: PostureRules | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
         self.metrics = metrics
         self._now_ns = now_ns
         self._synced = synced
+        self._monotonic = monotonic  # the backstop's clock (tests pass a simulated one)
         self.models = models or Models.load(settings.artifact_dir)
         self.rules = rules or PostureRules()
         self.dynamic = DynamicLimits(risk.limits, apply=risk.apply_posture)
@@ -243,7 +245,7 @@ class MarketSignals:
         except PostureRefused as exc:  # a malformed ask: refused, logged, nothing changes
             log.error("posture_ask_refused", ask=repr(req), error=str(exc))
             return
-        self._renewed[(req.symbol, req.source)] = time.monotonic()
+        self._renewed[(req.symbol, req.source)] = self._monotonic()
         self._record(ev)
 
     def _lapse(self, symbol: str, source: str, now_ns: int, why: str) -> None:
@@ -254,7 +256,7 @@ class MarketSignals:
 
     def _backstop(self) -> None:
         """Asks not renewed for WALL_BACKSTOP_TTLS x their TTL of real time lapse."""
-        mono = time.monotonic()
+        mono = self._monotonic()
         now = self._now_ns()
         for (symbol, source), renewed in list(self._renewed.items()):
             ask = self.dynamic.asks(symbol).get(source)
