@@ -345,3 +345,49 @@ async def test_a_policy_parent_is_recorded_as_parquet_and_judged_against_its_bac
         assert sample(node, "rlexec_decisions_recorded_total") == len(rows)
     finally:
         await node.stop()
+
+
+async def test_a_recordings_folder_that_cannot_be_written_never_stops_decisions(
+    tmp_path: Path, venue: ScriptedVenue
+) -> None:
+    blocker = tmp_path / "blocked"
+    blocker.write_text("a file where the recordings folder should be\n")  # mkdir fails: ENOTDIR
+    root = blocker / "recordings"
+    cfg = node_config(
+        tmp_path,
+        venue,
+        RLEXEC__EXECUTION__COMPLETION="stop",
+        RLEXEC__SIGNALS__RECORDING_DIR=str(root),
+        RLEXEC__SIGNALS__RECORDING_FLUSH_S="0.1",
+    )
+    node = Node(cfg)
+    await node.start()
+    await eventually(lambda: node.recovered and not node.halts, what="node trading")
+    try:
+        node.engine.on_market_trade(SYMBOL, 100_000, node.clock.now_ns())
+        with structlog.testing.capture_logs() as logs:
+            await node.submit_parent(
+                "P1", SubmitParent(symbol=SYMBOL, side="sell", qty=500, duration_s=1.5)
+            )
+            runner = node.runners["P1"]
+            await eventually(lambda: runner.done, what="the parent finished")
+            await eventually(
+                lambda: (sample(node, "rlexec_recorder_errors_total", stage="open") or 0) >= 2,
+                what="the failures counted",
+            )
+        assert runner.decisions > 3 and not node.halts, "decisions went on, nothing halted"
+        failing = [e for e in logs if e["event"] == "recorder_failing"]
+        assert len(failing) == 1 and failing[0]["stage"] == "open"  # logged once, not per try
+        assert node.decision_log is not None and node.decision_log.buffered == runner.decisions
+
+        # the disk is fixed: what was kept is written, nothing lost
+        blocker.unlink()
+        with structlog.testing.capture_logs() as logs:
+            await eventually(
+                lambda: node.decision_log is not None and node.decision_log.buffered == 0,
+                what="the kept rows written",
+            )
+        assert any(e["event"] == "recorder_recovered" for e in logs)
+        assert read_decisions(root).num_rows == runner.decisions
+    finally:
+        await node.stop()
