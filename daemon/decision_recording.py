@@ -63,6 +63,7 @@ class DecisionLog:
         self._prev_is: dict[str, float] = {}  # shortfall at each parent's last decision
         self._recorder: DecisionRecorder | None = None
         self._failing = False
+        self._in_flight = 0
         self._task: asyncio.Task[None] | None = None
         self._flushing = asyncio.Lock()
 
@@ -126,7 +127,8 @@ class DecisionLog:
 
     @property
     def buffered(self) -> int:
-        return len(self._rows)
+        """Rows not yet written (held, or being written now)."""
+        return len(self._rows) + self._in_flight
 
     # ------------------------------------------------------------------ writing
     def start(self) -> None:
@@ -136,7 +138,9 @@ class DecisionLog:
     async def _run(self) -> None:
         while True:
             await asyncio.sleep(self.flush_s)
-            await self.flush()
+            # a stop while a part is being written lets that write finish (the lock then
+            # orders close()'s final flush after it): one writer thread at a time
+            await asyncio.shield(self.flush())
 
     async def flush(self) -> int:
         """Write what is buffered as one part (in a worker thread); rows written."""
@@ -145,7 +149,11 @@ class DecisionLog:
                 return 0
             rows = list(self._rows)
             self._rows.clear()
-            stage, error, written = await asyncio.to_thread(self._write, rows)
+            self._in_flight = len(rows)
+            try:
+                stage, error, written = await asyncio.to_thread(self._write, rows)
+            finally:
+                self._in_flight = 0
             if written:
                 self.metrics.decisions_recorded.inc(written)
             if stage is None:
