@@ -151,6 +151,11 @@ def add_references(
     (the old one no longer matches: re-pin it wherever it is pinned)."""
     old = load_artifact(path)
     p = Path(path)
+    if feature_stats is not None and feature_stats.names != old.feature_spec.names:
+        raise ArtifactError(
+            p, f"{FEATURE_STATS} would describe features {list(feature_stats.names)}, the "
+            f"policy reads {list(old.feature_spec.names)}; nothing written",
+        )  # fmt: skip
     weights = (p / WEIGHTS).read_bytes()
     texts = {n: (p / n).read_text(encoding="utf-8") for n in (EXPECTED_IS, FEATURE_STATS) if (p / n).is_file()}  # fmt: skip
     texts.update(_reference_files(expected_is, feature_stats))
