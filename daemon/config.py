@@ -219,9 +219,10 @@ class SignalsSection(Section):
     order-state record: the journal is)."""
     recording_dir: Path | None = None
     """Where the decision recordings go (none: <node.data_dir>/recordings)."""
-    recording_flush_s: float = Field(default=5.0, gt=0, le=3600)
-    """Buffered decisions are written as a new Parquet part this often (and at stop);
-    a crash loses at most this long of recordings, never an order."""
+    recording_flush_s: float = Field(default=60.0, gt=0, le=3600)
+    """Buffered decisions are written as a new Parquet part this often (and at stop). A
+    crash loses at most this long of recordings (never an order: the journal has those);
+    each part costs ~4.5 kB and a file, so much shorter means many tiny parts."""
 
 
 class DaemonConfig(Section):
