@@ -391,3 +391,36 @@ async def test_a_recordings_folder_that_cannot_be_written_never_stops_decisions(
         assert read_decisions(root).num_rows == runner.decisions
     finally:
         await node.stop()
+
+
+async def test_a_feed_synced_again_is_assessed_before_its_halt_clears(
+    tmp_path: Path, venue: ScriptedVenue
+) -> None:
+    node, replay, frames = await replayed_node(tmp_path, venue, WARM_S + 10)
+    try:
+        assert node.signals is not None
+        signals = node.signals
+        mono = [0.0]
+        signals._monotonic = lambda: mono[0]  # the backstop's clock, simulated
+        ts, bid, bsz, ask, asz = frames[0]
+        wide = round(3 * signals.symbols[SYMBOL].tracker.mean_spread)
+        await replay.frame(ts, bid - wide, bsz, ask + wide, asz)
+        signals.assess(SYMBOL)
+        assert "spread_jump" in signals.dynamic.asks(SYMBOL)
+
+        venue.silence_market_data()  # the feed stalls with the spread still wide
+        await eventually(lambda: f"md:{SYMBOL}" in node.halts, what="a market-data halt")
+        mono[0] += 1_000  # long enough for the backstop: the posture lapses while halted
+        replay.clock.advance(1.0)
+        signals.assess_all()
+        assert not signals.dynamic.posture(SYMBOL).tightened
+        with structlog.testing.capture_logs() as logs:
+            venue.revive_market_data()
+            await eventually(lambda: f"md:{SYMBOL}" not in node.halts, what="the halt lifted")
+        events = [(e["event"], e.get("source") or e.get("halt")) for e in logs]
+        tightened = events.index(("risk_posture_changed", "spread_jump"))
+        cleared = events.index(("risk_halt_cleared", f"md:{SYMBOL}"))
+        assert tightened < cleared, "the symbol must not trade a moment on the lapsed posture"
+        assert "spread_jump" in signals.dynamic.asks(SYMBOL)
+    finally:
+        await node.stop()
