@@ -3,13 +3,14 @@
 The real exchange process replays AMZN (level 5, from 14:15, 30 x real time) over
 loopback; the daemon's Node runs in this process with the committed policy deciding on
 every book update (``decide_on = "book"``, one parent), as bench/latency_bench.py does.
-Runs alternate between ``[signals] enabled = false`` (the node as before the wiring:
-no trackers, no posture; decisions still monitored and recorded) and ``enabled = true``
-(every frame and print into the tracker, the posture assessed each second, the signal
-served after every decision), so both see the same machine over the same minutes.
+Runs alternate between three modes, so all see the same machine over the same minutes:
+*before* (the node as before the wiring: no models, no decision watched or recorded),
+*off* (``[signals] enabled = false``: decisions monitored and recorded, no models) and
+*on* (the default: every frame and print into the tracker, the posture assessed each
+second, the signal served after every decision).
 
 Reported, per mode: tick to order (MD frame in -> NewOrderSingle on the FIX socket,
-p50/p99 and the ratio on/off); and with signals on, the raw cost of each piece as the
+p50/p99 and the ratios to *before*); and with signals on, the raw cost of each piece as the
 daemon pays it: the signal at a decision (what ``rlexec_signal_seconds`` observes),
 everything a decision adds after its orders are out (signal, drift monitor, recorder
 row), a posture assessment of all symbols, and a tracker update per frame.
@@ -32,7 +33,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import percentiles, report
-from latency_bench import _node_config
+from latency_bench import replay_node_config
 
 from daemon.control.commands import SubmitParent
 from daemon.node import Node
@@ -50,7 +51,7 @@ def _timed(samples: list[int], fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-async def run(seconds: float, signals: bool) -> dict[str, list[int]]:
+async def run(seconds: float, mode: str) -> dict[str, list[int]]:
     from core import log as logs
 
     logs.configure("console", "ERROR")
@@ -61,17 +62,13 @@ async def run(seconds: float, signals: bool) -> dict[str, list[int]]:
         stack = Stack(StackSettings(tmp, speed=speed, replay_start="14:15:00"))
         stack.start_exchange()
         try:
-            cfg = _node_config(
+            cfg = replay_node_config(
                 tmp,
+                stack,
+                speed,
                 {
-                    "RLEXEC__FIX__PORT": str(stack.fix_port),
-                    "RLEXEC__MARKETDATA__URL": f"ws://127.0.0.1:{stack.md_port}/md",
-                    "RLEXEC__CLOCK__MODE": "scaled",
-                    "RLEXEC__CLOCK__SPEED": str(speed),
-                    "RLEXEC__EXECUTION__DECIDE_ON": "book",
-                    "RLEXEC__INSTRUMENTS": '[{symbol = "AMZN"}]',
-                    "RLEXEC__RISK__ALLOWED_SYMBOLS": '["AMZN"]',
-                    "RLEXEC__SIGNALS__ENABLED": "true" if signals else "false",
+                    "RLEXEC__SIGNALS__ENABLED": "true" if mode == "on" else "false",
+                    "RLEXEC__SIGNALS__RECORDING": "false" if mode == "before" else "true",
                 },
             )
             node = Node(cfg)
@@ -82,7 +79,10 @@ async def run(seconds: float, signals: bool) -> dict[str, list[int]]:
                 hist = node.metrics.signal_seconds
                 observe = hist.observe
                 hist.observe = lambda s: (out["signal"].append(int(s * 1e9)), observe(s))[1]  # type: ignore[method-assign]
-            node.parents._on_decision = _timed(out["after"], node._decided)
+            # "before": the node as it was before the wiring (no decision is watched)
+            node.parents._on_decision = (
+                None if mode == "before" else _timed(out["after"], node._decided)
+            )
             await node.start()
             while not node.recovered or node.halts:
                 await asyncio.sleep(0.05)
@@ -97,20 +97,27 @@ async def run(seconds: float, signals: bool) -> dict[str, list[int]]:
     return out
 
 
+MODES = {
+    "before": "before the wiring (no models, no monitoring, no recordings)",
+    "off": "[signals] enabled = false (monitoring and recordings only)",
+    "on": "signals on (the default)",
+}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seconds", type=float, default=60.0, help="per mode, over all rounds")
     ap.add_argument("--rounds", type=int, default=4)
     args = ap.parse_args()
-    got: dict[bool, dict[str, list[int]]] = {False: {}, True: {}}
+    got: dict[str, dict[str, list[int]]] = {m: {} for m in MODES}
     for _ in range(args.rounds):
-        for mode in (False, True):
+        for mode in MODES:
             r = asyncio.run(run(args.seconds / args.rounds, mode))
             for k, v in r.items():
                 got[mode].setdefault(k, []).extend(v)
     rows: list[dict[str, object]] = []
     p = {}
-    for mode, label in ((False, "signals off"), (True, "signals on")):
+    for mode, label in MODES.items():
         t2o = got[mode]["t2o"]
         if not t2o:
             raise SystemExit(f"no orders were sent ({label}): nothing to time")
@@ -122,19 +129,20 @@ def main() -> None:
         ("assess", "posture assessment, all symbols (once a second)"),
         ("tracker", "tracker update per book frame"),
     ):
-        s = got[True][key]
+        s = got["on"][key]
         if s:
             rows.append({"case": case, "samples": len(s), **percentiles(s)})
-    off = got[False]["after"]
+    off = got["off"]["after"]
     if off:
         rows.append({"case": "all a decision adds after its orders are out (signals off: monitor + recorder)", "samples": len(off), **percentiles(off)})  # fmt: skip
-    rows.append(
-        {
-            "case": "tick to order ratio on / off",
-            "p50": p[True]["p50_us"] / p[False]["p50_us"],
-            "p99": p[True]["p99_us"] / p[False]["p99_us"],
-        }
-    )
+    for mode in ("off", "on"):
+        rows.append(
+            {
+                "case": f"tick to order ratio, {mode} / before",
+                "p50": p[mode]["p50_us"] / p["before"]["p50_us"],
+                "p99": p[mode]["p99_us"] / p["before"]["p99_us"],
+            }
+        )
     report(
         "signals_daemon_bench",
         rows,

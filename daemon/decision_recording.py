@@ -31,6 +31,7 @@ import numpy as np
 from core.log import get_logger
 from core.parent import ParentOrder
 from daemon.metrics import Metrics
+from daemon.periodic import Periodic
 from signals.recording import DecisionRecord, DecisionRecorder, RecordingError
 
 log = get_logger("rlexec.recording")
@@ -64,7 +65,7 @@ class DecisionLog:
         self._recorder: DecisionRecorder | None = None
         self._failing = False
         self._in_flight = 0
-        self._task: asyncio.Task[None] | None = None
+        self._cadence = Periodic("decision-recorder", flush_s, self._flush_step)
         self._flushing = asyncio.Lock()
 
     # ------------------------------------------------------------------ decisions
@@ -132,15 +133,12 @@ class DecisionLog:
 
     # ------------------------------------------------------------------ writing
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="decision-recorder")
+        self._cadence.start()
 
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.flush_s)
-            # a stop while a part is being written lets that write finish (the lock then
-            # orders close()'s final flush after it): one writer thread at a time
-            await asyncio.shield(self.flush())
+    async def _flush_step(self) -> None:
+        # a stop while a part is being written lets that write finish (the lock then
+        # orders close()'s final flush after it): one writer thread at a time
+        await asyncio.shield(self.flush())
 
     async def flush(self) -> int:
         """Write what is buffered as one part (in a worker thread); rows written."""
@@ -210,11 +208,7 @@ class DecisionLog:
 
     async def close(self) -> None:
         """Stop the cadence and write what is left (the node's stop)."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._cadence.stop()
         await self.flush()
         if self._recorder is not None:
             with contextlib.suppress(Exception):

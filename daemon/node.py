@@ -61,6 +61,7 @@ from daemon.market_feed import MarketFeed
 from daemon.market_history import MarketHistory
 from daemon.metrics import Metrics
 from daemon.parents import Parents
+from daemon.periodic import Periodic
 from daemon.policy_monitor import PolicyMonitor
 from daemon.posture import MarketSignals, SignalsStartError
 from daemon.reconciliation import Reconciler
@@ -166,6 +167,7 @@ class Node:
         self.signals = self._market_signals()
         self.monitor = PolicyMonitor(self.metrics)
         self.monitor.use(policy.artifact)
+        self._monitoring = Periodic("monitoring", 5.0, self._export_monitoring)
         sig = cfg.signals
         self.decision_log = (
             DecisionLog(
@@ -385,7 +387,7 @@ class Node:
         if self.control is not None:
             self._tasks.append(asyncio.create_task(self.control.run(), name="control-plane"))
         self._tasks.append(asyncio.create_task(self.health.housekeeping(), name="housekeeping"))
-        self._tasks.append(asyncio.create_task(self._export_monitoring(), name="monitoring"))
+        self._monitoring.start()
         if self.signals is not None:
             self.signals.start()
         if self.decision_log is not None:
@@ -411,6 +413,7 @@ class Node:
         if self.control is not None:
             self.control.stop()
         await self.parents.stop()
+        await self._monitoring.stop()
         if self.signals is not None:
             await self.signals.stop()
         if self.decision_log is not None:
@@ -502,9 +505,7 @@ class Node:
         return book.mid if book is not None else None
 
     async def _export_monitoring(self) -> None:
-        while True:
-            await asyncio.sleep(5.0)
-            self.monitor.export()
+        self.monitor.export()
 
     def _reconciled(self) -> None:
         if not self.halts.raised(HaltKind.RECOVERY):

@@ -29,8 +29,6 @@ tightens under the ``model_fault`` source, and it is logged and counted.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import dataclasses
 import math
 import time
@@ -43,6 +41,7 @@ from core.log import get_logger
 from core.types import Side
 from daemon.config import SignalsSection
 from daemon.metrics import Metrics
+from daemon.periodic import Periodic
 from risk.dynamic_limits import DynamicLimits, Posture, PostureChanged, PostureRefused
 from risk.overlay import RiskOverlay
 from signals.artifact import ArtifactRefused
@@ -131,7 +130,7 @@ class MarketSignals:
             if s in allowed  # a symbol risk does not allow never trades: nothing to tighten
         }
         self._renewed: dict[tuple[str, str], float] = {}  # (symbol, source) -> monotonic
-        self._task: asyncio.Task[None] | None = None
+        self._cadence = Periodic("risk-posture", settings.assess_every_s, self._assess_step)
         for s in self.symbols:
             self._export(self.dynamic.posture(s))
 
@@ -172,23 +171,13 @@ class MarketSignals:
 
     # ------------------------------------------------------------------ cadence
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="risk-posture")
+        self._cadence.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._cadence.stop()
 
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.settings.assess_every_s)
-            try:
-                self.assess_all()
-            except Exception as exc:  # never let the posture loop die silently
-                log.critical("posture_assessment_failed", error=repr(exc))
+    async def _assess_step(self) -> None:
+        self.assess_all()
 
     def assess_all(self) -> None:
         now = self._now_ns()

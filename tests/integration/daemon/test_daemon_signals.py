@@ -126,6 +126,15 @@ async def replayed_node(
     return node, replay, frames[int(WARM_S / STEP_S) :]
 
 
+async def open_the_spread(node: Node, replay: Replay, frame: tuple[int, int, int, int, int]) -> None:  # fmt: skip
+    """The anomaly: ``frame``'s touch with the spread opened to ~6x its mean around the
+    same mid."""
+    ts, bid, bsz, ask, asz = frame
+    assert node.signals is not None
+    wide = round(3 * node.signals.symbols[SYMBOL].tracker.mean_spread)
+    await replay.frame(ts, bid - wide, bsz, ask + wide, asz)
+
+
 def order_between_caps(node: Node, cl_ord_id: str) -> NewOrderRequest:
     """A sell at the touch sized at 3/4 of the configured caps: inside them, outside
     half of them."""
@@ -154,12 +163,9 @@ async def test_a_spread_jump_in_replayed_amzn_data_tightens_the_overlay_until_re
         approved = node.risk.check_new(order_between_caps(node, "before"), node.clock.now_ns())
         assert not isinstance(approved, Denied), approved
 
-        # the anomaly: the spread opens to 6x its mean around an unchanged mid
-        ts, bid, bsz, ask, asz = frames[0]
-        mean = node.signals.symbols[SYMBOL].tracker.mean_spread
-        wide = round(3 * mean)
+        ts = frames[0][0]
         with structlog.testing.capture_logs() as logs:
-            await replay.frame(ts, bid - wide, bsz, ask + wide, asz)
+            await open_the_spread(node, replay, frames[0])
             a = node.signals.assess(SYMBOL)
         assert a is not None and "spread_jump" in {r.source for r in a.requests}
         posture = node.signals.dynamic.posture(SYMBOL)
@@ -402,9 +408,7 @@ async def test_a_feed_synced_again_is_assessed_before_its_halt_clears(
         signals = node.signals
         mono = [0.0]
         signals._monotonic = lambda: mono[0]  # the backstop's clock, simulated
-        ts, bid, bsz, ask, asz = frames[0]
-        wide = round(3 * signals.symbols[SYMBOL].tracker.mean_spread)
-        await replay.frame(ts, bid - wide, bsz, ask + wide, asz)
+        await open_the_spread(node, replay, frames[0])
         signals.assess(SYMBOL)
         assert "spread_jump" in signals.dynamic.asks(SYMBOL)
 

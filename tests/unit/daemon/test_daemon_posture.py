@@ -74,10 +74,16 @@ def quiet_market(signals: MarketSignals, clocks: Clocks, seconds: int, seed: int
                          rng.randrange(100, 400))  # fmt: skip
 
 
-def spread_jump(signals: MarketSignals, clocks: Clocks) -> None:
+def tightened_by_a_spread_jump(tmp_path: Path, models: Models) -> tuple[MarketSignals, RiskOverlay, Clocks]:  # fmt: skip
+    """Six quiet minutes (past the detectors' warm-up), then the spread opens 40 ticks."""
+    signals, risk, clocks = build(tmp_path, models)
+    quiet_market(signals, clocks, 360)
     tracker = signals.symbols[SYMBOL].tracker
     clocks.market_ns += S // 2
     tracker.on_quote(clocks.market_ns, tracker.bid - 20, 300, tracker.ask + 20, 300)
+    signals.assess_all()
+    assert "spread_jump" in signals.dynamic.asks(SYMBOL)
+    return signals, risk, clocks
 
 
 def sample(signals: MarketSignals, name: str, **labels: str) -> float | None:
@@ -87,11 +93,7 @@ def sample(signals: MarketSignals, name: str, **labels: str) -> float | None:
 def test_a_stalled_feed_never_loosens_the_posture_however_long_the_market_clock_runs(
     tmp_path: Path, models: Models
 ) -> None:
-    signals, risk, clocks = build(tmp_path, models)
-    quiet_market(signals, clocks, 360)
-    spread_jump(signals, clocks)
-    signals.assess_all()
-    assert "spread_jump" in signals.dynamic.asks(SYMBOL)
+    signals, risk, clocks = tightened_by_a_spread_jump(tmp_path, models)
     clocks.synced = False  # the feed stalls; the (wall) market clock runs on
     for _ in range(600):  # 10 minutes: far past the 30 s release and the 60 s TTL
         clocks.market_ns += S
@@ -109,11 +111,7 @@ def test_a_stalled_feed_never_loosens_the_posture_however_long_the_market_clock_
 def test_a_frozen_market_clock_cannot_hold_a_tightening_past_the_wall_backstop(
     tmp_path: Path, models: Models
 ) -> None:
-    signals, _, clocks = build(tmp_path, models)
-    quiet_market(signals, clocks, 360)
-    spread_jump(signals, clocks)
-    signals.assess_all()
-    assert signals.dynamic.posture(SYMBOL).tightened
+    signals, _, clocks = tightened_by_a_spread_jump(tmp_path, models)
     backstop_s = WALL_BACKSTOP_TTLS * signals.rules.ttl_s
     clocks.mono += backstop_s - 1  # the market clock stands still (a lock-step that ended)
     signals.assess_all()
