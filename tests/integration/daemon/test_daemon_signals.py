@@ -18,7 +18,6 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
-import structlog
 
 from core.clock import SimClock
 from core.requests import NewOrderRequest
@@ -30,6 +29,7 @@ from exchange.data import SHIPPED_DATA
 from risk.reasons import Denied
 from signals.recording import read_decisions
 from signals.short_horizon import SignalServer
+from tests.captured_logs import captured_logs
 from tests.integration.daemon.daemon_venue import SYMBOL, ScriptedVenue, eventually
 from tests.integration.daemon.test_daemon_node import node_config
 
@@ -164,7 +164,7 @@ async def test_a_spread_jump_in_replayed_amzn_data_tightens_the_overlay_until_re
         assert not isinstance(approved, Denied), approved
 
         ts = frames[0][0]
-        with structlog.testing.capture_logs() as logs:
+        with captured_logs() as logs:
             await open_the_spread(node, replay, frames[0])
             a = node.signals.assess(SYMBOL)
         assert a is not None and "spread_jump" in {r.source for r in a.requests}
@@ -371,7 +371,7 @@ async def test_a_recordings_folder_that_cannot_be_written_never_stops_decisions(
     await eventually(lambda: node.recovered and not node.halts, what="node trading")
     try:
         node.engine.on_market_trade(SYMBOL, 100_000, node.clock.now_ns())
-        with structlog.testing.capture_logs() as logs:
+        with captured_logs() as logs:
             await node.submit_parent(
                 "P1", SubmitParent(symbol=SYMBOL, side="sell", qty=500, duration_s=1.5)
             )
@@ -388,7 +388,7 @@ async def test_a_recordings_folder_that_cannot_be_written_never_stops_decisions(
 
         # the disk is fixed: what was kept is written, nothing lost
         blocker.unlink()
-        with structlog.testing.capture_logs() as logs:
+        with captured_logs() as logs:
             await eventually(
                 lambda: node.decision_log is not None and node.decision_log.buffered == 0,
                 what="the kept rows written",
@@ -418,7 +418,7 @@ async def test_a_feed_synced_again_is_assessed_before_its_halt_clears(
         replay.clock.advance(1.0)
         signals.assess_all()
         assert not signals.dynamic.posture(SYMBOL).tightened
-        with structlog.testing.capture_logs() as logs:
+        with captured_logs() as logs:
             venue.revive_market_data()
             await eventually(lambda: f"md:{SYMBOL}" not in node.halts, what="the halt lifted")
         events = [(e["event"], e.get("source") or e.get("halt")) for e in logs]

@@ -15,12 +15,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import structlog
 
 from daemon.config import DaemonConfig
 from daemon.metrics import Metrics
 from daemon.posture import WALL_BACKSTOP_TTLS, MarketSignals, Models
 from risk.overlay import RiskOverlay
+from tests.captured_logs import captured_logs
 
 S = 1_000_000_000
 T0 = 1_340_271_300 * S
@@ -117,7 +117,7 @@ def test_a_frozen_market_clock_cannot_hold_a_tightening_past_the_wall_backstop(
     signals.assess_all()
     assert "spread_jump" in signals.dynamic.asks(SYMBOL), "not yet: renewed < backstop ago"
     clocks.mono += 2
-    with structlog.testing.capture_logs() as logs:
+    with captured_logs() as logs:
         signals.assess_all()
     assert not signals.dynamic.posture(SYMBOL).tightened
     lapsed = [e for e in logs if e["event"] == "risk_posture_changed"]
@@ -147,7 +147,7 @@ def test_a_regime_model_gone_non_finite_tightens_as_a_model_fault(
     )
     signals, _, clocks = build(tmp_path, broken)
     quiet_market(signals, clocks, 10)
-    with structlog.testing.capture_logs() as logs:
+    with captured_logs() as logs:
         signals.assess_all()
     assert signals.dynamic.posture(SYMBOL).sources == ("model_fault",)
     assert sample(signals, "rlexec_signal_model_faults_total", symbol=SYMBOL, model="regime") == 1

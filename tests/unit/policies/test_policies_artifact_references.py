@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import structlog
 
 from core.pinned_dir import SUMS, sha256_file
 from daemon.metrics import Metrics
@@ -23,6 +22,7 @@ from policies.artifact import (
     load_artifact,
 )
 from signals.monitoring import FeatureStats
+from tests.captured_logs import captured_logs
 
 COMMITTED = Path(__file__).resolve().parents[3] / "policies" / "artifacts" / "ppo_amzn"
 
@@ -54,7 +54,7 @@ def test_an_artifact_without_references_loads_and_is_served_unmonitored(tmp_path
     assert art.expected_is is None and art.feature_stats is None
     metrics = Metrics()
     monitor = PolicyMonitor(metrics)
-    with structlog.testing.capture_logs() as logs:
+    with captured_logs() as logs:
         monitor.use(art)
         monitor.use(art)  # the same artifact again: said once
     said = [e for e in logs if e["event"] == "policy_monitoring_no_reference"]
