@@ -59,6 +59,7 @@ NS_PER_S = 1_000_000_000
 # market clock says: 5 x the default 60 s TTL = 5 minutes.
 WALL_BACKSTOP_TTLS = 5.0
 MODEL_FAULT = "model_fault"
+FAULT_LOG_EVERY_S = 60.0
 
 
 class SignalsStartError(RuntimeError):
@@ -130,6 +131,8 @@ class MarketSignals:
             if s in allowed  # a symbol risk does not allow never trades: nothing to tighten
         }
         self._renewed: dict[tuple[str, str], float] = {}  # (symbol, source) -> monotonic
+        self._fault_logged: dict[tuple[str, str], float] = {}  # (symbol, model) -> monotonic
+        self._faults_seen: dict[tuple[str, str], int] = {}
         self._cadence = Periodic("risk-posture", settings.assess_every_s, self._assess_step)
         for s in self.symbols:
             self._export(self.dynamic.posture(s))
@@ -207,8 +210,7 @@ class MarketSignals:
         for req in a.requests:
             if req.source == MODEL_FAULT:
                 model = "regime" if "regime" in req.reason else "volatility"
-                self.metrics.model_faults.labels(symbol, model).inc()
-                log.error("signal_model_fault", symbol=symbol, model=model, why=req.reason)
+                self._count_fault(symbol, model, req.reason)
             self._tighten(req, now)
         for source in a.releases:
             self._record(self.dynamic.release(symbol, source, now))
@@ -220,13 +222,24 @@ class MarketSignals:
 
     def model_fault(self, symbol: str, model: str, why: str, now_ns: int) -> None:
         """A model said something unusable: tighten the symbol (``model_fault``)."""
-        self.metrics.model_faults.labels(symbol, model).inc()
-        log.error("signal_model_fault", symbol=symbol, model=model, why=why)
+        self._count_fault(symbol, model, why)
         r = self.rules
         scale = r.anomaly_scale
         self._tighten(
             TightenRequest(symbol, MODEL_FAULT, scale, scale, False, r.ttl_s, why), now_ns
         )
+
+    def _count_fault(self, symbol: str, model: str, why: str) -> None:
+        """Every fault counted; logged at most once a minute per symbol and model (a
+        model failing at every assessment would otherwise write a line a second)."""
+        self.metrics.model_faults.labels(symbol, model).inc()
+        key = (symbol, model)
+        self._faults_seen[key] = self._faults_seen.get(key, 0) + 1
+        mono = self._monotonic()
+        if mono - self._fault_logged.get(key, -math.inf) >= FAULT_LOG_EVERY_S:
+            self._fault_logged[key] = mono
+            log.error("signal_model_fault", symbol=symbol, model=model, why=why,
+                      faults_so_far=self._faults_seen[key])  # fmt: skip
 
     def _tighten(self, req: TightenRequest, now_ns: int) -> None:
         try:

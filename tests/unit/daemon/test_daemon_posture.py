@@ -152,6 +152,19 @@ def test_a_regime_model_gone_non_finite_tightens_as_a_model_fault(
     assert signals.dynamic.posture(SYMBOL).sources == ("model_fault",)
     assert sample(signals, "rlexec_signal_model_faults_total", symbol=SYMBOL, model="regime") == 1
     assert any(e["event"] == "signal_model_fault" and e["model"] == "regime" for e in logs)
+    with captured_logs() as logs:
+        for _ in range(30):  # failing at every assessment: counted each time, said once a minute
+            clocks.market_ns += S
+            clocks.mono += 1.0
+            signals.assess_all()
+    assert sample(signals, "rlexec_signal_model_faults_total", symbol=SYMBOL, model="regime") == 31
+    assert not [e for e in logs if e["event"] == "signal_model_fault"]
+    clocks.mono += 31.0
+    clocks.market_ns += S
+    with captured_logs() as logs:
+        signals.assess_all()
+    said = [e for e in logs if e["event"] == "signal_model_fault"]
+    assert len(said) == 1 and said[0]["faults_so_far"] == 32
 
 
 def test_a_model_that_raises_tightens_instead_of_stopping_the_assessments(
