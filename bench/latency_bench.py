@@ -52,6 +52,24 @@ def _node_config(tmp: Path, env: dict[str, str]) -> DaemonConfig:
     return load(DaemonConfig, None, env={**base, **env})
 
 
+def replay_node_config(tmp: Path, stack: Stack, speed: float, env: dict[str, str]) -> DaemonConfig:
+    """The node of the tick-to-order runs: the exchange's replay of AMZN at ``speed``,
+    deciding on every book frame."""
+    return _node_config(
+        tmp,
+        {
+            "RLEXEC__FIX__PORT": str(stack.fix_port),
+            "RLEXEC__MARKETDATA__URL": f"ws://127.0.0.1:{stack.md_port}/md",
+            "RLEXEC__CLOCK__MODE": "scaled",
+            "RLEXEC__CLOCK__SPEED": str(speed),
+            "RLEXEC__EXECUTION__DECIDE_ON": "book",
+            "RLEXEC__INSTRUMENTS": '[{symbol = "AMZN"}]',
+            "RLEXEC__RISK__ALLOWED_SYMBOLS": '["AMZN"]',
+            **env,
+        },
+    )
+
+
 async def tick_to_order(seconds: float, busy_poll: bool) -> tuple[list[int], int]:
     """Order latencies (ns) and book updates seen, one exchange + node run."""
     from core import log as logs
@@ -63,18 +81,8 @@ async def tick_to_order(seconds: float, busy_poll: bool) -> tuple[list[int], int
         stack = Stack(StackSettings(tmp, speed=speed, replay_start="14:15:00"))
         stack.start_exchange()
         try:
-            cfg = _node_config(
-                tmp,
-                {
-                    "RLEXEC__FIX__PORT": str(stack.fix_port),
-                    "RLEXEC__MARKETDATA__URL": f"ws://127.0.0.1:{stack.md_port}/md",
-                    "RLEXEC__CLOCK__MODE": "scaled",
-                    "RLEXEC__CLOCK__SPEED": str(speed),
-                    "RLEXEC__EXECUTION__DECIDE_ON": "book",
-                    "RLEXEC__INSTRUMENTS": '[{symbol = "AMZN"}]',
-                    "RLEXEC__RISK__ALLOWED_SYMBOLS": '["AMZN"]',
-                    "RLEXEC__NODE__BUSY_POLL": "true" if busy_poll else "false",
-                },
+            cfg = replay_node_config(
+                tmp, stack, speed, {"RLEXEC__NODE__BUSY_POLL": "true" if busy_poll else "false"}
             )
             node = Node(cfg)
             await node.start()

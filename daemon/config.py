@@ -199,6 +199,32 @@ class JournalSection(Section):
     always: fsync'd too (survives power loss, ~0.2 ms)."""
 
 
+class SignalsSection(Section):
+    enabled: bool = True
+    """Run the signal, volatility and regime models and the tighten-only risk posture
+    (docs/signals.md). Off: the configured risk limits alone apply, no model is loaded,
+    and a missing or corrupt model artifact does not stop the node from starting
+    (decisions are still recorded, without signal and regime, if ``recording``)."""
+    artifact_dir: Path | None = None
+    """Folder holding the short_horizon, volatility and regime artifacts (none: the
+    committed ones shipped with rlexec, signals/artifacts). An artifact that is missing
+    or fails its checksums refuses the start, saying which."""
+    assess_every_s: float = Field(default=1.0, gt=0, le=60)
+    """How often (real seconds, the event loop's monotonic clock) each symbol's posture
+    is assessed: once a second is how the thresholds were set (docs/signals.md)."""
+    recording: bool = True
+    """Record every policy decision (observation, action, fills, reward) as daily Parquet
+    parts for retraining. A recording that cannot be written is logged, counted
+    (rlexec_recorder_errors_total) and alerted on; trading carries on (it is not an
+    order-state record: the journal is)."""
+    recording_dir: Path | None = None
+    """Where the decision recordings go (none: <node.data_dir>/recordings)."""
+    recording_flush_s: float = Field(default=60.0, gt=0, le=3600)
+    """Buffered decisions are written as a new Parquet part this often (and at stop). A
+    crash loses at most this long of recordings (never an order: the journal has those);
+    each part costs ~4.5 kB and a file, so much shorter means many tiny parts."""
+
+
 class DaemonConfig(Section):
     node: NodeSection = NodeSection()
     """This node: its name, data directory, run-time tuning."""
@@ -222,6 +248,8 @@ class DaemonConfig(Section):
     """How parents decide, complete, and how long answers may take."""
     journal: JournalSection = JournalSection()
     """The write-ahead journal."""
+    signals: SignalsSection = SignalsSection()
+    """The models around the policy: risk posture, decision recordings."""
     risk: RiskLimitsConfig = Field(
         default_factory=lambda: RiskLimitsConfig(allowed_symbols=("AMZN", "AAPL"))
     )

@@ -4,6 +4,9 @@ Per delta only bookkeeping; once per frame (when its deltas are applied) risk se
 book and, with ``decide_on = "book"``, each parent of the symbol decides before the
 next frame is read. A symbol whose feed is not synced halts (``md:<SYMBOL>``) until it
 is again; feed health is judged on the wall clock whatever pace the market keeps.
+The market models' trackers (daemon.posture) hear every frame and print too, after the
+frame's decisions (off the tick-to-order path); a symbol synced again is assessed
+before its halt clears, so it never trades on a posture its stale feed let lapse.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from daemon.config import MarketDataSection
 from daemon.halts import NodeHalts
 from daemon.market_history import MarketHistory
 from daemon.metrics import Metrics
+from daemon.posture import MarketSignals
 from daemon.runner import ParentRunner
 from execution.executor import ExecutionEngine
 from gateways.marketdata.client import BookStatus, MarketDataClient
@@ -37,6 +41,7 @@ class MarketFeed:
         settings: MarketDataSection,
         decide_on_book: bool,
         history: Mapping[str, MarketHistory],
+        market_signals: MarketSignals | None = None,
     ) -> None:
         self.clock = clock
         self.engine = engine
@@ -44,6 +49,7 @@ class MarketFeed:
         self.halts = halts
         self.decide_on_book = decide_on_book
         self.history = history  # what each symbol's market did lately (warms features)
+        self.signals = market_signals  # the models' trackers and the risk posture (or None)
         # the parents deciding on each symbol's book (set once they exist: see attach)
         self._runners_of: Callable[[str], list[ParentRunner]] = lambda symbol: []
         self._good_ns: dict[str, int] = dict.fromkeys(instruments, 0)
@@ -108,6 +114,8 @@ class MarketFeed:
             if self.decide_on_book:
                 for runner in self._runners_of(symbol):
                     runner.on_book(book, rx, skipped)
+            if self.signals is not None:
+                self.signals.on_book(symbol, book, self.clock.now_ns())
 
     def on_trade(self, tp: TradePrint) -> None:
         if isinstance(self.clock, ScaledClock):
@@ -118,6 +126,8 @@ class MarketFeed:
         self.engine.on_market_trade(tp.symbol, tp.qty, tp.ts_ns)
         for runner in self._runners_of(tp.symbol):
             runner.driver.observe_trade(tp.price, tp.qty, tp.aggressor)
+        if self.signals is not None:
+            self.signals.on_trade(tp, self.clock.now_ns())
 
     def on_status(self, symbol: str, status: BookStatus, why: str) -> None:
         stale = status is not BookStatus.SYNCED
@@ -127,4 +137,6 @@ class MarketFeed:
                 self.metrics.md_gaps.labels(symbol).inc()
             self.halts.halt(Halt.market_data(symbol), f"{status.value}: {why}")
         else:
+            if self.signals is not None:
+                self.signals.assess(symbol)  # the posture first, on the data just synced
             self.halts.clear(Halt.market_data(symbol))

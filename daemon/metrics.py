@@ -198,3 +198,88 @@ class Metrics:
         )
         self.redis_up = Gauge("rlexec_redis_up", "1 while Redis is reachable.", registry=r)
         self.ready = Gauge("rlexec_ready", "1 while /readyz reports ready.", registry=r)
+        # ---- signals, risk posture, policy monitoring, decision recordings
+        self.signal_seconds = Histogram(
+            "rlexec_signal_seconds",
+            "Serving cost of the short-horizon signal at a decision (tracker decay + trees).",
+            buckets=_FAST_BUCKETS,
+            registry=r,
+        )
+        self.model_faults = Counter(
+            "rlexec_signal_model_faults_total",
+            "Model outputs that could not be used (non-finite, or the model raised), by "
+            "model: each tightens the symbol under the model_fault source.",
+            ["symbol", "model"],
+            registry=r,
+        )
+        self.regime_probability = Gauge(
+            "rlexec_signal_regime_probability",
+            "The regime model's probability of the regimes that tighten risk, last assessment.",
+            ["symbol", "regime"],
+            registry=r,
+        )
+        self.posture_changes = Counter(
+            "rlexec_risk_posture_changes_total",
+            "Changes of a symbol's risk posture, by source (regime_volatile, spread_jump, "
+            "model_fault, ...) and action (tighten, release, expire).",
+            ["symbol", "source", "action"],
+            registry=r,
+        )
+        self.posture_scale = Gauge(
+            "rlexec_risk_posture_scale",
+            "Effective cap over configured cap per symbol (1 = as configured; models only "
+            "ever lower it), by cap: order_qty, order_notional, participation.",
+            ["symbol", "cap"],
+            registry=r,
+        )
+        self.posture_reduce_only = Gauge(
+            "rlexec_risk_posture_reduce_only",
+            "1 while the risk posture holds the symbol reduce-only (no new exposure).",
+            ["symbol"],
+            registry=r,
+        )
+        self.policy_is_z = Gauge(
+            "rlexec_policy_is_z",
+            "Last finished parent's shortfall against the backtest's for its size and "
+            "regime, in standard deviations (positive = costlier than backtested).",
+            ["symbol"],
+            registry=r,
+        )
+        self.policy_is_mean_z = Gauge(
+            "rlexec_policy_is_mean_z",
+            "Mean of that z over the last 20 finished parents (spread ~0.22 if the policy "
+            "performs as backtested).",
+            ["symbol"],
+            registry=r,
+        )
+        self.feature_psi = Gauge(
+            "rlexec_feature_psi",
+            "Population stability index of each policy feature, live decisions against the "
+            "artifact's training statistics (< 0.1 stable, > 0.25 a different market).",
+            ["feature"],
+            registry=r,
+        )
+        self.feature_non_finite = Counter(
+            "rlexec_feature_non_finite_total",
+            "Live observations holding NaN or infinity (not binned for drift).",
+            registry=r,
+        )
+        self.monitoring_reference = Gauge(
+            "rlexec_policy_monitoring_reference",
+            "1 if the served policy artifact carries the reference (expected_is, "
+            "feature_stats) that monitoring compares against; 0: no reference, not monitored.",
+            ["kind"],
+            registry=r,
+        )
+        self.decisions_recorded = Counter(
+            "rlexec_decisions_recorded_total",
+            "Policy decisions written to the recordings (Parquet parts flushed).",
+            registry=r,
+        )
+        self.recorder_errors = Counter(
+            "rlexec_recorder_errors_total",
+            "Decision recordings that failed (folder not writable, disk full, a record "
+            "refused), by stage: open, record, flush. Trading carries on.",
+            ["stage"],
+            registry=r,
+        )

@@ -11,6 +11,9 @@ lives in one module per concern, and this one connects them:
 - :mod:`daemon.reconciliation`: settling live orders with the venue, overdue answers
 - :mod:`daemon.commands`: the effects of control commands
 - :mod:`daemon.health`: /readyz, gauges, risk metrics
+- :mod:`daemon.posture`: the market models and the tighten-only risk posture
+- :mod:`daemon.policy_monitor` and :mod:`daemon.decision_recording`: each decision
+  watched against the artifact's references and recorded for retraining
 
 Safety over availability: the node starts halted (``starting``), recovers its journal,
 and trades only once FIX is logged on and every live order is settled with the venue.
@@ -45,6 +48,7 @@ from daemon.config import DaemonConfig
 from daemon.control.commands import LoadPolicy, SubmitParent
 from daemon.control.handler import CommandHandler
 from daemon.control.redis_plane import RedisControlPlane, RedisPlaneSettings
+from daemon.decision_recording import DecisionLog
 from daemon.fix_router import FixRouter
 from daemon.halts import NodeHalts
 from daemon.health import Health
@@ -57,13 +61,18 @@ from daemon.market_feed import MarketFeed
 from daemon.market_history import MarketHistory
 from daemon.metrics import Metrics
 from daemon.parents import Parents
+from daemon.periodic import Periodic
+from daemon.policy_monitor import PolicyMonitor
+from daemon.posture import MarketSignals, SignalsStartError
 from daemon.reconciliation import Reconciler
 from daemon.recovery import replay_journal
 from daemon.runner import ParentRunner
 from daemon.sd_notify import Notifier, SdNotifyError
 from daemon.status_questions import StatusQuestions
 from daemon.venue_events import VenueEvents
+from execution.driver import Step
 from execution.executor import ExecutionEngine
+from gateways.marketdata.client import BookStatus
 from policies.learned import LearnedPolicy
 from risk.command_auth import CommandVerifier, SignedCommand
 from risk.halts import Halt, HaltKind
@@ -155,6 +164,20 @@ class Node:
         fspec = policy.artifact.feature_spec
         keep_ns = max(600 * 1_000_000_000, 2 * fspec.lookback * fspec.interval_ns)
         self.history = {s: MarketHistory(s, keep_ns) for s in self.instruments}
+        self.signals = self._market_signals()
+        self.monitor = PolicyMonitor(self.metrics)
+        self.monitor.use(policy.artifact)
+        self._monitoring = Periodic("monitoring", 5.0, self._export_monitoring)
+        sig = cfg.signals
+        self.decision_log = (
+            DecisionLog(
+                sig.recording_dir or self.data_dir / "recordings",
+                self.metrics,
+                flush_s=sig.recording_flush_s,
+            )
+            if sig.recording
+            else None
+        )
         self.feed = MarketFeed(
             clock=self.clock,
             engine=self.engine,
@@ -164,6 +187,7 @@ class Node:
             settings=cfg.marketdata,
             decide_on_book=cfg.execution.decide_on == "book",
             history=self.history,
+            market_signals=self.signals,
         )
         self.md = self.feed.md
         self.parents = Parents(
@@ -180,6 +204,8 @@ class Node:
             execution=cfg.execution,
             utc_offset_s=cfg.clock.utc_offset_s,
             publish=self._publish,
+            on_decision=self._decided,
+            on_done=self._parent_done,
         )
         self.feed.attach(self.parents.of_symbol)
         self.commands = NodeCommands(
@@ -259,6 +285,27 @@ class Node:
             else None
         )
         return risk, verifier
+
+    def _market_signals(self) -> MarketSignals | None:
+        """The market models and the risk posture, or None with [signals] enabled = false."""
+        if not self.cfg.signals.enabled:
+            log.warning(
+                "signals_disabled",
+                detail="[signals] enabled = false: no market models, no risk posture; "
+                "the configured limits alone apply",
+            )
+            return None
+        try:
+            return MarketSignals(
+                self.cfg.signals,
+                list(self.instruments),
+                risk=self.risk,
+                metrics=self.metrics,
+                now_ns=self.clock.now_ns,
+                synced=lambda s: self.md.status.get(s) is BookStatus.SYNCED,
+            )
+        except SignalsStartError as exc:
+            raise NodeStartError(str(exc)) from exc
 
     def _fix_router(self) -> FixRouter:
         """The FIX router; its callbacks reach parts built after it (they run only once
@@ -340,6 +387,11 @@ class Node:
         if self.control is not None:
             self._tasks.append(asyncio.create_task(self.control.run(), name="control-plane"))
         self._tasks.append(asyncio.create_task(self.health.housekeeping(), name="housekeeping"))
+        self._monitoring.start()
+        if self.signals is not None:
+            self.signals.start()
+        if self.decision_log is not None:
+            self.decision_log.start()
         for parent in self.engine.open_parents():
             self.parents.spawn(parent, "policy")
         if not self.engine.tracker.orders and not self.engine.parents:
@@ -361,6 +413,14 @@ class Node:
         if self.control is not None:
             self.control.stop()
         await self.parents.stop()
+        await self._monitoring.stop()
+        if self.signals is not None:
+            await self.signals.stop()
+        if self.decision_log is not None:
+            for runner in self.parents.runners.values():  # the steps cut short by the stop
+                self.decision_log.on_parent_done(runner.parent, self._mid(runner.parent.symbol))
+            with contextlib.suppress(Exception):  # never holds the shutdown: logged inside
+                await asyncio.wait_for(self.decision_log.close(), bound / 4)
         if self.cfg.execution.cancel_on_shutdown and self.router.ready:
             await self._cancel_all_resting(deadline=time.monotonic() + bound / 2)
         for task in self._tasks:
@@ -400,6 +460,52 @@ class Node:
         left = [o.cl_ord_id for o in self.engine.tracker.live() if o.tif.rests]
         if left:
             log.error("shutdown_orders_still_live", cl_ord_ids=left[:20], count=len(left))
+
+    # ================================================================ decisions watched
+    def _decided(self, runner: ParentRunner, step: Step[Any, Any], now_ns: int) -> None:
+        """After a decision's orders are out: the signal served and timed, the drift
+        monitor fed, the decision recorded. Never raises into the runner: monitoring
+        must not stop trading."""
+        try:
+            parent = runner.parent
+            signal, regime = (
+                self.signals.at_decision(parent.symbol, now_ns)
+                if self.signals is not None
+                else (None, None)
+            )
+            self.monitor.use(self.parents.policy.artifact)
+            obs = step.obs
+            self.monitor.on_decision(parent, obs.features, obs.ctx.market_rate, regime)
+            policy = runner.driver.policy
+            if self.decision_log is not None and isinstance(policy, LearnedPolicy):
+                self.decision_log.on_decision(
+                    parent,
+                    ts_ns=now_ns,
+                    decision=runner.decisions - 1,
+                    features=obs.features,
+                    action=policy.last_index,
+                    policy_digest=policy.artifact.digest,
+                    signal=signal,
+                    regime=regime,
+                    mid=self._mid(parent.symbol),
+                )
+        except Exception as exc:
+            log.error("decision_watch_failed", parent_id=runner.parent_id, error=repr(exc))
+
+    def _parent_done(self, runner: ParentRunner) -> None:
+        try:
+            self.monitor.on_parent_done(runner.parent, runner.algo)
+            if self.decision_log is not None:
+                self.decision_log.on_parent_done(runner.parent, self._mid(runner.parent.symbol))
+        except Exception as exc:
+            log.error("parent_watch_failed", parent_id=runner.parent_id, error=repr(exc))
+
+    def _mid(self, symbol: str) -> float | None:
+        book = self.md.book(symbol)
+        return book.mid if book is not None else None
+
+    async def _export_monitoring(self) -> None:
+        self.monitor.export()
 
     def _reconciled(self) -> None:
         if not self.halts.raised(HaltKind.RECOVERY):

@@ -24,7 +24,7 @@ from daemon.latency import TickToOrder
 from daemon.market_history import MarketHistory
 from daemon.metrics import Metrics
 from daemon.runner import ParentRunner, RunnerSettings
-from execution.driver import ParentDriver
+from execution.driver import ParentDriver, Step
 from execution.executor import ExecutionEngine
 from gateways.marketdata.client import MarketDataClient
 from policies.actions import ActionMapper
@@ -63,6 +63,8 @@ class Parents:
         execution: ExecutionSection,
         utc_offset_s: int,
         publish: Callable[[dict[str, Any]], None],
+        on_decision: Callable[[ParentRunner, Step[Any, Any], int], None] | None = None,
+        on_done: Callable[[ParentRunner], None] | None = None,
     ) -> None:
         self._clock = clock
         self.engine = engine
@@ -84,6 +86,8 @@ class Parents:
         )
         self._utc_offset_s = utc_offset_s
         self._publish = publish
+        self._on_decision = on_decision  # monitoring and recordings (daemon.node)
+        self._on_done = on_done
         self.runners: dict[str, ParentRunner] = {}
         self._builders: dict[str, FeatureBuilder] = {}  # each parent's, to warm up
 
@@ -190,6 +194,10 @@ class Parents:
     def decision_ended(self) -> None:
         self.tick_to_order.trigger_ns = 0
 
+    def decided(self, runner: ParentRunner, step: Step[Any, Any], now_ns: int) -> None:
+        if self._on_decision is not None:
+            self._on_decision(runner, step, now_ns)
+
     def runner_failed(self, runner: ParentRunner, exc: Exception) -> None:
         self.halts.halt(Halt(HaltKind.RUNNER_ERROR), f"parent {runner.parent_id}: {exc!r}")
 
@@ -218,6 +226,8 @@ class Parents:
             avg_px=round(p.avg_px, 4),
             shortfall_bps=round(p.shortfall_bps(), 3),
         )
+        if self._on_done is not None:
+            self._on_done(runner)
         if self._has_labels(p):
             self._metrics.parent_progress.remove(p.parent_id, p.symbol)
         self._publish({"event": "parent_done", **self.view(p)})

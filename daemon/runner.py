@@ -31,7 +31,7 @@ from core.clock import Clock
 from core.log import bound, get_logger
 from core.parent import ParentOrder, ParentState
 from daemon.metrics import Metrics
-from execution.driver import ParentDriver
+from execution.driver import ParentDriver, Step
 
 log = get_logger("rlexec.runner")
 
@@ -79,6 +79,10 @@ class RunnerHost(Protocol):
         ...
 
     def decision_ended(self) -> None: ...
+
+    def decided(self, runner: ParentRunner, step: Step[Any, Any], now_ns: int) -> None:
+        """A decision was taken (its orders are out): monitoring and recordings."""
+        ...
 
     def runner_failed(self, runner: ParentRunner, exc: Exception) -> None:
         """A bug stopped this runner: halt, the node cannot vouch for its orders."""
@@ -268,6 +272,7 @@ class ParentRunner:
         self._resting_cleared = False
         # each denial is logged and counted by the overlay itself (one line, one metric)
         self.denials += len(step.decision.denied)
+        self.node.decided(self, step, now)
 
     def _cancel_resting(self) -> None:
         if self._resting_cleared:
