@@ -118,11 +118,34 @@ class Parents:
         return runner
 
     def swap_policy(self, new: LearnedPolicy) -> None:
-        """Between decisions (the loop is ours): every ``policy`` parent decides with ``new``."""
+        """Between decisions (the loop is ours): every ``policy`` parent decides with ``new``.
+
+        Each running parent keeps its feature state and takes ``new``'s normalisation;
+        ``new`` is refused (ValueError, nothing changed) while parents run if it reads
+        another feature layout than the one their builders produce."""
+        running = [
+            r
+            for r in self.runners.values()
+            if r.algo == "policy" and not r.parent.state.is_terminal
+        ]
+        old = self.policy
+        problem = new.layout_change(old) if running else None
+        if problem is not None:
+            raise ValueError(
+                f"policy {new.artifact.path} refused while {len(running)} parent(s) run on "
+                f"{old.artifact.path}: {problem}; the loaded policy stays (load it when no "
+                "policy parent runs)"
+            )
         self.policy = new
-        for runner in self.runners.values():
-            if runner.algo == "policy":
-                runner.driver.policy = new
+        for runner in running:
+            new.take_over(self._builders[runner.parent_id])
+            runner.driver.policy = new
+        log.info(
+            "policy_swapped",
+            old_digest=old.artifact.digest,
+            new_digest=new.artifact.digest,
+            parents=[r.parent_id for r in running],
+        )
 
     def wake_all(self) -> None:
         for runner in self.runners.values():
