@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from execution.driver import MarketSignal
 from policies.actions import Action, ActionSpec
 from policies.artifact import LoadedArtifact, load_artifact
 from policies.context import DecisionContext, Observation
@@ -45,9 +46,18 @@ class LearnedPolicy:
         self._wait = self.spec.wait_index
         self._forward = NumpyForward(self.net.state_dict())
 
-    def feature_builder(self) -> FeatureBuilder:
-        """A fresh builder (one per parent order) with the artifact's spec and statistics."""
-        return FeatureBuilder(self.artifact.feature_spec, self.artifact.normaliser)
+    @property
+    def signal_digest(self) -> str | None:
+        """The short-horizon signal artifact this policy reads (None: it reads none)."""
+        return self.artifact.feature_spec.signal
+
+    def feature_builder(self, signal: MarketSignal | None = None) -> FeatureBuilder:
+        """A fresh builder (one per parent order) with the artifact's spec and statistics.
+
+        ``signal``: the parent's symbol's signal feed; required when the policy reads
+        the signal (``signal_digest``), ignored otherwise. ValueError when missing or of
+        another model."""
+        return FeatureBuilder(self.artifact.feature_spec, self.artifact.normaliser, signal=signal)
 
     def layout_change(self, other: LearnedPolicy) -> str | None:
         """Why ``other``'s observations cannot feed this policy, or None when they can.
