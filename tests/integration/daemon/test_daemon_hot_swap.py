@@ -113,6 +113,10 @@ async def test_a_signed_load_policy_over_redis_swaps_between_decisions_with_pare
     old = n.policy
     runners = {p: n.runners[p] for p in ids}
     tasks = {p: r._task for p, r in runners.items()}
+    # children in flight across the swap: the venue holds their acks back until after it
+    venue.hold_acks = True
+    sent_before = len(new_orders(venue))
+    await eventually(lambda: len(new_orders(venue)) > sent_before, what="a child in flight")
     with structlog.testing.capture_logs() as logs:
         reply = await send_command(
             redis_server.url,
@@ -128,6 +132,11 @@ async def test_a_signed_load_policy_over_redis_swaps_between_decisions_with_pare
         # on, no decision can be the old policy's
         old_decisions = old.decisions
         decided = {p: r.decisions for p, r in runners.items()}
+        await eventually(
+            lambda: all(runners[p].decisions >= decided[p] + 2 for p in ids),
+            what="decisions with the acks still held",
+        )
+        venue.release_acks()
         await eventually(
             lambda: all(runners[p].decisions >= decided[p] + 5 for p in ids),
             what="five more decisions per parent",
@@ -149,6 +158,8 @@ async def test_a_signed_load_policy_over_redis_swaps_between_decisions_with_pare
         assert np.array_equal(obs, new.artifact.normaliser(builder.last_raw))
     sent = [r.cl_ord_id for r in new_orders(venue)]
     assert len(sent) == len(set(sent))  # no child sent twice
+    known = {o.cl_ord_id for o in n.engine.tracker.orders.values()}
+    assert {o.cl_ord_id for o in venue.live()} <= known  # nothing at the venue the node lost
     (swapped,) = [e for e in logs if e["event"] == "policy_swapped"]
     assert swapped["new_digest"] == digest and swapped["old_digest"] == old.artifact.digest
     assert sorted(swapped["parents"]) == ids
