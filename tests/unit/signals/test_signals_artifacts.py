@@ -229,3 +229,14 @@ def test_an_oversized_file_is_refused_before_it_is_read(tmp_path: Path, monkeypa
         f.truncate(artifact.MAX_BYTES[SUMS] + 1)
     with pytest.raises(ArtifactRefused, match=f"{SUMS} is"):
         VolatilityModel.load(path)
+
+
+def test_the_posture_binds_the_regime_model_to_its_symbol_or_refuses_it() -> None:
+    from signals.posture import PostureController
+    from signals.train import ARTIFACTS, REGIME_DIR
+
+    committed = RegimeModel.load(ARTIFACTS / REGIME_DIR)
+    posture = PostureController("AMZN", None, committed)
+    assert isinstance(posture.regime, RegimeModel) and posture.regime.ticker == "AMZN"
+    with pytest.raises(RegimeRefused, match="no market-state statistics for AAPL"):
+        PostureController("AAPL", None, committed)
