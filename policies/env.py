@@ -88,6 +88,7 @@ from risk.limits import (
 from risk.overlay import RiskOverlay
 
 if TYPE_CHECKING:
+    from signals.dataset import TouchTape
     from signals.provider import SignalFeed
 
 ENV_ID = "rlexec/Execution-v0"
@@ -251,6 +252,7 @@ class ExecutionEnv(gym.Env[np.ndarray, np.int64]):
         # the short-horizon signal, when the feature set reads it: fed by each episode's
         # venue through the market data it publishes (what the exchange sends the daemon)
         self._signal = _signal_feed(self.fspec.signal) if self.fspec.signal else None
+        self._tapes: dict[int, TouchTape] = {}  # each recorded source's, to warm the signal
         self.builder = FeatureBuilder(self.fspec, self.normaliser, signal=self._signal)
         self._shadow: ExecutionEnv | None = None
         self._shadow_policy: Any = None
@@ -381,6 +383,16 @@ class ExecutionEnv(gym.Env[np.ndarray, np.int64]):
             self._sims[k] = sim
         return sim
 
+    def _touch_tape(self, k: int) -> TouchTape:
+        tape = self._tapes.get(k)
+        if tape is None:
+            src = self.sources[k]
+            assert isinstance(src, Source)
+            from signals.dataset import TouchTape
+
+            tape = self._tapes[k] = TouchTape(src.day)
+        return tape
+
     def _set_impact_scale(self, k: int, scale: float) -> None:
         """This episode's impact strength: the calibrated one times ``scale``."""
         base = self._impact_base.get(k)
@@ -414,11 +426,16 @@ class ExecutionEnv(gym.Env[np.ndarray, np.int64]):
         sim_start = warm_start
         if self._signal is not None:
             # the signal's tracker needs its longest window of market before the features'
-            # warm-up (the daemon's has watched the market all session)
-            self._signal.reset()
-            sim_start = warm_start - SIGNAL_WARM_UP_S * NS_PER_S
-            if not isinstance(src, SyntheticSource):
-                sim_start = max(sim_start, src.day.start_ns)
+            # warm-up (the daemon's has watched the market all session): a recorded day's
+            # own prints and touch, fed as the signal's training pipeline fed them, so the
+            # venue starts where it does without the signal (the same market, order for
+            # order); synthetic flow has no record, so its venue runs that much earlier
+            signal_from = warm_start - SIGNAL_WARM_UP_S * NS_PER_S
+            if isinstance(src, SyntheticSource):
+                self._signal.reset()
+                sim_start = signal_from
+            else:
+                self._signal.warm_from(self._touch_tape(spec.source), signal_from, warm_start)
         if isinstance(src, SyntheticSource):
             sim.reset(sim_start, end, seed=(spec.start_ns // 1_000_000 + spec.source) % 2**31)
         else:
@@ -740,7 +757,9 @@ def _cum_volume(src: Source) -> np.ndarray:
     return cum
 
 
-SIGNAL_WARM_UP_S = 900  # three time constants of the signal's longest window (5-minute trade rate): 95 % warm
+SIGNAL_WARM_UP_S = (
+    900  # three time constants of the signal's longest window (5-minute trade rate): 95 % warm
+)
 
 
 def _signal_feed(digest: str) -> SignalFeed:

@@ -16,6 +16,7 @@ from pathlib import Path
 from core import pinned_dir
 from core.book import L2Book
 from core.types import Side
+from signals.dataset import TouchTape
 from signals.market import MarketTracker
 from signals.short_horizon import SignalModel, SignalServer
 
@@ -48,6 +49,12 @@ class SignalFeed:
     def reset(self) -> None:
         """A fresh tracker (a new simulated episode; the daemon keeps its own all day)."""
         self.tracker = MarketTracker()
+
+    def warm_from(self, tape: TouchTape, from_ns: int, to_ns: int) -> None:
+        """A fresh tracker fed a recorded day's prints and touch from ``from_ns`` to just
+        before ``to_ns``, as the signal's training pipeline fed it (signals.dataset)."""
+        self.reset()
+        tape.feed(self.tracker, tape.index_at(from_ns), to_ns)
 
     def on_book(self, book: L2Book, ts_ns: int) -> None:
         self.tracker.on_book(book, ts_ns)
