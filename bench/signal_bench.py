@@ -59,7 +59,7 @@ def main() -> None:
     pinned = pin_one_core()
     signal = SignalServer(SignalModel.load(ARTIFACTS / SIGNAL_DIR))
     vol = VolatilityModel.load(ARTIFACTS / VOLATILITY_DIR)
-    regime = RegimeModel.load(ARTIFACTS / REGIME_DIR)
+    regime = RegimeModel.load(ARTIFACTS / REGIME_DIR).for_ticker("AMZN")
     posture = PostureController("AMZN", vol, regime)
     day = load_day(default_splits()[0].message_file).day
     m, b = day.messages, day.book

@@ -330,6 +330,11 @@ _PASSTHROUGH = {
         "execution-quality report: IS split, intervals, plots",
     ),
     "gate": ("policies.backtest.gate_cli", "main", "promotion gate for a candidate policy"),
+    "retrain": (
+        "policies.retrain",
+        "main",
+        "fine-tune a policy from recorded decisions, then gate the candidate",
+    ),
 }
 
 

@@ -206,6 +206,7 @@ class Node:
             publish=self._publish,
             on_decision=self._decided,
             on_done=self._parent_done,
+            signal_feed=self.signals.feed if self.signals is not None else None,
         )
         self.feed.attach(self.parents.of_symbol)
         self.commands = NodeCommands(

@@ -24,7 +24,7 @@ from daemon.latency import TickToOrder
 from daemon.market_history import MarketHistory
 from daemon.metrics import Metrics
 from daemon.runner import ParentRunner, RunnerSettings
-from execution.driver import ParentDriver, Step
+from execution.driver import MarketSignal, ParentDriver, Step
 from execution.executor import ExecutionEngine
 from gateways.marketdata.client import MarketDataClient
 from policies.actions import ActionMapper
@@ -65,6 +65,7 @@ class Parents:
         publish: Callable[[dict[str, Any]], None],
         on_decision: Callable[[ParentRunner, Step[Any, Any], int], None] | None = None,
         on_done: Callable[[ParentRunner], None] | None = None,
+        signal_feed: Callable[[str], MarketSignal | None] | None = None,
     ) -> None:
         self._clock = clock
         self.engine = engine
@@ -88,6 +89,8 @@ class Parents:
         self._publish = publish
         self._on_decision = on_decision  # monitoring and recordings (daemon.node)
         self._on_done = on_done
+        # the symbol's signal, for a policy that reads it (daemon.posture.MarketSignals.feed)
+        self._signal_feed = signal_feed
         self.runners: dict[str, ParentRunner] = {}
         self._builders: dict[str, FeatureBuilder] = {}  # each parent's, to warm up
 
@@ -106,7 +109,8 @@ class Parents:
         raise ValueError(f"unknown algo {algo!r}")
 
     def spawn(self, parent: ParentOrder, algo: str) -> ParentRunner:
-        builder = self._builders[parent.parent_id] = self.policy.feature_builder()
+        feed = self._signal_feed(parent.symbol) if self._signal_feed is not None else None
+        builder = self._builders[parent.parent_id] = self.policy.feature_builder(signal=feed)
         driver = ParentDriver(
             self.engine,
             parent.parent_id,
@@ -122,11 +126,34 @@ class Parents:
         return runner
 
     def swap_policy(self, new: LearnedPolicy) -> None:
-        """Between decisions (the loop is ours): every ``policy`` parent decides with ``new``."""
+        """Between decisions (the loop is ours): every ``policy`` parent decides with ``new``.
+
+        Each running parent keeps its feature state and takes ``new``'s normalisation;
+        ``new`` is refused (ValueError, nothing changed) while parents run if it reads
+        another feature layout than the one their builders produce."""
+        running = [
+            r
+            for r in self.runners.values()
+            if r.algo == "policy" and not r.parent.state.is_terminal
+        ]
+        old = self.policy
+        problem = new.layout_change(old) if running else None
+        if problem is not None:
+            raise ValueError(
+                f"policy {new.artifact.path} refused while {len(running)} parent(s) run on "
+                f"{old.artifact.path}: {problem}; the loaded policy stays (load it when no "
+                "policy parent runs)"
+            )
         self.policy = new
-        for runner in self.runners.values():
-            if runner.algo == "policy":
-                runner.driver.policy = new
+        for runner in running:
+            new.take_over(self._builders[runner.parent_id])
+            runner.driver.policy = new
+        log.info(
+            "policy_swapped",
+            old_digest=old.artifact.digest,
+            new_digest=new.artifact.digest,
+            parents=[r.parent_id for r in running],
+        )
 
     def wake_all(self) -> None:
         for runner in self.runners.values():

@@ -35,6 +35,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
+
+from core import pinned_dir
 from core.book import L2Book
 from core.events import TradePrint
 from core.log import get_logger
@@ -45,9 +48,11 @@ from daemon.periodic import Periodic
 from risk.dynamic_limits import DynamicLimits, Posture, PostureChanged, PostureRefused
 from risk.overlay import RiskOverlay
 from signals.artifact import ArtifactRefused
+from signals.dataset import STATE_STEP_S
 from signals.market import MarketTracker
 from signals.posture import Assessment, PostureController, PostureRules, TightenRequest
-from signals.regime import RegimeModel
+from signals.provider import SignalFeed
+from signals.regime import MIN_STATES, RegimeModel, RegimeRefused, regime_features
 from signals.short_horizon import SignalModel, SignalServer
 from signals.train import ARTIFACTS, REGIME_DIR, SIGNAL_DIR, VOLATILITY_DIR
 from signals.volatility import VolatilityModel
@@ -71,6 +76,7 @@ class Models:
     signal: SignalModel
     volatility: VolatilityModel
     regime: RegimeModel
+    signal_digest: str  # what a policy reading the signal pins (feature set v3)
 
     @classmethod
     def load(cls, folder: Path | None) -> Models:
@@ -80,6 +86,7 @@ class Models:
                 SignalModel.load(root / SIGNAL_DIR),
                 VolatilityModel.load(root / VOLATILITY_DIR),
                 RegimeModel.load(root / REGIME_DIR),
+                pinned_dir.digest(root / SIGNAL_DIR),
             )
         except ArtifactRefused as exc:
             raise SignalsStartError(
@@ -94,6 +101,10 @@ class _Symbol:
     server: SignalServer
     assessed_ns: int = -1  # market time of the last assessment
     regime: str | None = None  # the last assessment's label
+    # a symbol the regime model has no statistics for: its own states, gathered until
+    # there are enough to estimate them (None once the model is bound to the symbol)
+    own_states: list[np.ndarray] | None = None
+    state_ns: int = -1  # market time of the last state gathered
 
 
 class MarketSignals:
@@ -122,11 +133,7 @@ class MarketSignals:
         self.dynamic = DynamicLimits(risk.limits, apply=risk.apply_posture)
         allowed = set(risk.limits.symbols)
         self.symbols: dict[str, _Symbol] = {
-            s: _Symbol(
-                MarketTracker(),
-                PostureController(s, self.models.volatility, self.models.regime, self.rules),
-                SignalServer(self.models.signal),
-            )
+            s: self._symbol(s)
             for s in symbols
             if s in allowed  # a symbol risk does not allow never trades: nothing to tighten
         }
@@ -172,6 +179,57 @@ class MarketSignals:
         s = self.symbols.get(symbol)
         return None if s is None else s.regime
 
+    def _symbol(self, symbol: str) -> _Symbol:
+        """A symbol the regime model has no statistics for runs its posture without the
+        regime (the anomaly detectors still run) until its own states are in: another
+        ticker's scale labelled 99 % of AAPL "calm" (docs/signals.md)."""
+        m = self.models
+        try:
+            controller = PostureController(symbol, m.volatility, m.regime, self.rules)
+            own: list[np.ndarray] | None = None
+        except RegimeRefused as exc:
+            log.warning(
+                "regime_statistics_missing",
+                symbol=symbol,
+                detail=str(exc),
+                action=(
+                    f"posture runs without the regime model until {MIN_STATES} of "
+                    f"{symbol}'s own market states ({STATE_STEP_S:g} s apart) are in"
+                ),
+            )
+            controller = PostureController(symbol, m.volatility, None, self.rules)
+            own = []
+        return _Symbol(MarketTracker(), controller, SignalServer(m.signal), own_states=own)
+
+    def feed(self, symbol: str) -> SignalFeed | None:
+        """The symbol's signal for a policy that reads it (feature set v3): the node's own
+        tracker, which the market feed keeps current, and the served model's digest."""
+        s = self.symbols.get(symbol)
+        if s is None:
+            return None
+        return SignalFeed(s.server, self.models.signal_digest, s.tracker)
+
+    def _gather_state(self, symbol: str, s: _Symbol, now: int) -> None:
+        """One more of the symbol's own states; with enough, bind the regime model to it."""
+        own = s.own_states
+        if own is None or not s.tracker.ready or now - s.state_ns < STATE_STEP_S * NS_PER_S:
+            return
+        s.state_ns = now
+        state = regime_features(s.tracker)
+        if not np.all(np.isfinite(state)):
+            return
+        own.append(state)
+        if len(own) < MIN_STATES:
+            return
+        try:
+            s.controller.regime = self.models.regime.with_ticker(symbol, np.vstack(own))
+        except (RegimeRefused, ValueError) as exc:  # e.g. a state that never varied
+            log.warning("regime_statistics_refused", symbol=symbol, detail=str(exc))
+            s.own_states = []
+            return
+        s.own_states = None
+        log.info("regime_statistics_estimated", symbol=symbol, states=len(own))
+
     # ------------------------------------------------------------------ cadence
     def start(self) -> None:
         self._cadence.start()
@@ -199,6 +257,7 @@ class MarketSignals:
             return None
         s.assessed_ns = now
         try:
+            self._gather_state(symbol, s, now)
             a = s.controller.assess(s.tracker, now)
         except Exception as exc:  # a model bug: tighten, as for a non-finite output
             self.model_fault(symbol, "posture", f"assessment raised {exc!r}", now)

@@ -48,6 +48,28 @@ class TradeTape(Protocol):
     def on_trade(self, price: int, qty: int, aggressor: Side) -> None: ...
 
 
+class MarketSignal(Protocol):
+    """A model's read of one symbol's market, offered to the policy as a feature
+    (``signals.provider.SignalFeed``: the short-horizon signal over a MarketTracker).
+
+    Whoever owns the symbol's feed (the daemon's market-data client; the environment's
+    simulated venue, through the same book frames and prints its exchange publishes)
+    calls ``on_book`` after every frame and ``on_trade`` for every print; the feature
+    builder reads ``value`` at each decision. ``digest`` names the model's artifact, so
+    a policy is only ever fed the signal it was trained with."""
+
+    @property
+    def digest(self) -> str: ...
+
+    def on_book(self, book: L2Book, ts_ns: int) -> None: ...
+
+    def on_trade(self, ts_ns: int, price: int, qty: int, aggressor: Side) -> None: ...
+
+    def value(self, now_ns: int) -> float:
+        """The expected mid move over the model's horizon, in mean spreads (+ = up)."""
+        ...
+
+
 class Observer(Protocol[ObsT_co]):
     """Builds each decision's observation (``policies.features.FeatureBuilder``)."""
 

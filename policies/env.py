@@ -42,7 +42,7 @@ import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, ClassVar, SupportsFloat
+from typing import TYPE_CHECKING, Any, ClassVar, SupportsFloat
 
 import gymnasium as gym
 import numpy as np
@@ -50,6 +50,7 @@ from gymnasium import spaces
 
 from core.book import L2Book
 from core.clock import SimClock
+from core.events import BookDelta, TradePrint
 from core.ids import ClOrdIdGenerator, MemorySequenceStore
 from core.instruments import Instrument
 from core.parent import ParentOrder
@@ -65,7 +66,7 @@ from exchange.replay.impact import (
 from exchange.replay.latency import ConstantLatency
 from exchange.replay.simulator import ReplaySimulator
 from exchange.replay.sqrt_impact import SquareRootImpact
-from execution.driver import ParentDriver
+from execution.driver import MarketSignal, ParentDriver
 from execution.executor import ExecutionEngine
 from execution.sim_router import SimRouter, VenueLink
 from policies.actions import Action, ActionMapper, ActionSpec
@@ -85,6 +86,10 @@ from risk.limits import (
     build_limits,
 )
 from risk.overlay import RiskOverlay
+
+if TYPE_CHECKING:
+    from signals.dataset import TouchTape
+    from signals.provider import SignalFeed
 
 ENV_ID = "rlexec/Execution-v0"
 _FRESH_KILL_SWITCH = KillSwitchStatus(False, None, "", 0)  # a new switch on a new file
@@ -244,7 +249,11 @@ class ExecutionEnv(gym.Env[np.ndarray, np.int64]):
         self._driver: ParentDriver[Observation, Action] | None = None
         self._obs: Observation | None = None
         self.result: EpisodeResult | None = None
-        self.builder = FeatureBuilder(self.fspec, self.normaliser)
+        # the short-horizon signal, when the feature set reads it: fed by each episode's
+        # venue through the market data it publishes (what the exchange sends the daemon)
+        self._signal = _signal_feed(self.fspec.signal) if self.fspec.signal else None
+        self._tapes: dict[int, TouchTape] = {}  # each recorded source's, to warm the signal
+        self.builder = FeatureBuilder(self.fspec, self.normaliser, signal=self._signal)
         self._shadow: ExecutionEnv | None = None
         self._shadow_policy: Any = None
         self._shadow_done = True
@@ -369,8 +378,20 @@ class ExecutionEnv(gym.Env[np.ndarray, np.int64]):
                 attr = next((a for a in _IMPACT_STRENGTH if hasattr(model, a)), None)
                 if attr is not None:
                     self._impact_base[k] = (attr, float(getattr(model, attr)))
+            if self._signal is not None:
+                sim.engine.set_market_data_sink(_feed_from(sim, self._signal))
             self._sims[k] = sim
         return sim
+
+    def _touch_tape(self, k: int) -> TouchTape:
+        tape = self._tapes.get(k)
+        if tape is None:
+            src = self.sources[k]
+            assert isinstance(src, Source)
+            from signals.dataset import TouchTape
+
+            tape = self._tapes[k] = TouchTape(src.day)
+        return tape
 
     def _set_impact_scale(self, k: int, scale: float) -> None:
         """This episode's impact strength: the calibrated one times ``scale``."""
@@ -402,11 +423,26 @@ class ExecutionEnv(gym.Env[np.ndarray, np.int64]):
         warm_start = spec.start_ns - self.fspec.lookback * self.interval_ns
         sim = self._simulator(spec.source)
         end = spec.start_ns + spec.horizon_ns + round((self.config.sweep_max_s + 60) * NS_PER_S)
+        sim_start = warm_start
+        if self._signal is not None:
+            # the signal's tracker needs its longest window of market before the features'
+            # warm-up (the daemon's has watched the market all session): a recorded day's
+            # own prints and touch, fed as the signal's training pipeline fed them, so the
+            # venue starts where it does without the signal (the same market, order for
+            # order); synthetic flow has no record, so its venue runs that much earlier
+            signal_from = warm_start - SIGNAL_WARM_UP_S * NS_PER_S
+            if isinstance(src, SyntheticSource):
+                self._signal.reset()
+                sim_start = signal_from
+            else:
+                self._signal.warm_from(self._touch_tape(spec.source), signal_from, warm_start)
         if isinstance(src, SyntheticSource):
-            sim.reset(warm_start, end, seed=(spec.start_ns // 1_000_000 + spec.source) % 2**31)
+            sim.reset(sim_start, end, seed=(spec.start_ns // 1_000_000 + spec.source) % 2**31)
         else:
             self._set_impact_scale(spec.source, spec.impact_scale)
-            sim.reset(warm_start, min(end, src.day.end_ns), seed=spec.source)
+            sim.reset(sim_start, min(end, src.day.end_ns), seed=spec.source)
+        if sim_start < warm_start:
+            sim.advance_to(warm_start)
         clock = SimClock(max(warm_start, sim.now_ns))
         router = self._link(clock)
         risk = RiskOverlay(
@@ -719,6 +755,32 @@ def _cum_volume(src: Source) -> np.ndarray:
         cum = np.concatenate([[0], np.cumsum(np.where(ex, m.size, 0))])
         _CUM[key] = cum
     return cum
+
+
+SIGNAL_WARM_UP_S = (
+    900  # three time constants of the signal's longest window (5-minute trade rate): 95 % warm
+)
+
+
+def _signal_feed(digest: str) -> SignalFeed:
+    from signals.provider import SignalFeed
+
+    return SignalFeed.load(digest=digest)
+
+
+def _feed_from(
+    sim: MarketSimulator, feed: MarketSignal
+) -> Callable[[BookDelta | TradePrint], None]:
+    """The venue's market-data sink: every book frame and print to ``feed``, in the
+    order the exchange publishes them (a trade after the book changes it made)."""
+
+    def sink(event: BookDelta | TradePrint) -> None:
+        if type(event) is TradePrint:
+            feed.on_trade(event.ts_ns, event.price, event.qty, event.aggressor)
+        else:
+            feed.on_book(sim.book, event.ts_ns)
+
+    return sink
 
 
 def episode_seeds(base: int, n: int) -> list[int]:

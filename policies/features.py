@@ -32,6 +32,7 @@ from core.orders import ChildOrder
 from core.parent import ParentOrder
 from core.reconciler import resting_view
 from core.types import Side
+from execution.driver import MarketSignal
 from policies.context import F32, NS_PER_S, DecisionContext, Observation
 from policies.market_state import MarketState
 from policies.queue_estimate import QueueEstimator
@@ -83,7 +84,13 @@ FEATURES_V2: tuple[str, ...] = (
     "remaining_depth_log",  # log1p(remaining / mean touch depth)
     "far_depth_log",  # log1p(displayed size at the far touch / mean touch depth)
 )
-FEATURE_SETS: dict[int, tuple[str, ...]] = {1: FEATURES_V1, 2: FEATURES_V2}
+# Version 3 (issue 19): v2 plus the short-horizon signal, side-signed (+ = the mid is
+# expected to move against us over the next few seconds), in mean spreads. A spec of v3
+# pins the signal artifact's digest (``FeatureSpec.signal``); the builder must be given
+# that model's feed (``execution.driver.MarketSignal``), or it refuses to build.
+FEATURES_V3: tuple[str, ...] = (*FEATURES_V2, "signal")
+FEATURE_SETS: dict[int, tuple[str, ...]] = {1: FEATURES_V1, 2: FEATURES_V2, 3: FEATURES_V3}
+SIGNAL_VERSIONS = frozenset({3})  # feature sets that read the short-horizon signal
 FEATURE_VERSION = 2  # what training writes; the builder computes every version in the table
 FEATURE_NAMES = FEATURE_SETS[FEATURE_VERSION]
 N_FEATURES = len(FEATURE_NAMES)
@@ -106,27 +113,48 @@ class FeatureSpec:
     lookback: int = 12  # decision intervals of market history
     decision_interval_s: float = 5.0
     clip: float = CLIP
+    # the short-horizon signal artifact's digest when the set reads it (v3), else None;
+    # written to the manifest only when set, so older artifacts' specs read as before
+    signal: str | None = None
+
+    def __post_init__(self) -> None:
+        wants = self.version in SIGNAL_VERSIONS
+        if wants != (self.signal is not None):
+            raise ValueError(
+                f"feature set v{self.version} "
+                + ("reads the short-horizon signal: its artifact digest is missing"
+                   if wants else f"has no signal feature, yet pins signal {self.signal!r}")
+            )  # fmt: skip
+        if self.signal is not None and (
+            len(self.signal) != 64 or any(c not in "0123456789abcdef" for c in self.signal)
+        ):
+            raise ValueError(f"signal digest {self.signal!r} is not a sha256 in hex")
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "names": list(self.names),
             "version": self.version,
             "lookback": self.lookback,
             "decision_interval_s": self.decision_interval_s,
             "clip": self.clip,
         }
+        if self.signal is not None:
+            out["signal"] = self.signal
+        return out
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> FeatureSpec:
         try:
+            signal = data.get("signal")
             return cls(
                 names=tuple(str(n) for n in data["names"]),
                 version=int(data["version"]),
                 lookback=int(data["lookback"]),
                 decision_interval_s=float(data["decision_interval_s"]),
                 clip=float(data["clip"]),
+                signal=None if signal is None else str(signal),
             )
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ValueError(f"feature spec is malformed: {exc!r}") from exc
 
     @property
@@ -199,15 +227,45 @@ class Normaliser:
 
 
 class FeatureBuilder:
-    """Per parent order: market state, queue estimates and the normaliser, one call per decision."""
+    """Per parent order: market state, queue estimates and the normaliser, one call per decision.
 
-    __slots__ = ("_interval_ns", "_v1", "last_raw", "market", "normaliser", "queue", "spec")
+    ``signal``: the short-horizon signal's feed for the parent's symbol, required by (and
+    only by) a feature set that reads it, and it must be the model the spec pins."""
+
+    __slots__ = (
+        "_interval_ns",
+        "_v1",
+        "last_raw",
+        "market",
+        "normaliser",
+        "queue",
+        "signal",
+        "spec",
+    )
 
     def __init__(
-        self, spec: FeatureSpec | None = None, normaliser: Normaliser | None = None
+        self,
+        spec: FeatureSpec | None = None,
+        normaliser: Normaliser | None = None,
+        *,
+        signal: MarketSignal | None = None,
     ) -> None:
         self.spec = spec or FeatureSpec()
         check_spec_names(self.spec.names, self.spec.version)
+        pinned = self.spec.signal
+        if pinned is None:
+            signal = None  # a set without the signal never reads one
+        elif signal is None:
+            raise ValueError(
+                f"feature set v{self.spec.version} reads the short-horizon signal "
+                f"{pinned[:12]}, and no signal feed was given for it"
+            )
+        elif signal.digest != pinned:
+            raise ValueError(
+                f"the signal feed serves model {signal.digest[:12]}, the policy was trained "
+                f"with {pinned[:12]}"
+            )
+        self.signal = signal
         self.normaliser = normaliser or Normaliser.identity(len(self.spec.names))
         self._v1 = self.spec.version == 1
         self._interval_ns = self.spec.interval_ns
@@ -327,7 +385,7 @@ class FeatureBuilder:
                 dtype=np.float32,
             )
         far = a1 if side is Side.BUY else b1
-        return np.array(
+        v2 = np.array(
             [
                 time_left,
                 inv_left,
@@ -350,3 +408,6 @@ class FeatureBuilder:
             ],
             dtype=np.float32,
         )
+        if self.signal is None:
+            return v2
+        return np.append(v2, np.float32(sgn * self.signal.value(now_ns)))

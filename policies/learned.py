@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from execution.driver import MarketSignal
 from policies.actions import Action, ActionSpec
 from policies.artifact import LoadedArtifact, load_artifact
 from policies.context import DecisionContext, Observation
@@ -41,12 +42,43 @@ class LearnedPolicy:
         self.guard_trips = 0
         self.last_error: str | None = None
         self.last_index = -1
+        self.decisions = 0  # act() calls: which policy made which decisions, after a swap
         self._wait = self.spec.wait_index
         self._forward = NumpyForward(self.net.state_dict())
 
-    def feature_builder(self) -> FeatureBuilder:
-        """A fresh builder (one per parent order) with the artifact's spec and statistics."""
-        return FeatureBuilder(self.artifact.feature_spec, self.artifact.normaliser)
+    @property
+    def signal_digest(self) -> str | None:
+        """The short-horizon signal artifact this policy reads (None: it reads none)."""
+        return self.artifact.feature_spec.signal
+
+    def feature_builder(self, signal: MarketSignal | None = None) -> FeatureBuilder:
+        """A fresh builder (one per parent order) with the artifact's spec and statistics.
+
+        ``signal``: the parent's symbol's signal feed; required when the policy reads
+        the signal (``signal_digest``), ignored otherwise. ValueError when missing or of
+        another model."""
+        return FeatureBuilder(self.artifact.feature_spec, self.artifact.normaliser, signal=signal)
+
+    def layout_change(self, other: LearnedPolicy) -> str | None:
+        """Why ``other``'s observations cannot feed this policy, or None when they can.
+
+        A parent's feature builder carries state (market history, queue estimates) and
+        was built to ``other``'s feature spec: this policy may take it over only if it
+        reads the very same features in the same order over the same lookback and
+        decision interval. Anything else would feed it numbers it was not trained on,
+        silently."""
+        mine, theirs = self.artifact.feature_spec.to_json(), other.artifact.feature_spec.to_json()
+        if mine == theirs:
+            return None
+        diff = sorted(k for k in mine.keys() | theirs.keys() if mine.get(k) != theirs.get(k))
+        parts = [f"{k} {theirs.get(k)!r} -> {mine.get(k)!r}" for k in diff]
+        return "feature layout differs: " + "; ".join(parts)
+
+    def take_over(self, builder: FeatureBuilder) -> None:
+        """Make a running parent's builder produce this policy's observations from its
+        next decision on: same state, this artifact's normalisation (a retrained policy
+        of the same layout has its own statistics)."""
+        builder.normaliser = self.artifact.normaliser
 
     def reset(self, ctx: DecisionContext, seed: int | None = None) -> None:
         return None
@@ -67,6 +99,7 @@ class LearnedPolicy:
         return int(np.argmax(scores))
 
     def act(self, obs: Observation) -> Action:
+        self.decisions += 1
         self.last_index = self.choose(obs.features)
         return self.spec.decode(self.last_index, obs.ctx)
 

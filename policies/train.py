@@ -183,6 +183,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--decision-interval", type=float, default=5.0, help="seconds between decisions"
     )
     ap.add_argument(
+        "--signal",
+        action="store_true",
+        help="add the short-horizon signal (signals/artifacts/short_horizon) to the "
+        "observation: feature set v3, the signal artifact's digest pinned in the manifest",
+    )
+    ap.add_argument(
         "--out", default="policies/artifacts/ppo_amzn", help="artifact directory to write"
     )
     ap.add_argument(
@@ -355,7 +361,15 @@ def main(argv: list[str] | None = None) -> int:
             test=args.test_hours,
             synthetic=args.synthetic,
         )
-    fspec = FeatureSpec(decision_interval_s=args.decision_interval)
+    # what the schedules and the passive tactic are tuned with: they read no features,
+    # so a run with the signal gets the very parameters a run without it gets
+    fspec = schedule_spec = FeatureSpec(decision_interval_s=args.decision_interval)
+    if args.signal:
+        from signals.provider import committed_signal_digest
+
+        fspec = FeatureSpec.of_version(
+            3, decision_interval_s=args.decision_interval, signal=committed_signal_digest()
+        )
     cfg = EnvConfig(participation=args.participation)  # what evaluation and the gate run
     train_cfg = replace(
         cfg,
@@ -376,11 +390,17 @@ def main(argv: list[str] | None = None) -> int:
     norm = fit_normaliser(split, fspec, explore, args.norm_episodes, args.seed)
     recorded = [s for s in split.train if isinstance(s, Source)]
     params = estimate_baselines(
-        recorded, fspec, calibrate_episodes=args.calibrate_episodes, config=cfg, seed=args.seed
+        recorded,
+        schedule_spec,
+        calibrate_episodes=args.calibrate_episodes,
+        config=cfg,
+        seed=args.seed,
     )
     passive: dict[str, Any] = {"tolerance": PassiveCatchUp().tolerance, "chosen_by": "default"}
     if args.tune_episodes > 0:
-        passive = tune_tolerance(recorded, fspec, cfg, episodes=args.tune_episodes, seed=args.seed)
+        passive = tune_tolerance(
+            recorded, schedule_spec, cfg, episodes=args.tune_episodes, seed=args.seed
+        )
     say(f"normaliser fitted; AC params {params.ac}; passive tolerance {passive['tolerance']}")
 
     def factory() -> ExecutionEnv:

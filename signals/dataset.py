@@ -17,6 +17,7 @@ is left out, so nothing crosses from training into validation hours.
 
 from __future__ import annotations
 
+import bisect
 import functools
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from exchange.replay.prepared import load_day
+from exchange.replay.prepared import PreparedDay, load_day
 from signals.data import CLOSE_S, OPEN_S, WARMUP_S, DaySplit, SignalDataError, Window
 from signals.market import NS_PER_S, SIGNAL_FEATURES, MarketTracker
 from signals.regime import REGIME_FEATURES, regime_features
@@ -58,21 +59,56 @@ class DaySamples:
         return float(self.signal_tod[0])
 
 
+class TouchTape:
+    """A LOBSTER day as a tracker hears it: each execution as a print, then the touch
+    after each message (what the daemon's feed gives it, frame by frame)."""
+
+    __slots__ = ("ask_px", "ask_sz", "bid_px", "bid_sz", "direction", "event", "price", "size", "ts")  # fmt: skip
+
+    def __init__(self, prepared: PreparedDay) -> None:
+        m, b = prepared.day.messages, prepared.day.book
+        self.ts: list[int] = m.ts_ns.tolist()
+        self.event: list[int] = m.event.tolist()
+        self.price: list[int] = m.price.tolist()
+        self.size: list[int] = m.size.tolist()
+        self.direction: list[int] = m.direction.tolist()
+        self.bid_px, self.bid_sz = b.bid_px[:, 0].tolist(), b.bid_sz[:, 0].tolist()
+        self.ask_px, self.ask_sz = b.ask_px[:, 0].tolist(), b.ask_sz[:, 0].tolist()
+
+    def index_at(self, ts_ns: int) -> int:
+        """The first message at or after ``ts_ns``."""
+        return bisect.bisect_left(self.ts, ts_ns)
+
+    def feed(self, tracker: MarketTracker, i: int, until_ns: int) -> int:
+        """Messages ``i`` on, strictly before ``until_ns``, into ``tracker``; the next index."""
+        ts, event, price, size, direction = (
+            self.ts,
+            self.event,
+            self.price,
+            self.size,
+            self.direction,
+        )
+        bid_px, bid_sz, ask_px, ask_sz = self.bid_px, self.bid_sz, self.ask_px, self.ask_sz
+        n = len(ts)
+        while i < n and ts[i] < until_ns:
+            ev = event[i]
+            if ev in (_EXEC_VISIBLE, _EXEC_HIDDEN):
+                tracker.on_trade(ts[i], price[i], size[i], direction[i] < 0)
+            if ev != _HALT and bid_px[i] > 0 and ask_px[i] > bid_px[i]:
+                tracker.on_quote(ts[i], bid_px[i], bid_sz[i], ask_px[i], ask_sz[i])
+            i += 1
+        return i
+
+
 @functools.lru_cache(maxsize=4)
 def replay_day(message_file: Path) -> DaySamples:
     """Replay one day (cached per process: it takes a few seconds)."""
     try:
-        day = load_day(message_file).day
+        prepared = load_day(message_file)
     except (OSError, ValueError) as exc:
         raise SignalDataError(f"{message_file}: {exc}") from None
-    m, b = day.messages, day.book
-    ts = m.ts_ns.tolist()
-    event = m.event.tolist()
-    price = m.price.tolist()
-    size = m.size.tolist()
-    direction = m.direction.tolist()
-    bid_px, bid_sz = b.bid_px[:, 0].tolist(), b.bid_sz[:, 0].tolist()
-    ask_px, ask_sz = b.ask_px[:, 0].tolist(), b.ask_sz[:, 0].tolist()
+    day = prepared.day
+    tape = TouchTape(prepared)
     day0 = day.day_start_ns
     step_ns = int(SIGNAL_STEP_S * NS_PER_S)
     first = day0 + (OPEN_S + WARMUP_S) * NS_PER_S
@@ -87,15 +123,9 @@ def replay_day(message_file: Path) -> DaySamples:
     reg_rows: list[F64] = []
     state_t: list[int] = []
     tracker = MarketTracker()
-    i, n = 0, len(ts)
+    i = 0
     for k, g in enumerate(grid):
-        while i < n and ts[i] < g:  # what happened strictly before the sample time
-            ev = event[i]
-            if ev in (_EXEC_VISIBLE, _EXEC_HIDDEN):
-                tracker.on_trade(ts[i], price[i], size[i], direction[i] < 0)
-            if ev != _HALT and bid_px[i] > 0 and ask_px[i] > bid_px[i]:
-                tracker.on_quote(ts[i], bid_px[i], bid_sz[i], ask_px[i], ask_sz[i])
-            i += 1
+        i = tape.feed(tracker, i, g)  # what happened strictly before the sample time
         if not tracker.ready:
             raise SignalDataError(f"{day.name}: no two-sided quote before the first sample")
         tracker.advance(g)

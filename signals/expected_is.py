@@ -29,7 +29,7 @@ from signals.data import DaySplit, SignalDataError
 from signals.dataset import DaySamples, replay_day
 from signals.monitoring import ALL, ExpectedShortfall, MonitoringError
 from signals.regime import RegimeModel
-from signals.train import ARTIFACTS, REGIME_DIR
+from signals.train import ARTIFACTS, CALIBRATION_S, REGIME_DIR, STATE_WARM_S
 
 SIZE_EDGES = (0.05, 0.1, 0.15)  # size_frac: up to 5 %, 10 %, 15 %, above
 _GROUP = re.compile(r"^([A-Z0-9.]+) (\d{4}-\d{2}-\d{2}) L(\d+)\b")
@@ -50,8 +50,13 @@ def orders(path: Path, policy: str) -> Iterator[dict[str, str]]:
 
 
 def regime_from_replay(model: RegimeModel, data_root: Path = SHIPPED_DATA) -> RegimeAt:
-    """A labeller replaying each order's day once (cached), or ``*`` if not shipped."""
+    """A labeller replaying each order's day once (cached), or ``*`` if not shipped.
+
+    Each day is labelled on its own ticker's scale: the model's statistics for it, or
+    for a ticker it has none of, statistics estimated from that day's first hour of
+    states (``RegimeModel.with_ticker``)."""
     days: dict[str, DaySamples | None] = {}
+    bound: dict[str, RegimeModel] = {}
 
     def at(group: str, start_ns: int) -> str:
         m = _GROUP.match(group)
@@ -71,9 +76,20 @@ def regime_from_replay(model: RegimeModel, data_root: Path = SHIPPED_DATA) -> Re
         i = int(np.searchsorted(s.state_tod, tod, side="right")) - 1
         if i < 0:
             return ALL
-        return model.label(s.regime_x[i : i + 1])[0].value
+        labeller = bound.get(key)
+        if labeller is None:
+            labeller = bound[key] = _bind(model, s)
+        return labeller.label(s.regime_x[i : i + 1])[0].value
 
     return at
+
+
+def _bind(model: RegimeModel, s: DaySamples) -> RegimeModel:
+    if s.ticker in model.ticker_stats:
+        return model.for_ticker(s.ticker)
+    warm = s.state_tod >= s.state_tod[0] + STATE_WARM_S
+    first = s.state_tod[warm][0]
+    return model.with_ticker(s.ticker, s.regime_x[warm & (s.state_tod < first + CALIBRATION_S)])
 
 
 def build(path: Path, policy: str, regime_at: RegimeAt, min_n: int = 20) -> ExpectedShortfall:

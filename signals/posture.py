@@ -30,7 +30,7 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
-from signals.regime import Regime
+from signals.regime import Regime, RegimeModel
 
 if TYPE_CHECKING:
     from signals.market import MarketTracker
@@ -126,6 +126,9 @@ class PostureController:
     ) -> None:
         self.symbol = symbol
         self.volatility = volatility
+        if isinstance(regime, RegimeModel) and regime.ticker is None:
+            # each ticker's states on its own scale: RegimeRefused if it has none
+            regime = regime.for_ticker(symbol)
         self.regime = regime
         self.rules = rules or PostureRules()
         self._last_fired: dict[str, int] = {}

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -79,9 +80,12 @@ def fit_signal(splits: tuple[DaySplit, ...], horizon_s: float, seed: int = 0) ->
     return SignalModel(model.trees, horizon_s, manifest), report
 
 
+STATE_WARM_S = 1500  # state samples start 5 min after the open: skip 25 more (30 min of history)
+
+
 def state_rows(s: DaySamples, split: DaySplit, part: str) -> npt.NDArray[np.bool_]:
     # a 30-minute window of history must lie inside the day: skip the first half hour
-    warm = s.state_tod >= s.state_tod[0] + 1500
+    warm = s.state_tod >= s.state_tod[0] + STATE_WARM_S
     out: npt.NDArray[np.bool_] = in_windows(s.state_tod, split.windows(part), HORIZON_S) & warm
     return out
 
@@ -131,24 +135,58 @@ def volatility_scores(model: VolatilityModel, har_x: F64, rv_next: F64) -> dict[
             "qlike_har": q_har, "qlike_naive": q_naive}  # fmt: skip
 
 
+CALIBRATION_S = 3600  # a ticker never trained on: its statistics from its first hour
+
+
 def fit_regime(splits: tuple[DaySplit, ...], seed: int = 0) -> tuple[RegimeModel, dict[str, Any]]:
-    """The mixture on the training hours; the share of each regime on the test hours."""
-    xs = [samples_for(sp).regime_x[state_rows(samples_for(sp), sp, "train")] for sp in splits]
-    x = np.concatenate(xs)
-    model = RegimeModel.fit(x, seed=seed)
+    """The mixture on the training hours, each ticker standardised with its own statistics;
+    the share of each regime on the test hours. A ticker with no training hours (AAPL) is
+    labelled with statistics estimated from its own first test hour, and its shares are
+    counted on the rest; the shares it would get from the training ticker's statistics
+    (what the model did before per-ticker scaling) are reported next to them."""
+    by_ticker: dict[str, list[F64]] = {}
+    for sp in splits:
+        s = samples_for(sp)
+        rows = state_rows(s, sp, "train")
+        if rows.any():
+            by_ticker.setdefault(s.ticker, []).append(s.regime_x[rows])
+    model = RegimeModel.fit({t: np.concatenate(xs) for t, xs in by_ticker.items()}, seed=seed)
     report: dict[str, Any] = {}
+    borrowed: dict[str, Any] = {}
     for split in splits:
         s = samples_for(split)
         rows = state_rows(s, split, "test")
         if not rows.any():
             continue
-        labels = model.label(s.regime_x[rows])
-        report[split.folder.name] = {r.value: labels.count(r) / len(labels) for r in REGIMES}
-    means = model.center + model.means * model.scale
-    manifest = {"n_train": int(x.shape[0]), "seed": seed, "test_regime_share": report,
-                "component_means": {n.value: means[c].tolist() for c, n in enumerate(model.names)}}  # fmt: skip
-    return RegimeModel(model.center, model.scale, model.weights, model.means, model.prec_chol,
-                       model.names, manifest), report  # fmt: skip
+        if s.ticker in model.ticker_stats:
+            bound = model.for_ticker(s.ticker)
+            how = "its training hours"
+        else:
+            first = s.state_tod[rows][0]
+            calib = rows & (s.state_tod < first + CALIBRATION_S)
+            rows = rows & ~calib
+            bound = model.with_ticker(s.ticker, s.regime_x[calib])
+            how = f"its own first hour of test states ({int(calib.sum())} states), not counted"
+            for t in model.tickers:  # the old behaviour: another ticker's statistics
+                other = model.for_ticker(t).label(s.regime_x[rows])
+                borrowed[f"{split.folder.name} with {t}'s statistics"] = {
+                    r.value: other.count(r) / len(other) for r in REGIMES
+                }
+        labels = bound.label(s.regime_x[rows])
+        report[split.folder.name] = {
+            **{r.value: labels.count(r) / len(labels) for r in REGIMES},
+            "states": len(labels),
+            "statistics_from": how,
+        }
+    ref = model.tickers[0]
+    center, scale = model.ticker_stats[ref]
+    means = center + model.means * scale
+    manifest = {"n_train": {t: int(sum(len(x) for x in xs)) for t, xs in by_ticker.items()},
+                "seed": seed, "test_regime_share": report,
+                "test_regime_share_borrowed_statistics": borrowed,
+                "component_means": {f"{n.value} ({ref} units)": means[c].tolist()
+                                    for c, n in enumerate(model.names)}}  # fmt: skip
+    return replace(model, manifest=manifest), {**report, **borrowed}
 
 
 def main(argv: list[str] | None = None) -> int:

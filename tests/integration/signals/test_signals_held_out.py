@@ -13,10 +13,11 @@ import pytest
 from signals.data import default_splits
 from signals.dataset import in_windows, samples_for
 from signals.evaluation import LinearOfi, score
-from signals.regime import Regime, RegimeModel
+from signals.regime import Regime, RegimeModel, RegimeRefused
 from signals.short_horizon import SignalModel, move_target, past_move
 from signals.train import (
     ARTIFACTS,
+    CALIBRATION_S,
     REGIME_DIR,
     SIGNAL_DIR,
     VOLATILITY_DIR,
@@ -98,7 +99,7 @@ def test_the_volatility_forecast_beats_the_last_minute_out_of_sample(day: str) -
 
 
 def test_minutes_labelled_volatile_are_followed_by_more_variance_than_calm_ones() -> None:
-    model = RegimeModel.load(ARTIFACTS / REGIME_DIR)
+    model = RegimeModel.load(ARTIFACTS / REGIME_DIR).for_ticker("AMZN")
     split = SPLITS["AMZN_2012-06-21_5"]
     s = samples_for(split)
     rv = next_minute_rv(s.second_mid, s.first_second, s.state_tod)
@@ -110,3 +111,23 @@ def test_minutes_labelled_volatile_are_followed_by_more_variance_than_calm_ones(
     assert volatile > 1.2 * calm, (volatile, calm)  # measured 42 vs 31 bps^2 a minute: 1.34x
     thin = s.regime_x[rows][labels == Regime.THIN, 1].mean()  # log spread, bps
     assert thin > s.regime_x[rows][labels == Regime.CALM, 1].mean()
+
+
+def test_an_unseen_ticker_on_its_own_statistics_gets_every_regime_not_all_calm() -> None:
+    # Issue 19: on AMZN's statistics 99 % of AAPL's minutes were "calm". Scaled by its own
+    # first hour of states (not counted), AAPL's remaining hours use every regime.
+    model = RegimeModel.load(ARTIFACTS / REGIME_DIR)
+    with pytest.raises(RegimeRefused, match="AAPL"):
+        model.for_ticker("AAPL")
+    split = SPLITS["AAPL_2012-06-21_1"]
+    s = samples_for(split)
+    rows = state_rows(s, split, "test")
+    calib = rows & (s.state_tod < s.state_tod[rows][0] + CALIBRATION_S)
+    rows &= ~calib
+    labels = np.array(model.with_ticker("AAPL", s.regime_x[calib]).label(s.regime_x[rows]))
+    share = {r: float((labels == r).mean()) for r in Regime}
+    assert share[Regime.CALM] < 0.6 and min(share.values()) > 0.05, share  # measured 51/20/21/8 %
+    borrowed = np.array(model.for_ticker("AMZN").label(s.regime_x[rows]))
+    assert (borrowed == Regime.CALM).mean() > 0.95  # the old behaviour, for the record: 99 %
+    thin = s.regime_x[rows][labels == Regime.THIN, 1].mean()
+    assert thin > s.regime_x[rows][labels == Regime.CALM, 1].mean()  # wider spreads

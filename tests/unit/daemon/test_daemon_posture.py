@@ -20,6 +20,7 @@ from daemon.config import DaemonConfig
 from daemon.metrics import Metrics
 from daemon.posture import WALL_BACKSTOP_TTLS, MarketSignals, Models
 from risk.overlay import RiskOverlay
+from signals.provider import committed_signal_digest
 from tests.captured_logs import captured_logs
 
 S = 1_000_000_000
@@ -62,10 +63,12 @@ def build(tmp_path: Path, models: Models) -> tuple[MarketSignals, RiskOverlay, C
     return signals, risk, clocks
 
 
-def quiet_market(signals: MarketSignals, clocks: Clocks, seconds: int, seed: int = 3) -> None:
+def quiet_market(
+    signals: MarketSignals, clocks: Clocks, seconds: int, seed: int = 3, symbol: str = SYMBOL
+) -> None:
     """A seeded touch around 220.00, one quote every 0.5 s (the market clock moves)."""
     rng = random.Random(seed)
-    tracker = signals.symbols[SYMBOL].tracker
+    tracker = signals.symbols[symbol].tracker
     bid = 22_000
     for _ in range(seconds * 2):
         clocks.market_ns += S // 2
@@ -175,10 +178,47 @@ def test_a_model_that_raises_tightens_instead_of_stopping_the_assessments(
     controller = signals.symbols[SYMBOL].controller
     controller.volatility = None
     # a regime model whose arrays do not fit its features: serving it raises
-    controller.regime = dataclasses.replace(models.regime, center=np.zeros(2))
+    bound = models.regime.for_ticker(SYMBOL)
+    controller.regime = dataclasses.replace(bound, ticker_stats={SYMBOL: (np.zeros(2), np.ones(2))})
     signals.assess_all()
     assert signals.dynamic.posture(SYMBOL).sources == ("model_fault",)
     assert sample(signals, "rlexec_signal_model_faults_total", symbol=SYMBOL, model="posture") == 1
     clocks.market_ns += S
     signals.assess_all()  # the cadence goes on: the fault is renewed, nothing raised
     assert signals.dynamic.posture(SYMBOL).sources == ("model_fault",)
+
+
+def test_a_symbol_the_regime_model_has_no_statistics_for_is_labelled_once_its_own_states_are_in(
+    tmp_path: Path, models: Models
+) -> None:
+    """Never another ticker's scale (it labelled 99 % of AAPL "calm"): AAPL runs its
+    posture without the regime until 60 of its own states, 10 s apart, are in."""
+    assert "AAPL" not in models.regime.tickers
+    with captured_logs() as logs:
+        signals, _, clocks = build(tmp_path, models)
+    s = signals.symbols["AAPL"]
+    assert s.controller.regime is None
+    assert any(e["event"] == "regime_statistics_missing" and e["symbol"] == "AAPL" for e in logs)
+    assert signals.symbols[SYMBOL].controller.regime is not None  # AMZN: its own statistics
+    with captured_logs() as logs:
+        for _ in range(150):  # 12.5 minutes of market time, assessed every 5 s
+            quiet_market(signals, clocks, 5, seed=clocks.market_ns, symbol="AAPL")
+            signals.assess("AAPL", clocks.market_ns)
+            if s.controller.regime is not None:
+                break
+    regime = s.controller.regime
+    assert regime is not None and regime.ticker == "AAPL"
+    assert [e["states"] for e in logs if e["event"] == "regime_statistics_estimated"] == [60]
+    clocks.market_ns += S
+    assert signals.assess("AAPL", clocks.market_ns).regime is not None
+
+
+def test_a_policy_reading_the_signal_is_fed_the_nodes_own_tracker_and_model(
+    tmp_path: Path, models: Models
+) -> None:
+    signals, _, _ = build(tmp_path, models)
+    feed = signals.feed(SYMBOL)
+    assert feed is not None
+    assert feed.tracker is signals.symbols[SYMBOL].tracker  # kept current by the market feed
+    assert feed.digest == committed_signal_digest()  # what a v3 policy's spec pins
+    assert signals.feed("NOT-TRADED") is None

@@ -18,7 +18,7 @@ from core.pinned_dir import sha256_file
 from signals import artifact
 from signals.artifact import ARRAYS, MANIFEST, SUMS, ArtifactRefused
 from signals.market import SIGNAL_FEATURES
-from signals.regime import REGIME_FEATURES, REGIMES, RegimeModel
+from signals.regime import REGIME_FEATURES, REGIMES, RegimeModel, RegimeRefused
 from signals.short_horizon import SignalModel, TreeEnsemble
 from signals.volatility import HAR_WINDOWS_S, VolatilityModel
 
@@ -43,7 +43,7 @@ def volatility_model() -> VolatilityModel:
 @functools.cache
 def regime_model() -> RegimeModel:
     x = np.concatenate([RNG.normal(loc=c, size=(100, len(REGIME_FEATURES))) for c in (-3, 0, 3, 6)])
-    return RegimeModel.fit(x, seed=0)
+    return RegimeModel.fit({"AMZN": x}, seed=0)
 
 
 MODELS: dict[str, tuple[Callable[[], object], Callable[..., object]]] = {
@@ -70,7 +70,7 @@ def resum(path: Path) -> None:
 def test_each_model_round_trips_through_its_artifact(saved: tuple[Path, str, Callable[..., object], object]) -> None:  # fmt: skip
     path, digest, load, model = saved
     again = load(path, expected_sha256=digest)
-    for name in ("coef", "center", "means", "weights"):
+    for name in ("coef", "means", "weights"):
         if hasattr(model, name):
             np.testing.assert_array_equal(getattr(again, name), getattr(model, name))
     if isinstance(model, SignalModel):
@@ -78,6 +78,8 @@ def test_each_model_round_trips_through_its_artifact(saved: tuple[Path, str, Cal
         np.testing.assert_array_equal(again.predict(x), model.predict(x))  # type: ignore[attr-defined]
     if isinstance(model, RegimeModel):
         assert again.names == model.names  # type: ignore[attr-defined]
+        for got, want in zip(again.ticker_stats["AMZN"], model.ticker_stats["AMZN"], strict=True):  # type: ignore[attr-defined]
+            np.testing.assert_array_equal(got, want)
 
 
 def test_a_flipped_byte_in_the_arrays_is_refused(saved: tuple[Path, str, Callable[..., object], object]) -> None:  # fmt: skip
@@ -180,10 +182,28 @@ def test_regime_names_that_do_not_name_each_regime_once_are_refused(tmp_path: Pa
 
 def test_the_served_regime_posterior_is_scikit_learns(tmp_path: Path) -> None:
     x = np.concatenate([RNG.normal(loc=c, size=(150, len(REGIME_FEATURES))) for c in (-2, 0, 2, 5)])
-    model = RegimeModel.fit(x, seed=1)
-    z = (x - model.center) / model.scale
+    model = RegimeModel.fit({"AMZN": x}, seed=1).for_ticker("AMZN")
+    z = (x - x.mean(axis=0)) / x.std(axis=0)
     gm = GaussianMixture(len(REGIMES), covariance_type="full", n_init=8, random_state=1).fit(z)
     np.testing.assert_allclose(model.posterior(x), gm.predict_proba(z), atol=1e-9)
+
+
+def test_the_regime_model_scales_each_ticker_by_its_own_statistics_never_anothers() -> None:
+    # AAPL's states are AMZN's shifted and shrunk (a quieter ticker in bps): on its own
+    # statistics it gets AMZN's labels; unbound, or a ticker it never saw, is refused
+    x = np.concatenate([RNG.normal(loc=c, size=(150, len(REGIME_FEATURES))) for c in (-2, 0, 2, 5)])
+    model = RegimeModel.fit({"AMZN": x}, seed=1)
+    quiet = x * 0.5 - 3.0
+    with pytest.raises(RegimeRefused, match="bind it first"):
+        model.label(x)
+    with pytest.raises(RegimeRefused, match="no market-state statistics for AAPL"):
+        model.for_ticker("AAPL")
+    with pytest.raises(RegimeRefused, match="at least 60"):
+        model.with_ticker("AAPL", quiet[:10])
+    aapl = model.with_ticker("AAPL", quiet)
+    assert aapl.label(quiet) == model.for_ticker("AMZN").label(x)
+    borrowed = model.for_ticker("AMZN").label(quiet)  # the old behaviour: one regime for all
+    assert len(set(borrowed)) < len(set(aapl.label(quiet)))
 
 
 def test_saving_over_an_artifact_replaces_it_whole(tmp_path: Path) -> None:
@@ -209,3 +229,14 @@ def test_an_oversized_file_is_refused_before_it_is_read(tmp_path: Path, monkeypa
         f.truncate(artifact.MAX_BYTES[SUMS] + 1)
     with pytest.raises(ArtifactRefused, match=f"{SUMS} is"):
         VolatilityModel.load(path)
+
+
+def test_the_posture_binds_the_regime_model_to_its_symbol_or_refuses_it() -> None:
+    from signals.posture import PostureController
+    from signals.train import ARTIFACTS, REGIME_DIR
+
+    committed = RegimeModel.load(ARTIFACTS / REGIME_DIR)
+    posture = PostureController("AMZN", None, committed)
+    assert isinstance(posture.regime, RegimeModel) and posture.regime.ticker == "AMZN"
+    with pytest.raises(RegimeRefused, match="no market-state statistics for AAPL"):
+        PostureController("AAPL", None, committed)
