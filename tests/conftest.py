@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import structlog
 
 from tests import system_packages
 
@@ -82,6 +83,23 @@ def start_redis(tmp: Path, port: int | None = None, extra: list[str] | None = No
             time.sleep(0.02)
     proc.kill()
     raise RuntimeError("redis-server did not start within 10 s")
+
+
+@pytest.fixture(scope="session")
+def _structlog_configuration_at_start() -> dict[str, object]:
+    return structlog.get_config()
+
+
+@pytest.fixture(autouse=True)
+def _structlog_configuration_restored(
+    _structlog_configuration_at_start: dict[str, object],
+) -> Iterator[None]:
+    """A test or module fixture that configures logging (``configure(level="ERROR")`` to
+    keep a training run quiet, a CLI entry point) must not silence the next tests in the
+    same worker: a later test capturing an info line saw nothing (the hot swap test,
+    once, in the full suite). After each test the configuration is the session's first."""
+    yield
+    structlog.configure(**_structlog_configuration_at_start)
 
 
 @pytest.fixture
