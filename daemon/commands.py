@@ -112,6 +112,7 @@ class NodeCommands:
         parent = ParentOrder(
             parent_id, args.symbol, side, args.qty, now, now + int(args.duration_s * 1e9)
         )
+        self.parents.new_builder(args.symbol)  # refused before anything is created
         self.engine.add_parent(parent)
         self.parents.spawn(parent, args.algo)
         log.info(

@@ -208,6 +208,12 @@ class Node:
             on_done=self._parent_done,
             signal_feed=self.signals.feed if self.signals is not None else None,
         )
+        try:  # a policy reading a signal this node does not serve never starts trading
+            for symbol in self.instruments:
+                if symbol in self.risk.limits.symbols:  # the others never trade
+                    self.parents.new_builder(symbol)
+        except ValueError as exc:
+            raise NodeStartError(str(exc)) from exc
         self.feed.attach(self.parents.of_symbol)
         self.commands = NodeCommands(
             node_id=cfg.node.id,

@@ -108,9 +108,22 @@ class Parents:
             return ScheduleTactic(AlmgrenChrissSchedule(self.baselines.ac))
         raise ValueError(f"unknown algo {algo!r}")
 
+    def new_builder(self, symbol: str, policy: LearnedPolicy | None = None) -> FeatureBuilder:
+        """A parent's feature builder for ``policy`` (the loaded one by default), fed the
+        symbol's signal when the policy reads it. ValueError (nothing created) when it
+        reads a signal this node does not serve: signals off, or another model."""
+        policy = policy or self.policy
+        feed = self._signal_feed(symbol) if self._signal_feed is not None else None
+        if policy.signal_digest is not None and feed is None:
+            raise ValueError(
+                f"policy {policy.artifact.path} reads the short-horizon signal and this node "
+                f"serves none for {symbol} ([signals] enabled = false, or a symbol without "
+                "market models)"
+            )
+        return policy.feature_builder(signal=feed)
+
     def spawn(self, parent: ParentOrder, algo: str) -> ParentRunner:
-        feed = self._signal_feed(parent.symbol) if self._signal_feed is not None else None
-        builder = self._builders[parent.parent_id] = self.policy.feature_builder(signal=feed)
+        builder = self._builders[parent.parent_id] = self.new_builder(parent.symbol)
         driver = ParentDriver(
             self.engine,
             parent.parent_id,
@@ -137,6 +150,8 @@ class Parents:
             if r.algo == "policy" and not r.parent.state.is_terminal
         ]
         old = self.policy
+        for symbol in sorted({r.parent.symbol for r in running}) or list(self._history)[:1]:
+            self.new_builder(symbol, new)  # a signal it cannot be fed: refused, nothing changed
         problem = new.layout_change(old) if running else None
         if problem is not None:
             raise ValueError(

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+import torch
 
 from core.clock import SimClock
 from core.requests import NewOrderRequest
@@ -426,5 +427,66 @@ async def test_a_feed_synced_again_is_assessed_before_its_halt_clears(
         cleared = events.index(("risk_halt_cleared", f"md:{SYMBOL}"))
         assert tightened < cleared, "the symbol must not trade a moment on the lapsed posture"
         assert "spread_jump" in signals.dynamic.asks(SYMBOL)
+    finally:
+        await node.stop()
+
+
+def signal_policy(folder: Path) -> Path:
+    """A policy reading the short-horizon signal (feature set v3): zero weights, so it
+    decides something fixed; what is tested is what it is fed."""
+    from daemon.commands import DEFAULT_POLICY_DIR
+    from policies.actions import ActionSpec
+    from policies.artifact import load_artifact, save_artifact
+    from policies.features import FeatureSpec, Normaliser
+    from policies.network import PolicyNet
+    from signals.provider import committed_signal_digest
+
+    spec = FeatureSpec.of_version(3, signal=committed_signal_digest())
+    net = PolicyNet(len(spec.names), ActionSpec().n)
+    with torch.no_grad():
+        for p in net.parameters():
+            p.zero_()
+    save_artifact(
+        folder,
+        net,
+        feature_spec=spec,
+        normaliser=Normaliser.identity(len(spec.names)),
+        action_spec=ActionSpec(),
+        # the schedule baselines' parameters, as every trained artifact carries them
+        extra={
+            "name": "v3-test",
+            "baselines": load_artifact(DEFAULT_POLICY_DIR).manifest["baselines"],
+        },
+    )
+    return folder
+
+
+async def test_a_policy_reading_the_signal_is_fed_by_the_nodes_own_tracker_or_never_starts(
+    tmp_path: Path, venue: ScriptedVenue
+) -> None:
+    art = signal_policy(tmp_path / "v3")
+    with pytest.raises(NodeStartError, match="reads the short-horizon signal"):
+        Node(
+            node_config(
+                tmp_path / "off",
+                venue,
+                RLEXEC__POLICY__PATH=str(art),
+                RLEXEC__SIGNALS__ENABLED="false",
+            )
+        )
+    node = Node(node_config(tmp_path / "on", venue, RLEXEC__POLICY__PATH=str(art)))
+    await node.start()
+    await eventually(lambda: node.recovered and not node.halts, what="node trading")
+    try:
+        node.engine.on_market_trade(SYMBOL, 100_000, node.clock.now_ns())
+        await node.submit_parent(
+            "P1", SubmitParent(symbol=SYMBOL, side="sell", qty=500, duration_s=30)
+        )
+        runner = node.runners["P1"]
+        await eventually(lambda: runner.decisions >= 2, what="two decisions")
+        builder = runner.driver.builder
+        assert node.signals is not None
+        assert builder.signal is not None
+        assert builder.signal.tracker is node.signals.symbols[SYMBOL].tracker  # type: ignore[attr-defined]
     finally:
         await node.stop()
