@@ -26,6 +26,7 @@ from daemon.parents import Parents
 from daemon.reconciliation import Reconciler
 from execution.executor import ExecutionEngine
 from gateways.marketdata.client import MarketDataClient
+from policies.evaluate import BaselineParams
 from policies.learned import LearnedPolicy, load_policy
 from risk.command_auth import CommandRefused, SignedCommand
 from risk.overlay import RiskOverlay
@@ -50,6 +51,14 @@ def load_policy_artifact(
         policy = load_policy(target, sha256, on_error=on_error)
     except (ArtifactError, OSError) as exc:
         raise NodeStartError(f"policy {target}: {exc}") from exc
+    try:  # the schedule tactics (twap, vwap, pov, ac) run on the artifact's parameters
+        BaselineParams.from_json(policy.artifact.manifest.get("baselines", {}))
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise NodeStartError(
+            f"policy {target}: its manifest has no usable schedule baselines "
+            f"(baselines.vwap_profile and baselines.almgren_chriss, as every trained "
+            f"artifact carries them): {exc!r}"
+        ) from None
     log.info("policy_loaded", path=str(target), name=policy.name, digest=policy.artifact.digest)
     return policy
 

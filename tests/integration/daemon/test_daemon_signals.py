@@ -431,7 +431,7 @@ async def test_a_feed_synced_again_is_assessed_before_its_halt_clears(
         await node.stop()
 
 
-def signal_policy(folder: Path) -> Path:
+def signal_policy(folder: Path, *, baselines: bool = True) -> Path:
     """A policy reading the short-horizon signal (feature set v3): zero weights, so it
     decides something fixed; what is tested is what it is fed."""
     from daemon.commands import DEFAULT_POLICY_DIR
@@ -442,6 +442,9 @@ def signal_policy(folder: Path) -> Path:
     from signals.provider import committed_signal_digest
 
     spec = FeatureSpec.of_version(3, signal=committed_signal_digest())
+    extra: dict[str, object] = {"name": "v3-test"}
+    if baselines:  # the schedule tactics' parameters, as every trained artifact carries
+        extra["baselines"] = load_artifact(DEFAULT_POLICY_DIR).manifest["baselines"]
     net = PolicyNet(len(spec.names), ActionSpec().n)
     with torch.no_grad():
         for p in net.parameters():
@@ -452,11 +455,7 @@ def signal_policy(folder: Path) -> Path:
         feature_spec=spec,
         normaliser=Normaliser.identity(len(spec.names)),
         action_spec=ActionSpec(),
-        # the schedule baselines' parameters, as every trained artifact carries them
-        extra={
-            "name": "v3-test",
-            "baselines": load_artifact(DEFAULT_POLICY_DIR).manifest["baselines"],
-        },
+        extra=extra,
     )
     return folder
 
@@ -490,3 +489,12 @@ async def test_a_policy_reading_the_signal_is_fed_by_the_nodes_own_tracker_or_ne
         assert builder.signal.tracker is node.signals.symbols[SYMBOL].tracker  # type: ignore[attr-defined]
     finally:
         await node.stop()
+
+
+def test_a_policy_without_schedule_baselines_is_refused_in_one_line(tmp_path: Path) -> None:
+    """It was a KeyError traceback from deep in the node's construction."""
+    from daemon.commands import load_policy_artifact
+
+    art = signal_policy(tmp_path / "bare", baselines=False)
+    with pytest.raises(NodeStartError, match=r"no usable schedule baselines.*vwap_profile"):
+        load_policy_artifact(art, None, lambda _: None)
