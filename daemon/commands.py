@@ -51,16 +51,21 @@ def load_policy_artifact(
         policy = load_policy(target, sha256, on_error=on_error)
     except (ArtifactError, OSError) as exc:
         raise NodeStartError(f"policy {target}: {exc}") from exc
-    try:  # the schedule tactics (twap, vwap, pov, ac) run on the artifact's parameters
+    log.info("policy_loaded", path=str(target), name=policy.name, digest=policy.artifact.digest)
+    return policy
+
+
+def check_baselines(policy: LearnedPolicy) -> None:
+    """The schedule tactics (twap, vwap, pov, ac) run on the starting artifact's
+    parameters; NodeStartError, in one line, when it has none."""
+    try:
         BaselineParams.from_json(policy.artifact.manifest.get("baselines", {}))
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise NodeStartError(
-            f"policy {target}: its manifest has no usable schedule baselines "
-            f"(baselines.vwap_profile and baselines.almgren_chriss, as every trained "
+            f"policy {policy.artifact.path}: its manifest has no usable schedule baselines "
+            "(baselines.vwap_profile and baselines.almgren_chriss, as every trained "
             f"artifact carries them): {exc!r}"
         ) from None
-    log.info("policy_loaded", path=str(target), name=policy.name, digest=policy.artifact.digest)
-    return policy
 
 
 class PolicyGuard:
@@ -193,7 +198,10 @@ class NodeCommands:
 
     # ---------------------------------------------------------------- policy, status
     async def load_policy(self, args: LoadPolicy) -> dict[str, Any]:
-        new = load_policy_artifact(args.path, args.sha256, self.policy_guard)
+        try:
+            new = load_policy_artifact(args.path, args.sha256, self.policy_guard)
+        except NodeStartError as exc:  # the running node is fine: the artifact is refused
+            raise ValueError(f"{exc}; the loaded policy stays") from None
         self.parents.swap_policy(new)
         return {"loaded": str(args.path), "digest": new.artifact.digest, "name": new.name}
 

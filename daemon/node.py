@@ -42,6 +42,7 @@ from daemon.commands import (
     NodeCommands,
     NodeStartError,
     PolicyGuard,
+    check_baselines,
     load_policy_artifact,
 )
 from daemon.config import DaemonConfig
@@ -160,6 +161,7 @@ class Node:
         )
         self.policy_guard = PolicyGuard()
         policy = load_policy_artifact(cfg.policy.path, cfg.policy.sha256 or None, self.policy_guard)
+        check_baselines(policy)
         # what each symbol's market did lately: a parent's features start from it
         fspec = policy.artifact.feature_spec
         keep_ns = max(600 * 1_000_000_000, 2 * fspec.lookback * fspec.interval_ns)

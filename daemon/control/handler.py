@@ -91,6 +91,11 @@ class CommandHandler:
         except ValueError as exc:
             reply = error(cmd.id, ErrorCode.REJECTED, str(exc))
             self._count(cmd.cmd, str(ErrorCode.REJECTED))
+        except Exception as exc:  # a fault of ours: the operator still gets an answer, and
+            # the control plane goes on (it escaped the Redis loop and ended the plane)
+            log.error("command_failed", command_id=cmd.id, cmd=cmd.cmd, error=repr(exc))
+            reply = error(cmd.id, ErrorCode.INTERNAL, f"{cmd.cmd} failed in the node: {exc!r}")
+            self._count(cmd.cmd, str(ErrorCode.INTERNAL))
         self.journal.store_command_result(cmd.id, reply)
         log.info(
             "command", command_id=cmd.id, cmd=cmd.cmd, ok=reply["ok"], error=reply.get("error")

@@ -313,3 +313,31 @@ async def test_commands_sent_while_the_node_is_away_are_applied_once_when_it_ret
         await stop_plane(plane, task)
     finally:
         server.stop()
+
+
+class FaultyTarget(RecordingTarget):
+    """A node whose load_policy fails with an error nobody planned for."""
+
+    async def load_policy(self, args: LoadPolicy) -> dict[str, Any]:
+        raise RuntimeError("disk on fire")
+
+
+async def test_a_command_that_fails_unexpectedly_is_answered_and_the_plane_serves_on(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    """The exception escaped the Redis loop: no reply (the operator's ctl timed out) and
+    the control plane ended, so every later command went unanswered too."""
+    target = FaultyTarget()
+    plane, task, _ = await start_plane(redis_server, tmp_path, target)
+    try:
+        reply = await send_command(
+            redis_server.url, "load_policy", {"path": "/x", "sha256": "0" * 64}, key=KEY
+        )
+        assert reply["ok"] is False
+        assert reply["error"]["code"] == "internal"
+        assert "disk on fire" in reply["error"]["message"]
+        status = await send_command(redis_server.url, "status", timeout_s=5)
+        assert status["ok"] is True
+        assert not task.done()
+    finally:
+        await stop_plane(plane, task)

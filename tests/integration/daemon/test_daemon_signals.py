@@ -491,10 +491,14 @@ async def test_a_policy_reading_the_signal_is_fed_by_the_nodes_own_tracker_or_ne
         await node.stop()
 
 
-def test_a_policy_without_schedule_baselines_is_refused_in_one_line(tmp_path: Path) -> None:
-    """It was a KeyError traceback from deep in the node's construction."""
-    from daemon.commands import load_policy_artifact
+def test_a_policy_without_schedule_baselines_is_refused_at_start_in_one_line(
+    tmp_path: Path,
+) -> None:
+    """It was a KeyError traceback from deep in the node's construction. A hot swap keeps
+    the running node's schedule parameters, so it does not need them."""
+    from daemon.commands import check_baselines, load_policy_artifact
 
     art = signal_policy(tmp_path / "bare", baselines=False)
+    policy = load_policy_artifact(art, None, lambda _: None)  # a hot swap needs none
     with pytest.raises(NodeStartError, match=r"no usable schedule baselines.*vwap_profile"):
-        load_policy_artifact(art, None, lambda _: None)
+        check_baselines(policy)  # a start does
