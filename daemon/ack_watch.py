@@ -32,6 +32,10 @@ class AckWatch:
         """A new order, cancel or replace went out under ``request_id`` just now."""
         self._since[request_id] = self._now_ns()
 
+    def sent_at_ns(self, request_id: str) -> int | None:
+        """When ``request_id`` went out (monotonic ns), while it waits for its answer."""
+        return self._since.get(request_id)
+
     def overdue(self, orders: Iterable[ChildOrder]) -> list[ChildOrder]:
         """The orders among ``orders`` whose request in flight has waited too long.
 
