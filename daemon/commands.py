@@ -126,9 +126,9 @@ class NodeCommands:
         parent = ParentOrder(
             parent_id, args.symbol, side, args.qty, now, now + int(args.duration_s * 1e9)
         )
-        self.parents.new_builder(args.symbol)  # refused before anything is created
+        builder = self.parents.new_builder(args.symbol)  # refused before anything exists
         self.engine.add_parent(parent)
-        self.parents.spawn(parent, args.algo)
+        self.parents.spawn(parent, args.algo, builder)
         log.info(
             "parent_submitted",
             parent_id=parent_id,

@@ -122,8 +122,14 @@ class Parents:
             )
         return policy.feature_builder(signal=feed)
 
-    def spawn(self, parent: ParentOrder, algo: str) -> ParentRunner:
-        builder = self._builders[parent.parent_id] = self.new_builder(parent.symbol)
+    def spawn(
+        self, parent: ParentOrder, algo: str, builder: FeatureBuilder | None = None
+    ) -> ParentRunner:
+        """``builder``: one made by :meth:`new_builder` before the parent was created (a
+        submit refuses a policy it cannot feed before anything exists); else made here."""
+        if builder is None:
+            builder = self.new_builder(parent.symbol)
+        self._builders[parent.parent_id] = builder
         driver = ParentDriver(
             self.engine,
             parent.parent_id,
