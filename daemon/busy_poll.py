@@ -12,7 +12,8 @@ Off by default (``[node] busy_poll``).
 from __future__ import annotations
 
 import asyncio
-import contextlib
+
+from core.tasks import cancel_and_wait
 
 
 class BusyPoll:
@@ -30,10 +31,7 @@ class BusyPoll:
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(task)
 
     async def _run(self) -> None:
         while True:

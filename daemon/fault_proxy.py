@@ -35,6 +35,8 @@ from typing import Any, TypeVar
 import aiohttp
 from aiohttp import web
 
+from core.tasks import cancel_and_wait
+
 T = TypeVar("T")
 
 UP = "up"  # client -> server (daemon -> exchange)
@@ -267,9 +269,7 @@ class MarketDataRelay:
             task = asyncio.create_task(upward())
             with contextlib.suppress(ConnectionError, aiohttp.ClientError):
                 await self._relay(up, down)
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+            await cancel_and_wait(task, task_errors=False)
             await up.close()
         await down.close()
         return down

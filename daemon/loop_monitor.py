@@ -10,9 +10,10 @@ process restarted.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Callable
+
+from core.tasks import cancel_and_wait
 
 
 class LoopMonitor:
@@ -32,11 +33,8 @@ class LoopMonitor:
             self._task = asyncio.create_task(self._run(), name="loop-monitor")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        task, self._task = self._task, None
+        await cancel_and_wait(task)
 
     async def _run(self) -> None:
         while True:

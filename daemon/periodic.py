@@ -9,10 +9,10 @@ logged and the cadence goes on: one bad step must not silently end the loop.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable
 
 from core.log import get_logger
+from core.tasks import cancel_and_wait
 
 log = get_logger("rlexec.node")
 
@@ -29,11 +29,8 @@ class Periodic:
             self._task = asyncio.create_task(self._run(), name=self.name)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        task, self._task = self._task, None
+        await cancel_and_wait(task)
 
     async def _run(self) -> None:
         while True:

@@ -21,7 +21,6 @@ can be read, and tested, without the rest of the node.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
@@ -30,6 +29,7 @@ from core.book import L2Book
 from core.clock import Clock
 from core.log import bound, get_logger
 from core.parent import ParentOrder, ParentState
+from core.tasks import cancel_and_wait
 from daemon.metrics import Metrics
 from execution.driver import ParentDriver, Step
 
@@ -142,11 +142,8 @@ class ParentRunner:
             self._task = asyncio.create_task(self._run(), name=f"parent-{self.parent_id}")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        task, self._task = self._task, None
+        await cancel_and_wait(task)
 
     def wake(self) -> None:
         """A state change (resume, halt cleared, kill reset): decide now."""

@@ -45,6 +45,7 @@ from core.events import BookDelta, TradePrint
 from core.ids import base36
 from core.instruments import Instrument
 from core.log import configure, get_logger
+from core.tasks import cancel_and_wait
 from exchange.config import ExchangeConfig, data_problems, load_config, time_of_day_ns
 from exchange.engine import EngineConfig, MatchingEngine, STPMode
 from exchange.health import SymbolHealth, metrics_registry, status, symbol_health
@@ -512,10 +513,7 @@ async def run(
         print(f"rlexec exchange: {exc}", file=sys.stderr)
         rc = 2
     finally:
-        if source_task is not None and not source_task.done():
-            source_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await source_task
+        await cancel_and_wait(source_task, task_errors=False)
         if fix is not None:
             await fix.stop()
         if checkpoints is not None:

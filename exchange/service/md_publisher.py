@@ -35,6 +35,7 @@ from core.clock import Clock
 from core.events import BookDelta, BookSnapshot, TradePrint
 from core.instruments import Instrument
 from core.log import get_logger
+from core.tasks import cancel_and_wait
 from core.types import Side
 from gateways.marketdata import protocol as proto
 
@@ -305,10 +306,8 @@ class MarketDataPublisher:
                     break
         finally:
             self._forget(client)
-            writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await writer
             log.info("md_client_disconnected", client=client.id)
+            await cancel_and_wait(writer)
         return ws
 
     def _on_request(self, client: _Client, data: str | bytes) -> None:
@@ -378,11 +377,8 @@ class MarketDataPublisher:
         return bound_port(self._runner)
 
     async def close(self) -> None:
-        if self._heartbeat_task is not None:
-            self._heartbeat_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._heartbeat_task
-            self._heartbeat_task = None
+        task, self._heartbeat_task = self._heartbeat_task, None
+        await cancel_and_wait(task)
         for client in tuple(self._clients):
             self._forget(client)
             with contextlib.suppress(Exception):

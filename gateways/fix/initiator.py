@@ -14,6 +14,7 @@ import random
 from core.backoff import Backoff, backoff_s
 from core.clock import Clock, WallClock
 from core.log import get_logger
+from core.tasks import cancel_and_wait
 from gateways.fix.connection import SessionConnection
 from gateways.fix.events import LoggedOn, SessionEvent
 from gateways.fix.factory import make_log, make_store
@@ -129,11 +130,8 @@ class FixInitiator:
             await asyncio.wait_for(self._disconnected.wait(), wait)
         if self.session.state is not State.DISCONNECTED:
             self.session.disconnect("logout not confirmed in time")
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        task, self._task = self._task, None
+        await cancel_and_wait(task)
         self._store.close()
         self._msg_log.close()
 

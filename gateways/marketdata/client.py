@@ -46,6 +46,7 @@ from core.clock import Clock
 from core.events import TradePrint
 from core.instruments import Instrument
 from core.log import get_logger
+from core.tasks import cancel_and_wait
 from core.types import Side
 from gateways.marketdata import protocol as proto
 from gateways.marketdata.book_builder import BookBuilder, Outcome
@@ -171,12 +172,9 @@ class MarketDataClient:
                 await ws.close()
         task, self._task = self._task, None
         try:
-            if task is not None:
-                task.cancel()
-                # A fatal error already reached whoever awaited the task; stopping
-                # must not raise it again.
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+            # A fatal error already reached whoever awaited the task; stopping
+            # must not raise it again.
+            await cancel_and_wait(task, task_errors=False)
         finally:
             if self._own_session and self._session is not None:
                 await self._session.close()

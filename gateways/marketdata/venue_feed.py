@@ -24,6 +24,7 @@ import aiohttp
 from core.clock import NS_PER_S, Clock
 from core.events import BookSnapshot
 from core.log import get_logger
+from core.tasks import cancel_and_wait
 from gateways.marketdata.reconnect import Backoff, Watchdog
 from gateways.marketdata.recording import read_recording
 from gateways.marketdata.venue import RequestResync, RestResync, VenueAdapter, VenueFormatError
@@ -171,12 +172,9 @@ class LiveVenueFeed:
                 await self._ws.close()
         task, self._task = self._task, None
         try:
-            if task is not None:
-                task.cancel()
-                # A fatal error already reached whoever awaited the task; stopping
-                # must not raise it again.
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+            # A fatal error already reached whoever awaited the task; stopping
+            # must not raise it again.
+            await cancel_and_wait(task, task_errors=False)
         finally:
             if self._own_session and self._session is not None:
                 await self._session.close()
