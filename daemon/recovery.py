@@ -28,6 +28,7 @@ from core.orders import ChildOrder
 from core.parent import ParentOrder, ParentState
 from core.requests import CancelRequest, NewOrderRequest, ReplaceRequest
 from core.types import ExecType
+from daemon.algos import AlgoChoice
 from daemon.journal import Journal, JournalRecord
 from daemon.records import Undecodable
 from execution.executor import ExecutionEngine
@@ -46,6 +47,9 @@ class RecoveryReport:
     problems: list[str] = field(default_factory=list)
     # (ts_ns, qty) of our fills per symbol: the participation window's side of us
     our_prints: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+    # what each parent was given to run (daemon/algos.py); none: a journal from before
+    # choices were journalled, whose parents ran the policy
+    algos: dict[str, AlgoChoice] = field(default_factory=dict)
 
 
 def replay_journal(journal: Journal, engine: ExecutionEngine, now_ns: int) -> RecoveryReport:
@@ -65,6 +69,9 @@ def replay_journal(journal: Journal, engine: ExecutionEngine, now_ns: int) -> Re
         if isinstance(p, ExecReport) and p.exec_type is ExecType.TRADE:
             fills.setdefault(p.exec_id, p)
         try:
+            if rec.kind == "parent_algo":
+                rep.algos[_parent_id(p)] = AlgoChoice.from_json(p)
+                continue
             _apply(rec, engine)
         except Exception as exc:
             # a record our own code wrote and cannot re-apply: say so, keep going, and
@@ -111,6 +118,12 @@ def replay_journal(journal: Journal, engine: ExecutionEngine, now_ns: int) -> Re
     for problem in rep.problems:
         log.error("journal_replay_problem", problem=problem)
     return rep
+
+
+def _parent_id(payload: object) -> str:
+    if not isinstance(payload, dict) or not isinstance(payload.get("parent_id"), str):
+        raise ValueError(f"not a parent's record: {payload!r:.120}")
+    return str(payload["parent_id"])
 
 
 def _adopt(rep: RecoveryReport, what: str, adopt: Callable[..., None], *args: object) -> None:
