@@ -87,3 +87,81 @@ async def test_kill_9_mid_parent_then_restart_resumes_without_duplicates(tmp_pat
     ours = journal_fills(stack.daemon_data)
     assert ours == audit_fills(stack)
     assert sum(ours.values()) == 1200
+
+
+CATCHUP = {"RLEXEC__EXECUTION__CATCHUP_TOLERANCE": "0.2"}
+
+
+async def test_a_catchup_parent_submitted_over_redis_completes_against_the_exchange(
+    tmp_path: Path,
+) -> None:
+    stack = Stack(StackSettings(tmp_path, speed=40, daemon_env=CATCHUP))
+    stack.start()
+    try:
+        reply = await stack.ctl(
+            "submit_parent",
+            {
+                "symbol": "AMZN",
+                "side": "sell",
+                "qty": 600,
+                "duration_s": 120,
+                "parent_id": "E2E-C",
+                "algo": "catchup",
+            },
+        )
+        assert reply["ok"], reply
+        view = await wait_parent(stack, "E2E-C", timeout=60)
+        assert view["state"] == "completed", view
+        assert (view["algo"], view["tolerance"], view["filled"]) == ("catchup", 0.2, 600)
+        assert view["live_children"] == 0
+        status = await stack.ctl("status")
+        assert status["result"]["catchup"]["source"] == "config [execution] catchup_tolerance"
+    finally:
+        codes = stack.close()
+    assert codes["daemon"] == 0
+    ours = journal_fills(stack.daemon_data)
+    assert ours == audit_fills(stack)
+    assert sum(ours.values()) == 600
+
+
+async def test_kill_9_mid_catchup_parent_then_restart_without_the_tolerance_resumes_it_as_catchup(
+    tmp_path: Path,
+) -> None:
+    stack = Stack(StackSettings(tmp_path, speed=20, daemon_env=CATCHUP))
+    stack.start()
+    try:
+        reply = await stack.ctl(
+            "submit_parent",
+            {
+                "symbol": "AMZN",
+                "side": "buy",
+                "qty": 1200,
+                "duration_s": 600,
+                "parent_id": "E2E-CK",
+                "algo": "catchup",
+            },
+        )
+        assert reply["ok"], reply
+        before = await wait_parent(stack, "E2E-CK", timeout=60, until="filled")
+        assert 0 < before["filled"] < 1200
+        stack.kill_daemon()
+        stack.s.daemon_env = {}  # the config no longer offers catchup to new parents
+        stack.start_daemon()
+        after = await parent_view(stack, "E2E-CK")
+        assert (after["algo"], after["tolerance"]) == ("catchup", 0.2)
+        assert after["filled"] >= before["filled"]
+        refused = await stack.ctl(
+            "submit_parent",
+            {"symbol": "AMZN", "side": "buy", "qty": 100, "duration_s": 60, "algo": "catchup"},
+        )
+        assert "algo catchup is unavailable on this node" in refused["error"]["message"]
+        view = await wait_parent(stack, "E2E-CK", timeout=120)
+        assert view["state"] == "completed", view
+        assert view["filled"] == 1200
+    finally:
+        stack.close()
+    ids = audit_new_order_ids(stack)
+    assert len(ids) == len(set(ids)), "a ClOrdID reached the venue twice"
+    ours = journal_fills(stack.daemon_data)
+    assert ours == audit_fills(stack)
+    assert sum(ours.values()) == 1200
