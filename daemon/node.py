@@ -404,6 +404,14 @@ class Node:
             self.decision_log.start()
         for parent in self.engine.open_parents():
             choice = report.algos.get(parent.parent_id, AlgoChoice("policy"))
+            if choice is None:  # never resumed with a guessed algo; the halt names why
+                log.error(
+                    "parent_not_resumed",
+                    parent_id=parent.parent_id,
+                    reason="its parent_algo record does not read (recovery halt); "
+                    "cancel_parent ends it",
+                )
+                continue
             log.info("parent_resumed", parent_id=parent.parent_id, **choice.to_json())
             self.parents.spawn(parent, choice)
         if not self.engine.tracker.orders and not self.engine.parents:

@@ -47,9 +47,10 @@ class RecoveryReport:
     problems: list[str] = field(default_factory=list)
     # (ts_ns, qty) of our fills per symbol: the participation window's side of us
     our_prints: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
-    # what each parent was given to run (daemon/algos.py); none: a journal from before
-    # choices were journalled, whose parents ran the policy
-    algos: dict[str, AlgoChoice] = field(default_factory=dict)
+    # what each parent was given to run (daemon/algos.py): absent, a journal from before
+    # choices were journalled, whose parents ran the policy; None, a record that does not
+    # read (named in problems), so the parent is not resumed with a guessed algo
+    algos: dict[str, AlgoChoice | None] = field(default_factory=dict)
 
 
 def replay_journal(journal: Journal, engine: ExecutionEngine, now_ns: int) -> RecoveryReport:
@@ -70,7 +71,9 @@ def replay_journal(journal: Journal, engine: ExecutionEngine, now_ns: int) -> Re
             fills.setdefault(p.exec_id, p)
         try:
             if rec.kind == "parent_algo":
-                rep.algos[_parent_id(p)] = AlgoChoice.from_json(p)
+                parent_id = _parent_id(p)
+                rep.algos[parent_id] = None
+                rep.algos[parent_id] = AlgoChoice.from_json(p)
                 continue
             _apply(rec, engine)
         except Exception as exc:

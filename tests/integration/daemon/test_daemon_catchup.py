@@ -12,6 +12,7 @@ with the algo and tolerance it was given, whatever the config says by then.
 from __future__ import annotations
 
 import secrets
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -226,5 +227,38 @@ async def test_a_restarted_node_resumes_each_parent_with_the_algo_and_tolerance_
         assert again.runners["T1"].driver.policy is not again.policy
         with pytest.raises(ValueError, match="algo catchup is unavailable on this node"):
             await again.submit_parent("C2", SubmitParent.model_validate(submit("C2")))
+    finally:
+        await again.stop()
+
+
+async def test_a_parent_whose_algo_record_does_not_read_is_not_resumed_and_the_halt_names_it(
+    tmp_path: Path, venue: ScriptedVenue
+) -> None:
+    cfg = node_config(tmp_path, venue, **{TOLERANCE: "0.1"})
+    n = await started(cfg)
+    try:
+        n.engine.on_market_trade(SYMBOL, 100_000, n.clock.now_ns())
+        await n.submit_parent("C1", SubmitParent.model_validate(submit("C1")))
+        await eventually(venue.live, what="a child resting at the venue")
+    finally:
+        await n.stop()
+    db = sqlite3.connect(cfg.node.data_dir / "journal.db")
+    (seq,) = db.execute("SELECT seq FROM records WHERE kind = 'parent_algo'").fetchone()
+    db.execute(
+        "UPDATE records SET body = ? WHERE seq = ?",
+        (b'{"parent_id": "C1", "algo": "catchup"}', seq),
+    )
+    db.commit()
+    db.close()
+    again = Node(cfg)
+    await again.start()
+    try:
+        assert f"record {seq} (parent_algo)" in again.halts["recovery"]
+        assert "algo catchup with tolerance None" in again.halts["recovery"]
+        assert "C1" not in again.runners  # neither as catchup at a guess nor as the policy
+        assert not again.may_trade(SYMBOL)
+        await eventually(lambda: again.recovered, what="venue reconciliation")
+        await eventually(lambda: not venue.live(), what="the resting child cancelled")
+        assert (await again.cancel_parent("C1"))["state"] == "canceled"
     finally:
         await again.stop()
