@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from core.types import OrdType
+from daemon.config import DaemonConfig
 from daemon.control.client import send_command
 from daemon.control.commands import SubmitParent
 from daemon.journal import Journal
@@ -206,18 +207,27 @@ async def test_a_node_started_on_an_artifact_with_a_tuned_tolerance_runs_catchup
         await n.stop()
 
 
-async def test_a_restarted_node_resumes_each_parent_with_the_algo_and_tolerance_it_was_given(
-    tmp_path: Path, venue: ScriptedVenue
-) -> None:
+async def stopped_with_parents_open(
+    tmp_path: Path, venue: ScriptedVenue, algos: dict[str, str]
+) -> DaemonConfig:
+    """A node at tolerance 0.1 that submitted ``algos`` (parent id -> algo), each with a
+    child resting, then stopped: the parents stay open, as after a crash."""
     cfg = node_config(tmp_path, venue, **{TOLERANCE: "0.1"})
     n = await started(cfg)
     try:
         n.engine.on_market_trade(SYMBOL, 100_000, n.clock.now_ns())
-        await n.submit_parent("C1", SubmitParent.model_validate(submit("C1")))
-        await n.submit_parent("T1", SubmitParent.model_validate(submit("T1", "twap")))
-        await eventually(lambda: len(venue.live()) == 2, what="both parents' children resting")
+        for parent_id, algo in algos.items():
+            await n.submit_parent(parent_id, SubmitParent.model_validate(submit(parent_id, algo)))
+        await eventually(lambda: len(venue.live()) == len(algos), what="every child resting")
     finally:
-        await n.stop()  # the parents stay open, as after a crash
+        await n.stop()
+    return cfg
+
+
+async def test_a_restarted_node_resumes_each_parent_with_the_algo_and_tolerance_it_was_given(
+    tmp_path: Path, venue: ScriptedVenue
+) -> None:
+    await stopped_with_parents_open(tmp_path, venue, {"C1": "catchup", "T1": "twap"})
     # restarted without the tolerance: catchup is no longer offered for new parents
     again = await started(node_config(tmp_path, venue))
     try:
@@ -234,14 +244,7 @@ async def test_a_restarted_node_resumes_each_parent_with_the_algo_and_tolerance_
 async def test_a_parent_whose_algo_record_does_not_read_is_not_resumed_and_the_halt_names_it(
     tmp_path: Path, venue: ScriptedVenue
 ) -> None:
-    cfg = node_config(tmp_path, venue, **{TOLERANCE: "0.1"})
-    n = await started(cfg)
-    try:
-        n.engine.on_market_trade(SYMBOL, 100_000, n.clock.now_ns())
-        await n.submit_parent("C1", SubmitParent.model_validate(submit("C1")))
-        await eventually(venue.live, what="a child resting at the venue")
-    finally:
-        await n.stop()
+    cfg = await stopped_with_parents_open(tmp_path, venue, {"C1": "catchup"})
     db = sqlite3.connect(cfg.node.data_dir / "journal.db")
     (seq,) = db.execute("SELECT seq FROM records WHERE kind = 'parent_algo'").fetchone()
     db.execute(
