@@ -140,7 +140,11 @@ async def test_a_catchup_parent_submitted_over_redis_rests_at_the_touch_with_the
         assert catchup_tolerance_of(n, "C1") == 0.1
         await eventually(venue.live, what="a child resting at the venue")
         (child,) = new_orders(venue)
-        assert child.ord_type is OrdType.LIMIT and child.tif.rests  # passive, at the touch
+        book = n.md.book(SYMBOL)
+        assert book is not None
+        # passive, at our touch (a buy rests at the bid), not crossing
+        assert child.ord_type is OrdType.LIMIT and child.tif.rests
+        assert child.price == book.best_bid
         status = await send_command(redis_server.url, "status")
         (view,) = status["result"]["parents"]
         assert (view["algo"], view["tolerance"]) == ("catchup", 0.1)
