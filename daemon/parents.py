@@ -84,7 +84,7 @@ class Parents:
             execution.catchup_tolerance, policy.artifact.manifest, str(policy.artifact.path)
         )
         if self.catchup.value is None:
-            log.warning("catchup_unavailable", reason=self.catchup.source)
+            log.info("catchup_unavailable", reason=self.catchup.source)  # a stock node
         else:
             log.info("catchup_tolerance", tolerance=self.catchup.value, source=self.catchup.source)
         self._interval_s = execution.decision_interval_s
