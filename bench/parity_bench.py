@@ -42,6 +42,7 @@ Conditions: the shared 2-core machine, everything on 127.0.0.1; runs at 30x repe
 (it takes the parent's 10 minutes plus the warm-up).
 
 Run: python bench/parity_bench.py [--speeds 30,1] [--repeats 3] [--minutes 10]
+     [--algo twap | --algo catchup --catchup-tolerance 0.2]   (a baseline instead)
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ from _common import report
 
 from core.log import configure
 from core.types import Side
+from daemon.control.commands import ALGOS
 from daemon.parity import (
     NS,
     ParentPlan,
@@ -208,11 +210,26 @@ def main(argv: list[str] | None = None) -> int:
         "--start", default="14:16:00", help="planned parent start (replay 1 min before)"
     )
     ap.add_argument("--name", default="parity_bench", help="results/<name>.json")
+    ap.add_argument(
+        "--algo", default="policy", choices=ALGOS, help="what the parent runs (ctl's algo=)"
+    )
+    ap.add_argument(
+        "--catchup-tolerance", type=float, default=None, help="--algo catchup: its tolerance"
+    )
     args = ap.parse_args(argv)
+    if (args.algo == "catchup") != (args.catchup_tolerance is not None):
+        ap.error("--catchup-tolerance goes with --algo catchup, and only with it")
     speeds = [float(s) for s in args.speeds.split(",") if s]
     configure("console", "WARNING")
 
-    plan = ParentPlan(Side.SELL, args.qty, at("AMZN", args.start), round(args.minutes * 60))
+    plan = ParentPlan(
+        Side.SELL,
+        args.qty,
+        at("AMZN", args.start),
+        round(args.minutes * 60),
+        algo=args.algo,
+        catchup_tolerance=args.catchup_tolerance,
+    )
     own = committed_config()
     exch = committed_config(impact=EXCHANGE_IMPACT)
     reference = backtest(plan, own)
@@ -246,6 +263,8 @@ def main(argv: list[str] | None = None) -> int:
                 "symbol": "AMZN",
                 "start": args.start,
                 "horizon_s": plan.horizon_s,
+                "algo": plan.algo,
+                "catchup_tolerance": plan.catchup_tolerance,
             },
             "lockstep_differences": diffs,
             "runs": runs,

@@ -127,7 +127,9 @@ def _checked_command(cmd: str, kv: dict[str, object], key: bytes | None) -> None
 CTL_HELP = """Send one control command over Redis and print the daemon's reply.
 
 commands:
-  submit_parent symbol=AMZN side=sell qty=40000 duration_s=1800 [algo=twap]
+  submit_parent symbol=AMZN side=sell qty=40000 duration_s=1800 [algo=ALGO]
+                                   ALGO: policy (default), twap, vwap, pov, ac, catchup
+                                   (catchup needs a tolerance: docs/operations.md)
   cancel_parent parent_id=P        pause [parent_id=P]        resume [parent_id=P]
   kill reason=...                  status
   reset_kill reason=...            (signed: --key-file)

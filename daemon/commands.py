@@ -117,8 +117,7 @@ class NodeCommands:
             raise ValueError(
                 f"unknown symbol {args.symbol}; configured: {sorted(self.instruments)}"
             )
-        if args.algo != "policy":
-            self.parents.policy_for(args.algo)  # refuse an unknown algo before creating anything
+        choice = self.parents.choose(args.algo)  # an algo this node cannot run: refused
         now = self.clock.now_ns()
         if now < 1_000_000_000 * 86_400:
             raise ValueError("market clock not synced yet (no market data): try again shortly")
@@ -127,8 +126,9 @@ class NodeCommands:
             parent_id, args.symbol, side, args.qty, now, now + int(args.duration_s * 1e9)
         )
         builder = self.parents.new_builder(args.symbol)  # refused before anything exists
+        self.parents.journal_choice(parent_id, choice)
         self.engine.add_parent(parent)
-        self.parents.spawn(parent, args.algo, builder)
+        self.parents.spawn(parent, choice, builder)
         log.info(
             "parent_submitted",
             parent_id=parent_id,
@@ -137,6 +137,7 @@ class NodeCommands:
             qty=args.qty,
             duration_s=args.duration_s,
             algo=args.algo,
+            tolerance=choice.tolerance,
         )
         return {"parent_id": parent_id, "state": parent.state.value}
 
@@ -226,4 +227,5 @@ class NodeCommands:
                 "digest": policy.artifact.digest,
                 "guard_trips": self.policy_guard.trips,
             },
+            "catchup": self.parents.catchup.to_json(),
         }

@@ -176,6 +176,17 @@ class ExecutionSection(Section):
     of pricing off an old book; 3 skips running and it decides anyway. 0: never skip.
     5 ms is a sixth of the gap between one symbol's frames at 10 x the busiest LOBSTER
     minute (~30 ms)."""
+    catchup_tolerance: float | None = Field(default=None, ge=0, lt=1, allow_inf_nan=False)
+    """algo catchup (passive at the touch with catch-up crossing): how far a parent may
+    fall behind a straight-line schedule, as a share of the parent (0 <= t < 1), before
+    what is behind beyond it crosses the spread; it shrinks to 0 at the end time. 0 is
+    the TWAP tactic; larger waits longer for passive fills, and is cheaper only where
+    the market comes to the order. Unset: the value the loaded artifact's training tuned
+    (manifest baselines.passive_catchup.tolerance); without one (the committed ppo_amzn
+    has none) catchup is refused, as a tolerance tuned on one ticker and hour is no
+    default for another. Issue 15's gate runs tuned 0.20 (AMZN and AAPL, 09:30-12:00)
+    and 0.30 (AMZN alone; bench/results/issue15/*manifest.json). Read once at start: a
+    load_policy never changes it, and a parent keeps the value it started with."""
     completion: Literal["cross", "stop"] = "cross"
     """At the end time: cross the spread for what is left (repeatedly), or stop."""
     sweep_interval_s: float = Field(default=1.0, gt=0)

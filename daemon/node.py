@@ -36,6 +36,7 @@ from core.ids import ClOrdIdGenerator
 from core.instruments import Instrument
 from core.log import get_logger
 from daemon import volume_history
+from daemon.algos import AlgoChoice
 from daemon.busy_poll import BusyPoll
 from daemon.commands import (
     DEFAULT_POLICY_DIR,
@@ -402,7 +403,17 @@ class Node:
         if self.decision_log is not None:
             self.decision_log.start()
         for parent in self.engine.open_parents():
-            self.parents.spawn(parent, "policy")
+            choice = report.algos.get(parent.parent_id, AlgoChoice("policy"))
+            if choice is None:  # never resumed with a guessed algo; the halt names why
+                log.error(
+                    "parent_not_resumed",
+                    parent_id=parent.parent_id,
+                    reason="its parent_algo record does not read (recovery halt); "
+                    "cancel_parent ends it",
+                )
+                continue
+            log.info("parent_resumed", parent_id=parent.parent_id, **choice.to_json())
+            self.parents.spawn(parent, choice)
         if not self.engine.tracker.orders and not self.engine.parents:
             log.info("fresh_start", detail="empty journal: nothing to recover")
         self.halts.clear(Halt(HaltKind.STARTING))

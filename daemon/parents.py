@@ -17,7 +17,9 @@ from core.log import get_logger
 from core.order_tracker import OrderUpdate
 from core.parent import ParentOrder, ParentState
 from daemon import records
+from daemon.algos import AlgoChoice, algo_record, resolve_catchup_tolerance
 from daemon.config import ExecutionSection
+from daemon.control.commands import ALGOS
 from daemon.halts import NodeHalts
 from daemon.journal import Journal, JournalError
 from daemon.latency import TickToOrder
@@ -30,6 +32,7 @@ from gateways.marketdata.client import MarketDataClient
 from policies.actions import ActionMapper
 from policies.baselines import (
     AlmgrenChrissSchedule,
+    PassiveCatchUp,
     PovSchedule,
     ScheduleTactic,
     TwapSchedule,
@@ -42,8 +45,6 @@ from policies.protocol import Policy
 from risk.halts import Halt, HaltKind
 
 log = get_logger("rlexec.node")
-
-ALGOS = ("policy", "twap", "vwap", "pov", "ac")
 
 
 class Parents:
@@ -78,6 +79,14 @@ class Parents:
         self.policy = policy
         self._history = history
         self.baselines = BaselineParams.from_json(policy.artifact.manifest.get("baselines", {}))
+        # the node's, for new catchup parents: resolved here once, never by a hot swap
+        self.catchup = resolve_catchup_tolerance(
+            execution.catchup_tolerance, policy.artifact.manifest, str(policy.artifact.path)
+        )
+        if self.catchup.value is None:
+            log.info("catchup_unavailable", reason=self.catchup.source)  # a stock node
+        else:
+            log.info("catchup_tolerance", tolerance=self.catchup.value, source=self.catchup.source)
         self._interval_s = execution.decision_interval_s
         self._settings = RunnerSettings(
             completion=execution.completion,
@@ -92,10 +101,19 @@ class Parents:
         # the symbol's signal, for a policy that reads it (daemon.posture.MarketSignals.feed)
         self._signal_feed = signal_feed
         self.runners: dict[str, ParentRunner] = {}
+        self.choices: dict[str, AlgoChoice] = {}  # each runner's algo and tolerance
         self._builders: dict[str, FeatureBuilder] = {}  # each parent's, to warm up
 
     # ---------------------------------------------------------------- runners
-    def policy_for(self, algo: str) -> Policy:
+    def choose(self, algo: str) -> AlgoChoice:
+        """What a new parent naming ``algo`` runs here; ValueError (the submit's refusal,
+        nothing created) for an algo this node cannot run, saying why."""
+        if algo == "catchup":
+            return AlgoChoice(algo, self.catchup.require())
+        return AlgoChoice(algo)
+
+    def policy_for(self, choice: AlgoChoice) -> Policy:
+        algo = choice.algo
         if algo == "policy":
             return self.policy
         if algo == "twap":
@@ -106,7 +124,14 @@ class Parents:
             return ScheduleTactic(PovSchedule())
         if algo == "ac":
             return ScheduleTactic(AlmgrenChrissSchedule(self.baselines.ac))
-        raise ValueError(f"unknown algo {algo!r}")
+        if algo == "catchup" and choice.tolerance is not None:
+            return PassiveCatchUp(choice.tolerance)
+        raise ValueError(f"unknown algo {choice}; known: {', '.join(ALGOS)}")
+
+    def journal_choice(self, parent_id: str, choice: AlgoChoice) -> None:
+        """Before the parent exists (a JournalError refuses the submit, nothing created),
+        so a restart never resumes a parent with another algo than it was given."""
+        self.journal.record("parent_algo", algo_record(parent_id, choice))
 
     def new_builder(self, symbol: str, policy: LearnedPolicy | None = None) -> FeatureBuilder:
         """A parent's feature builder for ``policy`` (the loaded one by default), fed the
@@ -123,7 +148,7 @@ class Parents:
         return policy.feature_builder(signal=feed)
 
     def spawn(
-        self, parent: ParentOrder, algo: str, builder: FeatureBuilder | None = None
+        self, parent: ParentOrder, choice: AlgoChoice, builder: FeatureBuilder | None = None
     ) -> ParentRunner:
         """``builder``: one made by :meth:`new_builder` before the parent was created (a
         submit refuses a policy it cannot feed before anything exists); else made here."""
@@ -133,12 +158,13 @@ class Parents:
         driver = ParentDriver(
             self.engine,
             parent.parent_id,
-            self.policy_for(algo),
+            self.policy_for(choice),
             builder,
             mapper=ActionMapper(parent.side),
             time_of_day=self._time_of_day,
         )
-        runner = ParentRunner(self, parent, driver, algo)
+        runner = ParentRunner(self, parent, driver, choice.algo)
+        self.choices[parent.parent_id] = choice
         self.runners[parent.parent_id] = runner
         runner.start()
         self._metrics.parents_active.set(len(self.runners))
@@ -175,6 +201,16 @@ class Parents:
             new_digest=new.artifact.digest,
             parents=[r.parent_id for r in running],
         )
+        tuned = resolve_catchup_tolerance(None, new.artifact.manifest, str(new.artifact.path))
+        if tuned.value != self.catchup.value:
+            log.info(
+                "catchup_tolerance_kept",
+                tolerance=self.catchup.value,
+                source=self.catchup.source,
+                loaded_artifact_tuned=tuned.value,
+                detail="a loaded policy changes only algo policy; catchup's tolerance is the "
+                "node's, resolved at start (config, else the starting artifact)",
+            )
 
     def wake_all(self) -> None:
         for runner in self.runners.values():
@@ -327,6 +363,7 @@ class Parents:
 
     def view(self, p: ParentOrder) -> dict[str, Any]:
         runner = self.runners.get(p.parent_id)
+        choice = self.choices.get(p.parent_id)
         book = self.md.book(p.symbol)
         mark = book.mid if book is not None else None
         return {
@@ -344,6 +381,7 @@ class Parents:
             "start_ns": p.start_ns,
             "end_ns": p.end_ns,
             "algo": runner.algo if runner else "",
+            "tolerance": choice.tolerance if choice else None,
             "live_children": len(self.engine.live_children(p.parent_id)),
             "decisions": runner.decisions if runner else 0,
         }

@@ -82,6 +82,9 @@ class ParentPlan:
     horizon_s: int
     symbol: str = "AMZN"
     algo: str = "policy"  # as `rlexec ctl submit_parent` takes it
+    # algo catchup: its tolerance, the node's [execution] catchup_tolerance live and the
+    # passive tactic's setting in the backtest (the committed artifact tunes none)
+    catchup_tolerance: float | None = None
 
     @property
     def end_ns(self) -> int:
@@ -153,18 +156,24 @@ def committed_config(*, impact: str | None = None, latency_us: int | None = None
     return cfg
 
 
-def _policy(algo: str) -> Any:
+def _policy(plan: ParentPlan) -> Any:
+    """What the backtest runs for ``plan``: the committed policy, or the baseline the
+    backtest builds for the algo's name, with the plan's catch-up tolerance."""
+    import json
+
     from daemon.node import DEFAULT_POLICY_DIR
     from policies.backtest.lineup import BASELINES, PolicySpec, build_policy
     from policies.evaluate import BaselineParams
     from policies.learned import load_policy
 
     committed = load_policy(DEFAULT_POLICY_DIR)
-    if algo == "policy":
+    if plan.algo == "policy":
         return committed
     params = BaselineParams.from_json(committed.artifact.manifest.get("baselines", {}))
-    kind = BASELINES[algo]
-    return build_policy(PolicySpec(kind, kind), params)
+    kind = BASELINES[plan.algo]
+    tuned = plan.catchup_tolerance
+    settings = json.dumps({"tolerance": tuned}) if tuned is not None else ""
+    return build_policy(PolicySpec(kind, kind, params=settings), params)
 
 
 def backtest(plan: ParentPlan, config: Any) -> Trace:
@@ -185,7 +194,7 @@ def backtest(plan: ParentPlan, config: Any) -> Trace:
     )
     try:
         spec = EpisodeSpec(0, plan.start_ns, plan.horizon_s * NS, plan.side, plan.qty)
-        result = run_episode(env, _policy(plan.algo), seed=0, spec=spec)
+        result = run_episode(env, _policy(plan), seed=0, spec=spec)
         # the executor's own journal, as the daemon's is read: the same records, the same
         # code writing them (the environment exposes no accessor; policies/ is not ours)
         executor = env._executor
@@ -281,6 +290,11 @@ def _stack_settings(
     from exchange.config import SHIPPED_LOBSTER
 
     end_s = (plan.end_ns - day_start_ns(plan.symbol)) // NS + int(config.sweep_max_s) + 60
+    if plan.catchup_tolerance is not None:
+        kw["daemon_env"] = {
+            **kw.get("daemon_env", {}),
+            "RLEXEC__EXECUTION__CATCHUP_TOLERANCE": str(plan.catchup_tolerance),
+        }
     return StackSettings(
         workdir,
         symbol=plan.symbol,

@@ -28,6 +28,7 @@ from core.orders import ChildOrder
 from core.parent import ParentOrder, ParentState
 from core.requests import CancelRequest, NewOrderRequest, ReplaceRequest
 from core.types import ExecType
+from daemon.algos import AlgoChoice
 from daemon.journal import Journal, JournalRecord
 from daemon.records import Undecodable
 from execution.executor import ExecutionEngine
@@ -46,6 +47,10 @@ class RecoveryReport:
     problems: list[str] = field(default_factory=list)
     # (ts_ns, qty) of our fills per symbol: the participation window's side of us
     our_prints: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+    # what each parent was given to run (daemon/algos.py): absent, a journal from before
+    # choices were journalled, whose parents ran the policy; None, a record that does not
+    # read (named in problems), so the parent is not resumed with a guessed algo
+    algos: dict[str, AlgoChoice | None] = field(default_factory=dict)
 
 
 def replay_journal(journal: Journal, engine: ExecutionEngine, now_ns: int) -> RecoveryReport:
@@ -65,6 +70,11 @@ def replay_journal(journal: Journal, engine: ExecutionEngine, now_ns: int) -> Re
         if isinstance(p, ExecReport) and p.exec_type is ExecType.TRADE:
             fills.setdefault(p.exec_id, p)
         try:
+            if rec.kind == "parent_algo":
+                parent_id = _parent_id(p)
+                rep.algos[parent_id] = None
+                rep.algos[parent_id] = AlgoChoice.from_json(p)
+                continue
             _apply(rec, engine)
         except Exception as exc:
             # a record our own code wrote and cannot re-apply: say so, keep going, and
@@ -111,6 +121,12 @@ def replay_journal(journal: Journal, engine: ExecutionEngine, now_ns: int) -> Re
     for problem in rep.problems:
         log.error("journal_replay_problem", problem=problem)
     return rep
+
+
+def _parent_id(payload: object) -> str:
+    if not isinstance(payload, dict) or not isinstance(payload.get("parent_id"), str):
+        raise ValueError(f"not a parent's record: {payload!r:.120}")
+    return str(payload["parent_id"])
 
 
 def _adopt(rep: RecoveryReport, what: str, adopt: Callable[..., None], *args: object) -> None:

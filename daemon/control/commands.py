@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -26,6 +26,11 @@ from risk.command_auth import SignedCommand, sign
 
 ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
 SIGNED_COMMANDS = frozenset({"reset_kill", "load_policy"})
+
+# What a parent can run: the loaded learned policy, a schedule tactic (TWAP, VWAP, POV,
+# Almgren-Chriss) or passive at the touch with catch-up crossing (daemon/algos.py).
+Algo = Literal["policy", "twap", "vwap", "pov", "ac", "catchup"]
+ALGOS: tuple[str, ...] = get_args(Algo)
 
 
 class ErrorCode(StrEnum):
@@ -56,7 +61,7 @@ class SubmitParent(_Args):
     qty: int = Field(gt=0, le=100_000_000)
     duration_s: float = Field(gt=0, le=8 * 3600)
     parent_id: str = Field(default="", pattern=r"^([A-Za-z0-9_.:-]{1,48})?$")
-    algo: Literal["policy", "twap", "vwap", "pov", "ac"] = "policy"
+    algo: Algo = "policy"
 
 
 class ParentRef(_Args):

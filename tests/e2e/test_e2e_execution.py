@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -19,6 +20,27 @@ from tests.e2e.e2e_helpers import (
 )
 
 pytestmark = pytest.mark.e2e
+
+
+def venue_agrees(stack: Stack, qty: int) -> None:
+    """No ClOrdID reached the venue twice, and the daemon's journalled fills are the
+    exchange's audited ones, exactly, adding up to ``qty``."""
+    ids = audit_new_order_ids(stack)
+    assert len(ids) == len(set(ids)), "a ClOrdID reached the venue twice"
+    ours = journal_fills(stack.daemon_data)
+    assert ours == audit_fills(stack)
+    assert sum(ours.values()) == qty
+
+
+def catchup_parent(parent_id: str, side: str, qty: int, duration_s: float) -> dict[str, Any]:
+    return {
+        "symbol": "AMZN",
+        "side": side,
+        "qty": qty,
+        "duration_s": duration_s,
+        "parent_id": parent_id,
+        "algo": "catchup",
+    }
 
 
 async def test_a_parent_order_completes_and_the_daemons_fills_equal_the_exchange_audit(
@@ -82,8 +104,53 @@ async def test_kill_9_mid_parent_then_restart_resumes_without_duplicates(tmp_pat
         assert view["filled"] == 1200
     finally:
         stack.close()
-    ids = audit_new_order_ids(stack)
-    assert len(ids) == len(set(ids)), "a ClOrdID reached the venue twice"
-    ours = journal_fills(stack.daemon_data)
-    assert ours == audit_fills(stack)
-    assert sum(ours.values()) == 1200
+    venue_agrees(stack, 1200)
+
+
+CATCHUP = {"RLEXEC__EXECUTION__CATCHUP_TOLERANCE": "0.2"}
+
+
+async def test_a_catchup_parent_submitted_over_redis_completes_against_the_exchange(
+    tmp_path: Path,
+) -> None:
+    stack = Stack(StackSettings(tmp_path, speed=40, daemon_env=CATCHUP))
+    stack.start()
+    try:
+        reply = await stack.ctl("submit_parent", catchup_parent("E2E-C", "sell", 600, 120))
+        assert reply["ok"], reply
+        view = await wait_parent(stack, "E2E-C", timeout=60)
+        assert view["state"] == "completed", view
+        assert (view["algo"], view["tolerance"], view["filled"]) == ("catchup", 0.2, 600)
+        assert view["live_children"] == 0
+        status = await stack.ctl("status")
+        assert status["result"]["catchup"]["source"] == "config [execution] catchup_tolerance"
+    finally:
+        codes = stack.close()
+    assert codes["daemon"] == 0
+    venue_agrees(stack, 600)
+
+
+async def test_kill_9_mid_catchup_parent_then_restart_without_the_tolerance_resumes_it_as_catchup(
+    tmp_path: Path,
+) -> None:
+    stack = Stack(StackSettings(tmp_path, speed=20, daemon_env=CATCHUP))
+    stack.start()
+    try:
+        reply = await stack.ctl("submit_parent", catchup_parent("E2E-CK", "buy", 1200, 600))
+        assert reply["ok"], reply
+        before = await wait_parent(stack, "E2E-CK", timeout=60, until="filled")
+        assert 0 < before["filled"] < 1200
+        stack.kill_daemon()
+        stack.s.daemon_env = {}  # the config no longer offers catchup to new parents
+        stack.start_daemon()
+        after = await parent_view(stack, "E2E-CK")
+        assert (after["algo"], after["tolerance"]) == ("catchup", 0.2)
+        assert after["filled"] >= before["filled"]
+        refused = await stack.ctl("submit_parent", catchup_parent("E2E-C2", "buy", 100, 60))
+        assert "algo catchup is unavailable on this node" in refused["error"]["message"]
+        view = await wait_parent(stack, "E2E-CK", timeout=120)
+        assert view["state"] == "completed", view
+        assert view["filled"] == 1200
+    finally:
+        stack.close()
+    venue_agrees(stack, 1200)

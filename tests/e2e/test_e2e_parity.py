@@ -24,6 +24,7 @@ requests prove for the daemon and ``denied == 0`` for the environment.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -43,6 +44,14 @@ CASES = {
     "policy_buy_sqrt_impact": (ParentPlan(Side.BUY, 2400, at("AMZN", "15:05:00"), 240), "sqrt"),
     # a baseline runs through the same runner
     "twap_sell": (ParentPlan(Side.SELL, 900, at("AMZN", "15:20:00"), 120, algo="twap"), None),
+    # passive at the touch with catch-up crossing, at the tolerance issue 15's gate run
+    # tuned on both tickers: rests, replaces, cancels, crosses and ends in the sweep
+    "catchup_sell": (
+        ParentPlan(
+            Side.SELL, 1500, at("AMZN", "15:10:00"), 240, algo="catchup", catchup_tolerance=0.2
+        ),
+        None,
+    ),
 }
 
 
@@ -69,5 +78,10 @@ def test_the_node_on_a_lockstepped_clock_sends_the_same_child_orders_and_gets_th
         expected.state,
     )
     assert live.is_bps == pytest.approx(expected.is_bps, abs=1e-9)
-    if case == "policy_sell_sweeps_at_the_end":
+    if case in ("policy_sell_sweeps_at_the_end", "catchup_sell"):
         assert expected.extra["swept"] > 0, "the completion sweep was not exercised"
+    if case == "catchup_sell":  # the tactic's own moves, not TWAP's
+        kinds = {r.kind for r in expected.requests}
+        assert {"new", "replace", "cancel"} <= kinds, kinds
+        twap = backtest(replace(plan, algo="twap", catchup_tolerance=None), config)
+        assert twap.requests != expected.requests

@@ -103,6 +103,10 @@ def test_ctl_with_redis_down_names_the_url_in_one_line_and_exits_3() -> None:
     [
         (["launch_rockets"], "unknown command 'launch_rockets'; known: cancel_parent, kill,"),
         (["submit_parent", "symbol=AMZN", "side=sell", "qty=-5", "duration_s=60"], "args.qty"),
+        (
+            ["submit_parent", "symbol=AMZN", "side=sell", "qty=5", "duration_s=60", "algo=rocket"],
+            "args.algo: Input should be 'policy', 'twap', 'vwap', 'pov', 'ac' or 'catchup'",
+        ),
         (["reset_kill"], "reset_kill loosens safety and must be signed: give --key-file"),
         (["kill", "because"], "argument 'because' is not key=value"),
         (["reset_kill", "--key-file", "/nonexistent/key"], "cannot read the key file"),
@@ -182,6 +186,25 @@ def test_config_check_validates_the_exchange_s_config() -> None:
     )
     assert "pacing: unknown key" in one_line_error(proc, 2)
     assert "[from env RLEXEC__PACING__SPEED]" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [("1.0", "Input should be less than 1"), ("-0.1", "Input should be greater than or equal to 0"),
+     ("nan", "Input should be a finite number"), ("0.2x", "Input should be a valid number")],
+)  # fmt: skip
+def test_a_catchup_tolerance_outside_0_to_1_is_refused_at_start_naming_the_key(
+    value: str, words: str, tmp_path: Path
+) -> None:
+    cfg = tmp_path / "rlexec.toml"
+    cfg.write_text(f'[node]\ndata_dir = "{tmp_path / "var"}"\n')
+    env = {"RLEXEC__EXECUTION__CATCHUP_TOLERANCE": value}
+    for args in (["config", "check", str(cfg)], ["run", "--config", str(cfg)]):
+        proc = rlexec(*args, env=env)
+        line = one_line_error(proc, 2)
+        assert line.startswith(f"  execution.catchup_tolerance: {words}"), proc.stderr
+        assert line.endswith("[from env RLEXEC__EXECUTION__CATCHUP_TOLERANCE]")
+    assert not (tmp_path / "var").exists()  # nothing started
 
 
 # ------------------------------------------------------------------- demo

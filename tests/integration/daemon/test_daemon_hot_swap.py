@@ -13,6 +13,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -32,9 +33,10 @@ from tests.integration.daemon.test_daemon_node import new_orders, node_config, s
 __all__ = ["venue"]  # the fixture
 
 
-def retrained_copy(out: Path, seed: int = 7) -> str:
+def retrained_copy(out: Path, seed: int = 7, *, manifest: dict[str, Any] | None = None) -> str:
     """The committed policy with other weights and other normalisation statistics, in the
-    same feature layout: what a retrain writes. Returns its digest."""
+    same feature layout: what a retrain writes (``manifest``: more of its manifest, e.g.
+    tuned baselines). Returns its digest."""
     art = load_artifact(DEFAULT_POLICY_DIR)
     gen = torch.Generator().manual_seed(seed)
     with torch.no_grad():
@@ -48,7 +50,7 @@ def retrained_copy(out: Path, seed: int = 7) -> str:
         feature_spec=art.feature_spec,
         normaliser=shifted,
         action_spec=art.action_spec,
-        extra={"name": "retrained_copy"},
+        extra={"name": "retrained_copy", **(manifest or {})},
     )
 
 
