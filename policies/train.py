@@ -409,6 +409,18 @@ def check_options(args: argparse.Namespace) -> None:
             raise TrainRefused("--out is the --init-from artifact itself; write elsewhere")
 
 
+def run_layout(args: argparse.Namespace) -> tuple[FeatureSpec, ActionSpec]:
+    """The features this run's policy reads and the action table it chooses from."""
+    if not args.signal:
+        return FeatureSpec(decision_interval_s=args.decision_interval), ActionSpec()
+    from signals.provider import committed_signal_digest
+
+    fspec = FeatureSpec.of_version(
+        3, decision_interval_s=args.decision_interval, signal=committed_signal_digest()
+    )
+    return fspec, ActionSpec()
+
+
 def main(argv: list[str] | None = None) -> int:
     """``rlexec train`` and ``python -m policies.train`` alike: bad input is one line on
     stderr and exit status 2, never a traceback."""
@@ -460,13 +472,8 @@ def run(
         )
     # what the schedules and the passive tactic are tuned with: they read no features,
     # so a run with the signal gets the very parameters a run without it gets
-    fspec = schedule_spec = FeatureSpec(decision_interval_s=args.decision_interval)
-    if args.signal:
-        from signals.provider import committed_signal_digest
-
-        fspec = FeatureSpec.of_version(
-            3, decision_interval_s=args.decision_interval, signal=committed_signal_digest()
-        )
+    schedule_spec = FeatureSpec(decision_interval_s=args.decision_interval)
+    fspec, aspec = run_layout(args)
     cfg = EnvConfig(participation=args.participation)  # what evaluation and the gate run
     train_cfg = replace(
         cfg,
@@ -475,7 +482,6 @@ def run(
         deadline_penalty_bps=args.deadline_penalty,
         impact_scale=args.impact_scale,
     )
-    aspec = ActionSpec()
     parent = load_parent(args.init_from, fspec, aspec) if args.init_from else None
     quiet = bool(args.no_progress)
 
