@@ -409,6 +409,38 @@ def check_options(args: argparse.Namespace) -> None:
             raise TrainRefused("--out is the --init-from artifact itself; write elsewhere")
 
 
+def load_split(
+    args: argparse.Namespace, expect: dict[str, Any] | None = None
+) -> tuple[DataSplit, dict[str, Any]]:
+    """The run's data split and the manifest's description of it; TrainRefused if
+    ``expect`` is given and the split is another (a retrained candidate must be judged
+    on its base's held-out data). Loaded days are cached: a second call is cheap."""
+    chosen = fold(args.fold) if args.fold else None
+    if chosen is not None:
+        split = chosen.split()
+        where: dict[str, Any] = {"fold": chosen.to_json()}
+    else:
+        split = default_split(
+            args.train_data,
+            args.unseen_data,
+            train=args.train_hours,
+            val=args.val_hours,
+            test=args.test_hours,
+            synthetic=args.synthetic,
+        )
+        where = {
+            "hours": {"train": args.train_hours, "val": args.val_hours, "test": args.test_hours}
+        }
+    described = {**split.describe(), **where}
+    if expect is not None and _json(described) != _json(expect):
+        raise TrainRefused(
+            f"this run's data ({_data_summary(described)}) is not the base's "
+            f"({_data_summary(expect)}): the candidate would be judged on other "
+            "held-out data; give the base's data options"
+        )
+    return split, described
+
+
 def run_layout(args: argparse.Namespace) -> tuple[FeatureSpec, ActionSpec]:
     """The features this run's policy reads and the action table it chooses from."""
     if not args.signal:
@@ -458,22 +490,12 @@ def run(
     out = Path(args.out)
     run_dir = Path(args.run_dir or Path("var/runs") / out.name)
     t_start = time.time()
-    chosen = fold(args.fold) if args.fold else None
-    if chosen is not None:
-        split = chosen.split()
-    else:
-        split = default_split(
-            args.train_data,
-            args.unseen_data,
-            train=args.train_hours,
-            val=args.val_hours,
-            test=args.test_hours,
-            synthetic=args.synthetic,
-        )
+    fspec, aspec = run_layout(args)
+    parent = load_parent(args.init_from, fspec, aspec) if args.init_from else None
+    split, data_json = load_split(args, expect_data)
     # what the schedules and the passive tactic are tuned with: they read no features,
     # so a run with the signal gets the very parameters a run without it gets
     schedule_spec = FeatureSpec(decision_interval_s=args.decision_interval)
-    fspec, aspec = run_layout(args)
     cfg = EnvConfig(participation=args.participation)  # what evaluation and the gate run
     train_cfg = replace(
         cfg,
@@ -482,29 +504,12 @@ def run(
         deadline_penalty_bps=args.deadline_penalty,
         impact_scale=args.impact_scale,
     )
-    parent = load_parent(args.init_from, fspec, aspec) if args.init_from else None
     quiet = bool(args.no_progress)
 
     def say(*parts: object) -> None:
         if not quiet:
             print(*parts, file=sys.stderr)
 
-    data_json = {
-        **split.describe(),
-        **(
-            {"fold": chosen.to_json()}
-            if chosen is not None
-            else {
-                "hours": {"train": args.train_hours, "val": args.val_hours, "test": args.test_hours}
-            }
-        ),
-    }
-    if expect_data is not None and _json(data_json) != _json(expect_data):
-        raise TrainRefused(
-            f"this run's data ({_data_summary(data_json)}) is not the base's "
-            f"({_data_summary(expect_data)}): the candidate would be judged on other "
-            "held-out data; give the base's data options"
-        )
     run_dir.mkdir(parents=True, exist_ok=True)
     say(f"data: train {[s.name for s in split.train]}, test {[s.name for s in split.test]}")
     if parent is not None:  # its inputs must mean what they meant: never refitted
