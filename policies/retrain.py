@@ -290,8 +290,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="then N PPO iterations in the simulator from the AWR step (rlexec "
                     "train --init-from; 0: none)")  # fmt: skip
     ap.add_argument("--train-options", default="", metavar="'OPTIONS'",
-                    help="more rlexec train options for the fine-tuning, e.g. '--envs 8 "
-                    "--max-minutes 20' (default: none; data and reward from the base)")  # fmt: skip
+                    help="more rlexec train options for the fine-tuning, written with '=': "
+                    "--train-options='--envs 8 --max-minutes 20' (default: none; data, "
+                    "features and reward from the base)")  # fmt: skip
     ap.add_argument("--run-dir", default=None,
                     help="fine-tuning's metrics, checkpoints and AWR step (default "
                     "var/runs/<candidate folder name>)")  # fmt: skip
