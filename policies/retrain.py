@@ -31,12 +31,15 @@ the TWAP control variate, timing-risk and deadline terms) differ: AWR weighs the
 PPO then optimises the second.
 
 The candidate inherits the base's feature spec, normalisation, action table, data split,
-environment and baseline parameters, so ``rlexec gate`` backtests it on the very held-out
-data the base was judged on; the manifest's ``retrain`` section names the recordings,
-their rows, parents and days, and the base's digest.
+environment and baseline parameters (fine-tuned: the first four kept, the baselines
+estimated again on the same training split, as any training run does), so ``rlexec
+gate`` backtests it on the very held-out data the base was judged on; the manifest's
+``retrain`` section names the recordings, their rows, parents and days, the base's
+digest and, fine-tuned, the AWR step's digest and the train command.
 
-Exit status (either way): 0 candidate written and passed the gate, 1 written but refused by the gate,
-2 bad input (one line says what), 3 a gate run that could not finish.
+Exit status, with or without fine-tuning: 0 candidate written and passed the gate, 1
+written but refused by the gate, 2 bad input (one line says what), 3 a gate run that
+could not finish.
 """
 
 from __future__ import annotations
