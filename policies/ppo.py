@@ -68,6 +68,15 @@ class PPO:
     def policy_net(self) -> PolicyNet:
         return self.pi
 
+    def start_from(self, actor: PolicyNet) -> None:
+        """Continue from ``actor``'s weights (an artifact's policy net, same shape).
+
+        The weights are copied into the actor's own tensors, so the optimiser keeps
+        tracking them; the critic is left as it is (an artifact holds none)."""
+        if actor.spec() != self.pi.spec():
+            raise ValueError(f"actor {actor.spec()} is not this learner's {self.pi.spec()}")
+        self.pi.load_state_dict(actor.state_dict())
+
     def act(
         self, obs: np.ndarray, rng: torch.Generator
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -19,22 +19,34 @@ Why this and not PPO on the recordings: PPO needs the probabilities of the polic
 acted, and the served policy acts by arg-max (no probabilities to ratio against); AWR is
 plain weighted supervised learning on logged data, stable on a few thousand rows, and it
 reduces to behaviour cloning of the recorded choices (beta -> infinity). The KL anchor
-keeps states the recordings never visited where the base had them. Simulator fine-tuning
-(PPO from the candidate's weights) is ``rlexec train``'s job and is not chained here.
+keeps states the recordings never visited where the base had them.
+
+With ``--fine-tune-iterations N`` the AWR step is written to ``<run-dir>/awr`` and PPO
+continues from it in the simulator for N iterations: the very ``rlexec train
+--init-from`` run (:func:`policies.train.run`), on the base's data split (refused if it
+would be another) with the base's reward terms and participation (its manifest's
+``training`` section, when it has one), further train options from ``--train-options``.
+The recordings' reward (the daemon's plain IS increment) and the simulator's (shaped:
+the TWAP control variate, timing-risk and deadline terms) differ: AWR weighs the first,
+PPO then optimises the second.
 
 The candidate inherits the base's feature spec, normalisation, action table, data split,
-environment and baseline parameters, so ``rlexec gate`` backtests it on the very held-out
-data the base was judged on; the manifest's ``retrain`` section names the recordings,
-their rows, parents and days, and the base's digest.
+environment and baseline parameters (fine-tuned: the first four kept, the baselines
+estimated again on the same training split, as any training run does), so ``rlexec
+gate`` backtests it on the very held-out data the base was judged on; the manifest's
+``retrain`` section names the recordings, their rows, parents and days, the base's
+digest and, fine-tuned, the AWR step's digest and the train command.
 
-Exit status: 0 candidate written and passed the gate, 1 written but refused by the gate,
-2 bad input (one line says what), 3 a gate run that could not finish.
+Exit status, with or without fine-tuning: 0 candidate written and passed the gate, 1
+written but refused by the gate, 2 bad input (one line says what), 3 a gate run that
+could not finish.
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import shlex
 import sys
 from collections import Counter
 from collections.abc import Sequence
@@ -47,7 +59,7 @@ import numpy.typing as npt
 import torch
 from torch import nn
 
-from policies.artifact import ArtifactError, save_artifact
+from policies.artifact import ArtifactError, load_artifact, save_artifact
 from policies.backtest.cli import add_run_options
 from policies.learned import LearnedPolicy, load_policy
 from policies.network import PolicyNet, ValueNet
@@ -277,6 +289,16 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--kl", type=float, default=0.1, help="weight of the KL anchor to the base")
     ap.add_argument("--train-seed", type=int, default=7, help="seed of the fit")
     ap.add_argument("--no-gate", action="store_true", help="write the candidate only")
+    ap.add_argument("--fine-tune-iterations", type=int, default=0, metavar="N",
+                    help="then N PPO iterations in the simulator from the AWR step (rlexec "
+                    "train --init-from; 0: none)")  # fmt: skip
+    ap.add_argument("--train-options", default="", metavar="'OPTIONS'",
+                    help="more rlexec train options for the fine-tuning, written with '=': "
+                    "--train-options='--envs 8 --max-minutes 20' (default: none; data, "
+                    "features and reward from the base)")  # fmt: skip
+    ap.add_argument("--run-dir", default=None,
+                    help="fine-tuning's metrics, checkpoints and AWR step (default "
+                    "var/runs/<candidate folder name>)")  # fmt: skip
     ap.add_argument("--orders", type=int, default=300, help="gate: parent orders per group")
     ap.add_argument("--min-orders", type=int, default=30, help="gate: fewest orders a cell may hold")  # fmt: skip
     ap.add_argument("--report", default=None, help="gate report folder (default var/gate/<name>)")
@@ -302,19 +324,123 @@ def _gate_args(args: argparse.Namespace, candidate: Path) -> list[str]:
     return out
 
 
+# what retrain sets in the fine-tuning run itself, so --train-options may not
+_SET_BY_RETRAIN = {
+    "init_from": "the AWR step",
+    "out": "--out",
+    "run_dir": "--run-dir",
+    "iterations": "--fine-tune-iterations",
+    "seed": "--train-seed",
+}
+
+
+def _option(flag: str, value: object) -> list[str]:
+    return [flag, str(value)]
+
+
+def fine_tune_options(manifest: dict[str, Any]) -> list[str]:
+    """``rlexec train`` options reproducing the base's data split, features, participation
+    and reward terms (its training section, when it has one), from its manifest."""
+    from policies.data import repo_data
+
+    data = manifest.get("data", {})
+    opts: list[str] = []
+    if "fold" in data:
+        opts += _option("--fold", data["fold"]["name"])
+    else:
+        hours = data.get("hours", {})
+        for part in ("train", "val", "test"):
+            if part in hours:
+                opts += _option(f"--{part}-hours", hours[part])
+        recorded = [e["name"] for e in data.get("train", []) if "file" in e]
+        unseen = [e["name"] for e in data.get("test", []) if "file" in e]
+        unseen = [n for n in unseen if n not in recorded]
+        regimes = sorted({e["name"].rsplit("_", 1)[-1] for e in data.get("train", []) if "file" not in e})  # fmt: skip
+        if recorded:
+            opts += ["--train-data", *(str(repo_data() / n) for n in recorded)]
+        opts += ["--unseen-data", *(str(repo_data() / n) for n in unseen)]
+        if regimes:
+            opts += ["--synthetic", *regimes]
+    features = manifest.get("features", {})
+    if "decision_interval_s" in features:
+        opts += _option("--decision-interval", features["decision_interval_s"])
+    if features.get("signal"):
+        opts.append("--signal")
+    lo, hi = manifest.get("env", {}).get("participation", (None, None))
+    if lo is not None:
+        opts += _option("--participation", f"{lo}-{hi}")
+    trained = manifest.get("training", {}).get("env", {})
+    if "risk_aversion" in trained:
+        opts += _option("--risk-aversion", trained["risk_aversion"])
+    if "deadline_penalty_bps" in trained:
+        opts += _option("--deadline-penalty", trained["deadline_penalty_bps"])
+    if "impact_scale" in trained:
+        opts += _option("--impact-scale", "-".join(str(x) for x in trained["impact_scale"]))
+    if "reward_baseline" in trained and trained["reward_baseline"] is None:
+        opts.append("--absolute-reward")
+    return [*opts, "--test-episodes", "0"]  # the gate judges it on the test split next
+
+
+def fine_tune_run(
+    args: argparse.Namespace, base: LearnedPolicy, awr_dir: Path, run_dir: Path
+) -> tuple[argparse.Namespace, list[str]]:
+    """The fine-tuning run's parsed options and its command line, checked before any
+    fitting: a base whose layout ``rlexec train`` does not build is refused here."""
+    from policies.init_from import layout_differences
+    from policies.train import build_parser as train_parser
+    from policies.train import check_options, load_split, run_layout
+
+    parser = train_parser()
+    parser.prog = "rlexec retrain --train-options"
+    own = shlex.split(args.train_options)
+    given, defaults = parser.parse_args(own), parser.parse_args([])
+    taken = [f"--{k.replace('_', '-')} (retrain sets it: {how})"
+             for k, how in _SET_BY_RETRAIN.items() if getattr(given, k) != getattr(defaults, k)]  # fmt: skip
+    if taken:
+        raise RetrainRefused(f"--train-options may not set {', '.join(taken)}")
+    argv = [
+        *fine_tune_options(base.artifact.manifest), *own,
+        "--init-from", str(awr_dir), "--out", args.out, "--run-dir", str(run_dir),
+        "--iterations", str(args.fine_tune_iterations), "--seed", str(args.train_seed),
+        *([] if args.progress else ["--no-progress"]),
+    ]  # fmt: skip
+    targs = parser.parse_args(argv)
+    check_options(targs)
+    fspec, aspec = run_layout(targs)
+    art = base.artifact
+    diffs = layout_differences(art.feature_spec, art.action_spec, fspec, aspec)
+    if diffs:
+        raise RetrainRefused(
+            f"--fine-tune-iterations: the base {art.path} has {'; '.join(diffs)}; rlexec "
+            "train builds the latter, so it cannot fine-tune this base (the AWR step alone "
+            "runs without --fine-tune-iterations)"
+        )
+    load_split(targs, base.artifact.manifest.get("data"))  # the base's, or refused now
+    return targs, argv
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from core.log import configure
+    from policies.train import USER_ERRORS
+    from policies.train import run as train
 
     configure(level="ERROR")
     try:
-        if args.epochs < 1 or not args.beta > 0 or args.kl < 0:
-            raise RetrainRefused("--epochs >= 1, --beta > 0 and --kl >= 0")
+        if args.epochs < 1 or not args.beta > 0 or args.kl < 0 or args.fine_tune_iterations < 0:
+            raise RetrainRefused(
+                "--epochs >= 1, --beta > 0, --kl >= 0, --fine-tune-iterations >= 0"
+            )
         base_dir = Path(args.base) if args.base else COMMITTED
         out = Path(args.out)
         if out.resolve() == base_dir.resolve():
             raise RetrainRefused("--out is the base artifact itself; write the candidate elsewhere")
         base = load_policy(base_dir)
+        run_dir = Path(args.run_dir or Path("var/runs") / out.name)
+        awr_dir = run_dir / "awr"
+        fine_tune = (
+            fine_tune_run(args, base, awr_dir, run_dir) if args.fine_tune_iterations else None
+        )
         exp = load_experience(args.recordings, base, args.days)
         torch.set_num_threads(1)
         net, figures = advantage_weighted(
@@ -323,8 +449,24 @@ def main(argv: list[str] | None = None) -> int:
         )  # fmt: skip
         name = args.name or f"{base.name}_retrained"
         extra = {"name": name, "recordings": str(args.recordings), "days": exp.days}
-        digest = write_candidate(out, base, net, figures, extra)
-    except (RetrainRefused, ArtifactError, OSError) as exc:
+        if fine_tune is None:
+            digest = write_candidate(out, base, net, figures, extra)
+        else:
+            targs, train_argv = fine_tune
+            awr = write_candidate(awr_dir, base, net, figures, {**extra, "name": f"{name}_awr"})
+            retrain = load_artifact(awr_dir, awr).manifest["retrain"]
+            provenance = {
+                "name": name,
+                "algo": "awr+ppo",
+                "retrain": {
+                    **retrain,
+                    "awr_step": {"path": str(awr_dir), "digest": awr},
+                    "fine_tune": {"iterations": args.fine_tune_iterations, "command": train_argv},
+                },
+            }
+            expect = base.artifact.manifest.get("data")
+            digest = train(targs, train_argv, expect_data=expect, provenance=provenance).digest
+    except (RetrainRefused, ArtifactError, OSError, *USER_ERRORS) as exc:
         print(f"rlexec retrain: {exc}", file=sys.stderr)
         return 2
     print(
@@ -332,6 +474,7 @@ def main(argv: list[str] | None = None) -> int:
         f"parents over {len(exp.days)} day(s); {figures['changed_decisions']:.1%} of the "
         f"recorded decisions now go another way (agreement with the recorded actions "
         f"{figures['agreement_base']:.1%} -> {figures['agreement_candidate']:.1%})"
+        + (f"; then {args.fine_tune_iterations} PPO iterations from {awr_dir}" if fine_tune else "")
     )
     if args.no_gate:
         print("not gated (--no-gate): run `rlexec gate` on it before promoting")

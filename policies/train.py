@@ -34,15 +34,16 @@ import json
 import os
 import sys
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from exchange.data import LobsterFormatError
 from policies.actions import ActionSpec
-from policies.artifact import save_artifact
+from policies.artifact import ArtifactError, LoadedArtifact, save_artifact
 from policies.backtest.cli import range_arg
 from policies.baselines import PassiveCatchUp, ScheduleTactic, TwapSchedule
 from policies.baselines.passive import tune_tolerance
@@ -51,6 +52,7 @@ from policies.data import (
     DEFAULT_TRAIN,
     DEFAULT_VAL,
     FOLDS,
+    DataError,
     DataSplit,
     Source,
     default_split,
@@ -60,6 +62,7 @@ from policies.env import EnvConfig, ExecutionEnv
 from policies.evaluate import estimate_baselines, evaluate, run_group
 from policies.feature_shift import feature_rows
 from policies.features import FeatureSpec, Normaliser
+from policies.init_from import InitRefused, describe_parent, load_parent
 from policies.learned import LearnedPolicy
 from policies.network import PolicyNet
 from policies.vector_env import SyncVecEnv, VecEnv, WorkerVecEnv
@@ -176,6 +179,21 @@ def build_parser() -> argparse.ArgumentParser:
         "(0: start from a bias toward catchup_touch instead)",
     )
     ap.add_argument("--imitate-epochs", type=int, default=20, help="behaviour-cloning epochs")
+    ap.add_argument(
+        "--init-from",
+        default=None,
+        metavar="ARTIFACT",
+        help="PPO only: continue from this artifact's policy (its normaliser and action "
+        "table kept, no cloning); default: none, start from the cloned passive tactic",
+    )
+    ap.add_argument(
+        "--critic-episodes",
+        type=int,
+        default=96,
+        help="with --init-from: training episodes of the artifact's own play fitting the "
+        "critic (an artifact holds no critic; 0: the critic starts untrained)",
+    )
+    ap.add_argument("--critic-epochs", type=int, default=20, help="with --init-from: critic epochs")
     ap.add_argument("--train-hours", default=DEFAULT_TRAIN, help="training hours")
     ap.add_argument("--val-hours", default=DEFAULT_VAL, help="validation hours (model selection)")
     ap.add_argument("--test-hours", default=DEFAULT_TEST, help="held-out test hours")
@@ -334,24 +352,73 @@ def _cpu_minutes() -> float:
     return (me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime) / 60
 
 
-def main(argv: list[str] | None = None) -> int:
-    from core.log import configure
+class TrainRefused(ValueError):
+    """Options this run cannot use; the message says which and why."""
 
-    args = build_parser().parse_args(argv)
-    configure(level="ERROR")
-    seed_everything(args.seed, args.threads)
-    device = torch.device(
-        "cuda"
-        if args.device == "auto" and torch.cuda.is_available()
-        else ("cpu" if args.device == "auto" else args.device)
-    )
-    out = Path(args.out)
-    run_dir = Path(args.run_dir or Path("var/runs") / out.name)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    t_start = time.time()
+
+@dataclass(frozen=True, slots=True)
+class Trained:
+    """What a run wrote: the artifact, its digest and the checkpoint kept."""
+
+    path: Path
+    digest: str
+    best_checkpoint: dict[str, Any]
+    iterations_run: int
+
+
+def check_options(args: argparse.Namespace) -> None:
+    """Refuse, before anything is loaded or written, what the run cannot honour."""
+    counts = {
+        "--iterations": (args.iterations, 1),
+        "--envs": (args.envs, 1),
+        "--workers": (args.workers, 1),
+        "--threads": (args.threads, 1),
+        "--eval-every": (args.eval_every, 1),
+        "--val-episodes": (args.val_episodes, 2),  # a timing risk needs two
+        "--norm-episodes": (args.norm_episodes, 1),
+        "--calibrate-episodes": (args.calibrate_episodes, 0),
+        "--tune-episodes": (args.tune_episodes, 0),
+        "--imitate-episodes": (args.imitate_episodes, 0),
+        "--imitate-epochs": (args.imitate_epochs, 1),
+        "--critic-episodes": (args.critic_episodes, 0),
+        "--critic-epochs": (args.critic_epochs, 1),
+    }
+    low = [
+        f"{opt} >= {least} (got {value})" for opt, (value, least) in counts.items() if value < least
+    ]
+    if args.test_episodes == 1 or args.test_episodes < 0:
+        low.append(f"--test-episodes 0 or >= 2 (got {args.test_episodes})")
+    if low:
+        raise TrainRefused("; ".join(low))
+    if args.participation[1] > 1:
+        raise TrainRefused(
+            f"--participation {args.participation[0]}-{args.participation[1]}: a parent "
+            "larger than the window's whole volume (above 1) cannot be worked"
+        )
+    if not (args.max_minutes > 0 and args.decision_interval > 0):
+        raise TrainRefused("--max-minutes and --decision-interval must be > 0")
+    if args.risk_aversion < 0 or args.deadline_penalty < 0:
+        raise TrainRefused("--risk-aversion and --deadline-penalty must be >= 0")
+    if args.init_from is not None:
+        if args.algo != "ppo":
+            raise TrainRefused(
+                "--init-from is PPO only: an artifact's scores are a policy's logits, "
+                "not the Q-values DQN would continue from"
+            )
+        if Path(args.out).resolve() == Path(args.init_from).resolve():
+            raise TrainRefused("--out is the --init-from artifact itself; write elsewhere")
+
+
+def load_split(
+    args: argparse.Namespace, expect: dict[str, Any] | None = None
+) -> tuple[DataSplit, dict[str, Any]]:
+    """The run's data split and the manifest's description of it; TrainRefused if
+    ``expect`` is given and the split is another (a retrained candidate must be judged
+    on its base's held-out data). Loaded days are cached: a second call is cheap."""
     chosen = fold(args.fold) if args.fold else None
     if chosen is not None:
         split = chosen.split()
+        where: dict[str, Any] = {"fold": chosen.to_json()}
     else:
         split = default_split(
             args.train_data,
@@ -361,15 +428,74 @@ def main(argv: list[str] | None = None) -> int:
             test=args.test_hours,
             synthetic=args.synthetic,
         )
+        where = {
+            "hours": {"train": args.train_hours, "val": args.val_hours, "test": args.test_hours}
+        }
+    described = {**split.describe(), **where}
+    if expect is not None and _json(described) != _json(expect):
+        raise TrainRefused(
+            f"this run's data ({_data_summary(described)}) is not the base's "
+            f"({_data_summary(expect)}): the candidate would be judged on other "
+            "held-out data; give the base's data options"
+        )
+    return split, described
+
+
+def run_layout(args: argparse.Namespace) -> tuple[FeatureSpec, ActionSpec]:
+    """The features this run's policy reads and the action table it chooses from."""
+    if not args.signal:
+        return FeatureSpec(decision_interval_s=args.decision_interval), ActionSpec()
+    from signals.provider import committed_signal_digest
+
+    fspec = FeatureSpec.of_version(
+        3, decision_interval_s=args.decision_interval, signal=committed_signal_digest()
+    )
+    return fspec, ActionSpec()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``rlexec train`` and ``python -m policies.train`` alike: bad input is one line on
+    stderr and exit status 2, never a traceback."""
+    args = build_parser().parse_args(argv)
+    try:
+        run(args, list(sys.argv[1:] if argv is None else argv))
+    except USER_ERRORS as exc:
+        print(f"rlexec train: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def run(
+    args: argparse.Namespace,
+    argv: list[str],
+    *,
+    expect_data: dict[str, Any] | None = None,
+    provenance: dict[str, Any] | None = None,
+) -> Trained:
+    """One training run as the command line describes it (``argv``, for the manifest).
+
+    ``expect_data``: the data section the run's split must describe (TrainRefused,
+    before anything is written, if it does not: a retrained candidate is judged on its
+    base's held-out data). ``provenance``: manifest keys to add (``rlexec retrain``'s)."""
+    from core.log import configure
+
+    check_options(args)
+    configure(level="ERROR")
+    seed_everything(args.seed, args.threads)
+    device = torch.device(
+        "cuda"
+        if args.device == "auto" and torch.cuda.is_available()
+        else ("cpu" if args.device == "auto" else args.device)
+    )
+    out = Path(args.out)
+    run_dir = Path(args.run_dir or Path("var/runs") / out.name)
+    t_start = time.time()
+    fspec, aspec = run_layout(args)
+    parent = load_parent(args.init_from, fspec, aspec) if args.init_from else None
+    split, data_json = load_split(args, expect_data)
     # what the schedules and the passive tactic are tuned with: they read no features,
     # so a run with the signal gets the very parameters a run without it gets
-    fspec = schedule_spec = FeatureSpec(decision_interval_s=args.decision_interval)
-    if args.signal:
-        from signals.provider import committed_signal_digest
-
-        fspec = FeatureSpec.of_version(
-            3, decision_interval_s=args.decision_interval, signal=committed_signal_digest()
-        )
+    schedule_spec = FeatureSpec(decision_interval_s=args.decision_interval)
     cfg = EnvConfig(participation=args.participation)  # what evaluation and the gate run
     train_cfg = replace(
         cfg,
@@ -378,16 +504,19 @@ def main(argv: list[str] | None = None) -> int:
         deadline_penalty_bps=args.deadline_penalty,
         impact_scale=args.impact_scale,
     )
-    aspec = ActionSpec()
     quiet = bool(args.no_progress)
 
     def say(*parts: object) -> None:
         if not quiet:
             print(*parts, file=sys.stderr)
 
+    run_dir.mkdir(parents=True, exist_ok=True)
     say(f"data: train {[s.name for s in split.train]}, test {[s.name for s in split.test]}")
-    explore = replace(train_cfg, reward_baseline=None)  # no shadow needed to see features
-    norm = fit_normaliser(split, fspec, explore, args.norm_episodes, args.seed)
+    if parent is not None:  # its inputs must mean what they meant: never refitted
+        norm = parent.normaliser
+    else:
+        explore = replace(train_cfg, reward_baseline=None)  # no shadow needed to see features
+        norm = fit_normaliser(split, fspec, explore, args.norm_episodes, args.seed)
     recorded = [s for s in split.train if isinstance(s, Source)]
     params = estimate_baselines(
         recorded,
@@ -417,13 +546,33 @@ def main(argv: list[str] | None = None) -> int:
     n_in = len(fspec.names)
     algo: Any
     imitation: dict[str, Any] = {}
+    init_from: dict[str, Any] = {}
     if args.algo == "ppo":
         from policies.ppo import PPO, PPOConfig
 
         pcfg = PPOConfig()
-        cloning = args.imitate_episodes > 0
-        algo = PPO(n_in, aspec.n, pcfg, device, prior_index=None if cloning else aspec.prior_index)
-        if cloning:
+        if parent is not None:  # the artifact's own shape, whatever this code's default
+            pcfg = replace(pcfg, hidden=parent.net.hidden)
+        cloning = parent is None and args.imitate_episodes > 0
+        prior = None if cloning or parent is not None else aspec.prior_index
+        algo = PPO(n_in, aspec.n, pcfg, device, prior_index=prior)
+        if parent is not None:
+            algo.start_from(parent.net)
+            init_from = {
+                **describe_parent(parent),
+                "critic": _fit_critic(
+                    algo,
+                    parent,
+                    split=split,
+                    fspec=fspec,
+                    norm=norm,
+                    aspec=aspec,
+                    train_cfg=train_cfg,
+                    args=args,
+                ),
+            }
+            say(f"continuing from {parent.path} ({parent.digest[:12]}): {init_from['critic']}")
+        elif cloning:
             from policies.imitation import TableTeacher, clone, demonstrate
 
             teacher = TableTeacher(aspec, float(passive["tolerance"]))
@@ -483,10 +632,10 @@ def main(argv: list[str] | None = None) -> int:
                 k: t.detach().cpu().clone() for k, t in algo.policy_net.state_dict().items()
             }
 
-    if imitation:  # the cloned tactic is a checkpoint like any other
+    if imitation or init_from:  # the start (clone or artifact) is a checkpoint like any other
         row0: dict[str, Any] = {}
         checkpoint(0, row0)
-        imitation["validation"] = row0
+        (init_from if init_from else imitation)["validation"] = row0
     obs = vec.reset()
     env_steps = 0
     cut_short = False
@@ -551,20 +700,7 @@ def main(argv: list[str] | None = None) -> int:
         "seed": args.seed,
         "command": "python -m policies.train "
         + " ".join(argv if argv is not None else sys.argv[1:]),
-        "data": {
-            **split.describe(),
-            **(
-                {"fold": chosen.to_json()}
-                if chosen is not None
-                else {
-                    "hours": {
-                        "train": args.train_hours,
-                        "val": args.val_hours,
-                        "test": args.test_hours,
-                    }
-                }
-            ),
-        },
+        "data": data_json,
         "env": cfg.to_json(),
         "impact": {**_impact_description(split, cfg), "training_scale": list(args.impact_scale)},
         "baselines": {**params.to_json(), "passive_catchup": passive},
@@ -578,6 +714,7 @@ def main(argv: list[str] | None = None) -> int:
             "env": train_cfg.training_json(),
             "selection": "validation: cheapest checkpoint no riskier than TWAP",
             "imitation": imitation,
+            **({"init_from": init_from} if init_from else {}),
             "reward": (
                 "absolute IS increment"
                 if args.absolute_reward
@@ -614,6 +751,7 @@ def main(argv: list[str] | None = None) -> int:
                 config=cfg,
             ),
         }
+    extra.update(provenance or {})
     digest = save_artifact(
         out, net, feature_spec=fspec, normaliser=norm, action_spec=aspec, extra=extra
     )
@@ -627,7 +765,64 @@ def main(argv: list[str] | None = None) -> int:
 
         for group, summary in extra["evaluation"]["groups"].items():
             say(format_table(group, summary))
-    return 0
+    return Trained(out, digest, best, len(history))
+
+
+def _fit_critic(
+    algo: Any,
+    parent: LoadedArtifact,
+    *,
+    split: DataSplit,
+    fspec: FeatureSpec,
+    norm: Normaliser,
+    aspec: ActionSpec,
+    train_cfg: EnvConfig,
+    args: argparse.Namespace,
+) -> dict[str, Any]:
+    """The critic for a run that starts from an artifact (which holds none): fitted, as
+    cloning fits it, to the returns of whole training episodes, here of the artifact's
+    own sampled play (the policy PPO will run), with this run's reward."""
+    if args.critic_episodes == 0:
+        return {"episodes": 0, "fit": "none: the critic starts untrained"}
+    from policies.imitation import OwnPlay, demonstrate, fit_critic
+
+    demos = demonstrate(
+        split.train,
+        OwnPlay(parent.net, args.seed),
+        fspec=fspec,
+        normaliser=norm,
+        action_spec=aspec,
+        config=train_cfg,
+        episodes=args.critic_episodes,
+        seed=args.seed,
+        gamma=algo.cfg.gamma,
+    )
+    figures = fit_critic(
+        algo.vf,
+        demos,
+        epochs=args.critic_epochs,
+        seed=args.seed,
+        reward_scale=algo.cfg.reward_scale,
+    )
+    return {"episodes": args.critic_episodes, **figures}
+
+
+def _json(data: dict[str, Any]) -> str:
+    return json.dumps(data, sort_keys=True, default=str)
+
+
+def _data_summary(data: dict[str, Any]) -> str:
+    """A split in one line: its fold, or each part's sources and windows."""
+    if "fold" in data:
+        return f"fold {data['fold'].get('name')}"
+    return "; ".join(
+        f"{part} "
+        + ", ".join(f"{e.get('name')}@{','.join(e.get('windows', []))}" for e in data.get(part, []))
+        for part in ("train", "val", "test")
+    )
+
+
+USER_ERRORS = (TrainRefused, InitRefused, ArtifactError, DataError, LobsterFormatError)
 
 
 if __name__ == "__main__":

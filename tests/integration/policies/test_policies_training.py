@@ -11,26 +11,7 @@ from core.pinned_dir import sha256_file
 from policies.artifact import WEIGHTS
 from policies.learned import load_policy
 from policies.train import main as train_main
-
-TOY = [
-    "--iterations",
-    "2",
-    "--envs",
-    "2",
-    "--workers",
-    "1",
-    "--eval-every",
-    "2",
-    "--val-episodes",
-    "2",
-    "--norm-episodes",
-    "2",
-    "--calibrate-episodes",
-    "0",
-    "--test-episodes",
-    "2",
-    "--no-progress",
-]
+from tests.integration.policies.toy_training import TOY
 
 
 def run(tmp: Path, name: str, algo: str, seed: int) -> Path:

@@ -8,8 +8,8 @@ import torch
 
 from core.types import Side
 from policies.actions import ActionSpec
-from policies.context import DecisionContext
-from policies.imitation import Demonstrations, TableTeacher, clone
+from policies.context import DecisionContext, Observation
+from policies.imitation import Demonstrations, OwnPlay, TableTeacher, clone, fit_critic
 from policies.network import PolicyNet, ValueNet
 
 S = 1_000_000_000
@@ -55,3 +55,33 @@ def test_cloning_reproduces_the_teachers_choices_and_learns_its_returns() -> Non
     assert fit["agreement"] > 0.95 and fit["decisions"] == 600
     assert fit["value_mse"] < 0.05 * float(np.var(ret * 0.1))
     assert fit["teacher_actions"][spec.index("due_touch")] == int((obs[:, 2] <= 0).sum())
+
+
+def test_a_critic_fitted_for_fine_tuning_learns_the_returns_and_leaves_the_actor_alone() -> None:
+    """An artifact holds no critic: fine-tuning fits one to its own play's returns."""
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    obs = rng.normal(size=(600, 18)).astype(np.float32)
+    ret = (3.0 * obs[:, 0] - obs[:, 1]).astype(np.float32)
+    act = rng.integers(0, 13, size=600).astype(np.int64)
+    pi, vf = PolicyNet(18, 13), ValueNet(18)
+    actor = {k: v.clone() for k, v in pi.state_dict().items()}
+    fit = fit_critic(vf, Demonstrations(obs, act, ret), epochs=40, seed=1, reward_scale=0.1)
+    assert fit["decisions"] == 600 and fit["value_mse"] < 0.05 * fit["value_mse_untrained"]
+    assert all(torch.equal(actor[k], v) for k, v in pi.state_dict().items())
+
+
+def test_own_play_samples_the_actors_distribution_reproducibly() -> None:
+    """The critic must value the sampled policy PPO runs: a sure actor plays its choice,
+    an unsure one spreads as its probabilities say, the same way under the same seed."""
+    pi = PolicyNet(18, 3, (4,))
+    with torch.no_grad():
+        for t in pi.parameters():
+            t.zero_()
+        pi.net[-1].bias.copy_(torch.tensor([0.0, np.log(3.0), -50.0]))  # 1/4, 3/4, never
+    obs = Observation(np.zeros(18, np.float32), ctx(10, 0))
+    play, again = OwnPlay(pi, seed=3), OwnPlay(pi, seed=3)
+    seq = [play.decide(obs) for _ in range(4000)]
+    assert [again.decide(obs) for _ in range(4000)] == seq
+    counts = np.bincount(seq, minlength=3)
+    assert counts[2] == 0 and abs(counts[1] / 4000 - 0.75) < 0.03
