@@ -16,7 +16,6 @@ its own task writes under timeouts, and reads reachability as a value.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +28,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from core.backoff import Backoff
 from core.log import get_logger
+from core.tasks import cancel_and_wait
 from daemon.control.commands import CommandError, parse
 from daemon.control.handler import error
 from daemon.control.outbox import RedisOutbox
@@ -131,9 +131,7 @@ class RedisControlPlane:
         try:
             await self._serve_forever()
         finally:
-            writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await writer
+            await cancel_and_wait(writer)
 
     async def _serve_forever(self) -> None:
         s = self.s

@@ -239,8 +239,7 @@ class LiveVenueFeed:
             self.stats.connected = False
             self.watchdog.disarm()
             for task in self._resyncs_cancel():
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+                await cancel_and_wait(task)
             self.books.reset_all("client stopped" if self._stopping else "connection lost")
         return synced_any
 
