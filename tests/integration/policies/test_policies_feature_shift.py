@@ -27,14 +27,18 @@ EPISODES = 6  # per group; the reference gets twice as many
 MIN_UNCLIPPED = {"recorded": 0.98, "synthetic": 0.95}
 
 
-# Known regression, kept visible (strict: the mark must go once it passes). Since action
+# Known shortfall, kept visible (strict: the mark must go once it passes). Since action
 # table v3 the normaliser's random policy rests what is due more often, so on the
 # training hours it lags the schedule less and need_participation_log's reference is
 # narrower (std 0.128, was 0.174 with table v2); on AMZN's afternoon it still falls far
-# behind near the end time, and 3.5 % (L5) / 2.6 % (L1) of those decisions are clipped
-# (98.7 / 98.6 % unclipped with table v2). The fix belongs to the normaliser's sample
-# (fit it on the episodes of the tactic the policy is cloned from too), which changes
-# what training produces, so it comes with the next candidate (docs/policies.md).
+# behind near the end time, and at this sample size 3.5 % (L5) / 2.6 % (L1) of those
+# decisions are clipped (98.7 / 98.6 % unclipped with table v2). Two findings since
+# (docs/policies.md): at 24 episodes a group the same normaliser leaves 98.4 % (L5) and
+# 98.6 % (L1) unclipped, so much of the miss is this 6-episode sample's noise in a 2 %
+# tail; and the fix once proposed here (add the passive tactic's episodes to the
+# normaliser's sample) made it worse (97.1 % / 97.1 %), because that tactic lags more on
+# the afternoon than on the training morning. The mark stays until the normaliser's
+# reference covers the afternoon at this sample size.
 _V3_NORMALISER = pytest.mark.xfail(
     strict=True,
     reason="need_participation_log clipped on 2.6-3.5 % of AMZN afternoon decisions "
