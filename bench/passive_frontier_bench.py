@@ -20,8 +20,8 @@ estimated on the training split, as ``rlexec train`` does. Reported per configur
 mean IS and timing risk (standard deviation of IS) in bps, the risk against TWAP's in
 per cent, the paired difference to TWAP and to the straight-line passive tactic at
 tolerance 0.2 (the fold's tuned value) with its standard error, and the share left to
-the end time. CPU: about 35 ms an
-episode; 16 configurations x 512 episodes is about 5 minutes.
+the end time (``sweep_share``). CPU: about 35 ms an episode; 16 configurations x 512
+episodes is about 5 minutes.
 Writes bench/results/passive_frontier_bench_<split>.json.
 """
 
@@ -40,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import report
 
 from core.log import configure
-from policies.baselines.passive import PassiveCatchUp
+from policies.baselines.passive import PassiveCatchUp, tactic_figures
 from policies.baselines.schedules import AlmgrenChrissSchedule, Schedule, TwapSchedule
 from policies.data import Source
 from policies.env import EnvConfig, ExecutionEnv, episode_seeds
@@ -85,17 +85,9 @@ def main() -> None:
                     else AlmgrenChrissSchedule(ac.with_risk_aversion(urgency))
                 )
                 runs = [run_episode(env, PassiveCatchUp(tol, schedule), seed=s) for s in seeds]
-                c = np.asarray([r.is_bps for r in runs])
-                costs[(urgency, tol)] = c
-                rows.append(
-                    {
-                        "schedule": "straight line" if urgency == 0.0 else f"AC {urgency:g}",
-                        "tolerance": tol,
-                        "mean_is_bps": float(c.mean()),
-                        "timing_risk_bps": float(c.std(ddof=1)),
-                        "end_time_share": float(np.mean([r.sweep_share for r in runs])),
-                    }
-                )
+                costs[(urgency, tol)] = np.asarray([r.is_bps for r in runs])
+                label = "straight line" if urgency == 0.0 else f"AC {urgency:g}"
+                rows.append({"schedule": label, "tolerance": tol, **tactic_figures(runs)})
     finally:
         env.close()
     twap, ref = costs[(0.0, 0.0)], costs[REFERENCE]

@@ -27,7 +27,7 @@ from policies.baselines.tactic import ScheduleTactic
 
 if TYPE_CHECKING:
     from policies.data import AnySource
-    from policies.env import EnvConfig
+    from policies.env import EnvConfig, EpisodeResult
     from policies.features import FeatureSpec
 
 TOLERANCE_GRID = (0.0, 0.02, 0.05, 0.1, 0.2, 0.3)
@@ -47,6 +47,19 @@ class PassiveCatchUp(ScheduleTactic):
         return {"tolerance": self.tolerance, "schedule": self.schedule.name}
 
 
+def tactic_figures(runs: Sequence[EpisodeResult]) -> dict[str, float]:
+    """Mean shortfall, timing risk (its standard deviation) and end-time share of one
+    tactic's paired runs: what every tuning grid reports per point, so grids compare."""
+    import numpy as np
+
+    costs = np.asarray([r.is_bps for r in runs])
+    return {
+        "mean_is_bps": float(costs.mean()),
+        "timing_risk_bps": float(costs.std(ddof=1)),
+        "sweep_share": float(np.mean([r.sweep_share for r in runs])),
+    }
+
+
 def tune_tolerance(
     sources: Sequence[AnySource],
     fspec: FeatureSpec,
@@ -58,7 +71,6 @@ def tune_tolerance(
 ) -> dict[str, Any]:
     """The grid tolerance with the lowest mean shortfall on ``episodes`` paired episodes
     of ``sources`` (a training split); returns it with every grid point's figures."""
-    import numpy as np
 
     from policies.env import ExecutionEnv, episode_seeds
     from policies.rollout import run_episode
@@ -70,15 +82,7 @@ def tune_tolerance(
         for tol in grid:
             pol = PassiveCatchUp(tol)
             runs = [run_episode(env, pol, seed=s) for s in seeds]
-            costs = np.asarray([r.is_bps for r in runs])
-            table.append(
-                {
-                    "tolerance": tol,
-                    "mean_is_bps": float(costs.mean()),
-                    "timing_risk_bps": float(costs.std(ddof=1)),
-                    "sweep_share": float(np.mean([r.sweep_share for r in runs])),
-                }
-            )
+            table.append({"tolerance": tol, **tactic_figures(runs)})
     finally:
         env.close()
     best = min(table, key=lambda row: row["mean_is_bps"])
