@@ -694,22 +694,34 @@ class MatchingEngine:
     def rematch_crossing(self, book: OrderBook, ts_ns: int) -> int:
         """Trade resting owned orders that the book now crosses (after the background
         was moved under them); each is matched as if it had just arrived, the
-        remainder rests again at its price. Returns how many orders traded."""
+        remainder rests again at its price. Returns how many orders traded.
+
+        Every crossing order leaves the book before the first one trades: a trade
+        publishes the levels changed so far, and a published book must never be
+        crossed (a subscriber's book refuses it). With the crossing orders out, the
+        book is the shifted crowd alone, which is sound. The crowd holds nothing at or
+        beyond a crossing price on our side, so putting remainders back in the order
+        they were taken keeps their time priority; one that earlier orders left with
+        nothing to cross simply rests again."""
         traded = 0
         for side in (1, -1):
             owned = book.owned(side)
             if not owned:
                 continue
+            opp = book.best(-side)
+            crossing: list[tuple[OwnedOrder, int]] = []
             for o in sorted(owned.values(), key=lambda x: (-(x.price or 0) * side, -x.key)):
-                opp = book.best(-side)
                 price = o.price
                 assert price is not None
                 if opp is None or (price < opp if side > 0 else price > opp):
                     break
-                leaves = book.take(side, price, o.key, o.order_qty)
+                crossing.append((o, book.take(side, price, o.key, o.order_qty)))
                 del owned[o.key]
-                traded += 1
+            for o, leaves in crossing:
+                price = o.price
+                assert price is not None
                 remaining, stopped = self.match(book, side, price, leaves, taker=o, ts_ns=ts_ns)
+                traded += int(remaining < leaves)
                 if o.status is _S.FILLED:
                     continue
                 if stopped is not None:
