@@ -101,7 +101,6 @@ class Parents:
         # the symbol's signal, for a policy that reads it (daemon.posture.MarketSignals.feed)
         self._signal_feed = signal_feed
         self.runners: dict[str, ParentRunner] = {}
-        self.choices: dict[str, AlgoChoice] = {}  # each runner's algo and tolerance
         self._builders: dict[str, FeatureBuilder] = {}  # each parent's, to warm up
 
     # ---------------------------------------------------------------- runners
@@ -163,8 +162,7 @@ class Parents:
             mapper=ActionMapper(parent.side),
             time_of_day=self._time_of_day,
         )
-        runner = ParentRunner(self, parent, driver, choice.algo)
-        self.choices[parent.parent_id] = choice
+        runner = ParentRunner(self, parent, driver, choice)
         self.runners[parent.parent_id] = runner
         runner.start()
         self._metrics.parents_active.set(len(self.runners))
@@ -363,7 +361,6 @@ class Parents:
 
     def view(self, p: ParentOrder) -> dict[str, Any]:
         runner = self.runners.get(p.parent_id)
-        choice = self.choices.get(p.parent_id)
         book = self.md.book(p.symbol)
         mark = book.mid if book is not None else None
         return {
@@ -381,7 +378,7 @@ class Parents:
             "start_ns": p.start_ns,
             "end_ns": p.end_ns,
             "algo": runner.algo if runner else "",
-            "tolerance": choice.tolerance if choice else None,
+            "tolerance": runner.choice.tolerance if runner else None,
             "live_children": len(self.engine.live_children(p.parent_id)),
             "decisions": runner.decisions if runner else 0,
         }

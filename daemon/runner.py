@@ -30,6 +30,7 @@ from core.clock import Clock
 from core.log import bound, get_logger
 from core.parent import ParentOrder, ParentState
 from core.tasks import cancel_and_wait
+from daemon.algos import AlgoChoice
 from daemon.metrics import Metrics
 from execution.driver import ParentDriver, Step
 
@@ -120,12 +121,16 @@ def next_decision_ns(start_ns: int, end_ns: int, interval_s: float, now_ns: int)
 
 class ParentRunner:
     def __init__(
-        self, node: RunnerHost, parent: ParentOrder, driver: ParentDriver[Any, Any], algo: str
+        self,
+        node: RunnerHost,
+        parent: ParentOrder,
+        driver: ParentDriver[Any, Any],
+        choice: AlgoChoice,
     ) -> None:
         self.node = node
         self.parent = parent
         self.driver = driver
-        self.algo = algo
+        self.choice = choice  # the algo (and catchup's tolerance) it was given
         self.decisions = 0
         self.denials = 0
         self._wake = asyncio.Event()
@@ -136,6 +141,10 @@ class ParentRunner:
     @property
     def parent_id(self) -> str:
         return self.parent.parent_id
+
+    @property
+    def algo(self) -> str:
+        return self.choice.algo
 
     def start(self) -> None:
         if self._task is None:
