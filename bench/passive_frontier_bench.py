@@ -10,8 +10,11 @@ tolerance cheaper and riskier). Its risk comes from lagging the line on the orde
 market runs away. An Almgren-Chriss line holds less inventory all along, so the same
 lag leaves less exposed; if resting still earns the spread on that line, the tactic
 moves down in risk without giving back its saving. This bench measures that grid:
-schedule urgency (Almgren-Chriss risk aversion, 0 = the straight line) times catch-up
-tolerance (0 = cross whatever is behind: TWAP or the AC tactic themselves).
+schedule urgency times catch-up tolerance (0 = cross whatever is behind: TWAP or the
+line's own schedule tactic). The urgency is either the Almgren-Chriss risk aversion
+with the training split's AC parameters (``--lines ac``, the first measurement) or the
+dimensionless kappa T of the line the tactic now works and training tunes
+(``--lines kappa``, :class:`~policies.baselines.schedules.FrontLoadedSchedule`).
 
 Every configuration runs the same paired episodes (one seed list) of the time-forward
 fold's training split, or its validation split (``--split val``); never the test split,
@@ -20,9 +23,10 @@ estimated on the training split, as ``rlexec train`` does. Reported per configur
 mean IS and timing risk (standard deviation of IS) in bps, the risk against TWAP's in
 per cent, the paired difference to TWAP and to the straight-line passive tactic at
 tolerance 0.2 (the fold's tuned value) with its standard error, and the share left to
-the end time (``sweep_share``). CPU: about 35 ms an episode; 16 configurations x 512
-episodes is about 5 minutes.
-Writes bench/results/passive_frontier_bench_<split>.json.
+the end time (``sweep_share``). CPU: about 35 ms an episode; 16 configurations (20 with
+``--lines kappa``) x 512 episodes is about 5 (6) minutes.
+Writes bench/results/passive_frontier_bench_<split>.json (``--lines kappa``:
+passive_frontier_bench_kappa_<split>.json).
 """
 
 from __future__ import annotations
@@ -40,8 +44,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import report
 
 from core.log import configure
-from policies.baselines.passive import PassiveCatchUp, tactic_figures
-from policies.baselines.schedules import AlmgrenChrissSchedule, Schedule, TwapSchedule
+from policies.baselines.passive import URGENCY_GRID, PassiveCatchUp, tactic_figures
+from policies.baselines.schedules import (
+    AlmgrenChrissSchedule,
+    FrontLoadedSchedule,
+    Schedule,
+    TwapSchedule,
+)
 from policies.data import Source
 from policies.env import EnvConfig, ExecutionEnv, episode_seeds
 from policies.evaluate import estimate_baselines
@@ -49,7 +58,10 @@ from policies.features import FeatureSpec
 from policies.rollout import run_episode
 from policies.train import build_parser, load_split
 
-URGENCY = (0.0, 1e-4, 3e-4, 1e-3)  # Almgren-Chriss risk aversion; 0: the straight line
+URGENCY = {
+    "ac": (0.0, 1e-4, 3e-4, 1e-3),  # Almgren-Chriss risk aversion; 0: the straight line
+    "kappa": URGENCY_GRID,  # kappa T of the front-loaded line (what training tunes)
+}
 TOLERANCE = (0.0, 0.1, 0.2, 0.3)
 REFERENCE = (0.0, 0.2)  # the straight-line passive tactic at the fold's tuned tolerance
 
@@ -59,6 +71,7 @@ def main() -> None:
     ap.add_argument("--split", choices=("train", "val"), default="train")
     ap.add_argument("--episodes", type=int, default=512, help="paired episodes per configuration")
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--lines", choices=("ac", "kappa"), default="kappa")
     args = ap.parse_args()
     if args.episodes < 2:
         ap.error("--episodes must be at least 2 (a timing risk needs two)")
@@ -77,16 +90,17 @@ def main() -> None:
     rows: list[dict[str, Any]] = []
     t0 = time.time()
     try:
-        for urgency in URGENCY:
+        for urgency in URGENCY[args.lines]:
             for tol in TOLERANCE:
-                schedule: Schedule = (
-                    TwapSchedule()
-                    if urgency == 0.0
-                    else AlmgrenChrissSchedule(ac.with_risk_aversion(urgency))
-                )
+                schedule: Schedule = TwapSchedule()
+                if urgency and args.lines == "ac":
+                    schedule = AlmgrenChrissSchedule(ac.with_risk_aversion(urgency))
+                elif urgency:
+                    schedule = FrontLoadedSchedule(urgency)
                 runs = [run_episode(env, PassiveCatchUp(tol, schedule), seed=s) for s in seeds]
                 costs[(urgency, tol)] = np.asarray([r.is_bps for r in runs])
-                label = "straight line" if urgency == 0.0 else f"AC {urgency:g}"
+                kind = "AC" if args.lines == "ac" else "kappa T"
+                label = "straight line" if urgency == 0.0 else f"{kind} {urgency:g}"
                 rows.append({"schedule": label, "tolerance": tol, **tactic_figures(runs)})
     finally:
         env.close()
@@ -104,8 +118,9 @@ def main() -> None:
         f"AC parameters from the training split (sigma {ac.sigma_bps_sqrt_s:.3f} bp/sqrt(s), "
         f"eta {ac.eta_bps:.2f} bp); {time.time() - t0:.0f} s"
     )
+    stem = "passive_frontier_bench" + ("_kappa" if args.lines == "kappa" else "")
     report(
-        f"passive_frontier_bench_{args.split}",
+        f"{stem}_{args.split}",
         rows,
         {
             "split": args.split,
@@ -113,7 +128,8 @@ def main() -> None:
             "episodes": n,
             "seed": args.seed,
             "ac": ac.to_json(),
-            "urgency_grid": list(URGENCY),
+            "lines": args.lines,
+            "urgency_grid": list(URGENCY[args.lines]),
             "tolerance_grid": list(TOLERANCE),
         },
     )

@@ -138,6 +138,7 @@ class NodeCommands:
             duration_s=args.duration_s,
             algo=args.algo,
             tolerance=choice.tolerance,
+            urgency=choice.urgency,
         )
         return {"parent_id": parent_id, "state": parent.state.value}
 

@@ -15,6 +15,7 @@ from pydantic import Field, SecretStr, model_validator
 
 from core.config import InstrumentSection, LoggingSection, ReconnectSection, Section
 from gateways.fix.settings import InitiatorSettings, SessionSettings
+from policies.actions import MAX_LINE
 from risk.limits import RiskLimitsConfig
 
 
@@ -178,15 +179,27 @@ class ExecutionSection(Section):
     minute (~30 ms)."""
     catchup_tolerance: float | None = Field(default=None, ge=0, lt=1, allow_inf_nan=False)
     """algo catchup (passive at the touch with catch-up crossing): how far a parent may
-    fall behind a straight-line schedule, as a share of the parent (0 <= t < 1), before
-    what is behind beyond it crosses the spread; it shrinks to 0 at the end time. 0 is
-    the TWAP tactic; larger waits longer for passive fills, and is cheaper only where
-    the market comes to the order. Unset: the value the loaded artifact's training tuned
-    (manifest baselines.passive_catchup.tolerance); without one (the committed ppo_amzn
-    has none) catchup is refused, as a tolerance tuned on one ticker and hour is no
-    default for another. Issue 15's gate runs tuned 0.20 (AMZN and AAPL, 09:30-12:00)
-    and 0.30 (AMZN alone; bench/results/issue15/*manifest.json). Read once at start: a
-    load_policy never changes it, and a parent keeps the value it started with."""
+    fall behind its line (straight unless catchup_urgency), as a share of the parent
+    (0 <= t < 1), before what is behind beyond it crosses the spread; it shrinks to 0 at
+    the end time. 0 is the TWAP tactic; larger waits longer for passive fills, and is
+    cheaper only where the market comes to the order. Unset: the values the loaded
+    artifact's training tuned (manifest baselines.passive_catchup.tolerance, with its
+    urgency); without one (the committed ppo_amzn has none) catchup is refused, as a
+    tolerance tuned on one ticker and hour is no default for another. Issue 15's gate
+    runs tuned 0.20 (AMZN and AAPL, 09:30-12:00) and 0.30 (AMZN alone;
+    bench/results/issue15/*manifest.json). Read once at start: a load_policy never
+    changes it, and a parent keeps the value it started with."""
+    catchup_urgency: float | None = Field(default=None, ge=0, le=MAX_LINE, allow_inf_nan=False)
+    """algo catchup: the line the tolerance is measured against, as a dimensionless kappa
+    T: 0 is the straight line; above 0 the Almgren-Chriss shape at that kappa T, front-
+    loaded (2 has 69 % done half way), the same on every ticker and horizon (training
+    tunes it from 0, 1, 2, 3, 5). Why: along a straight line what the tolerance saves is
+    paid in timing risk (the tactic lags on the orders whose market runs away); a
+    front-loaded line leaves less inventory exposed while it lags. Only with
+    catchup_tolerance, as the two are tuned together (set without it: refused at load);
+    unset with it: the straight line. With neither, both come from the artifact
+    (baselines.passive_catchup.urgency; absent: the straight line). Read once at start,
+    like the tolerance."""
     completion: Literal["cross", "stop"] = "cross"
     """At the end time: cross the spread for what is left (repeatedly), or stop."""
     sweep_interval_s: float = Field(default=1.0, gt=0)
@@ -202,6 +215,15 @@ class ExecutionSection(Section):
     """How long one reconciliation round waits for the venue's status answers."""
     shutdown_timeout_s: float = Field(default=10.0, gt=0)
     """Bound on a clean shutdown: half for cancelling, half for logging out."""
+
+    @model_validator(mode="after")
+    def _catchup_pair(self) -> ExecutionSection:
+        if self.catchup_urgency is not None and self.catchup_tolerance is None:
+            raise ValueError(
+                "catchup_urgency is set without catchup_tolerance: the two are tuned as a "
+                "pair, so set both (or neither, to run the artifact's tuned pair)"
+            )
+        return self
 
 
 class JournalSection(Section):

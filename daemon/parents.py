@@ -17,7 +17,7 @@ from core.log import get_logger
 from core.order_tracker import OrderUpdate
 from core.parent import ParentOrder, ParentState
 from daemon import records
-from daemon.algos import AlgoChoice, algo_record, resolve_catchup_tolerance
+from daemon.algos import AlgoChoice, algo_record, resolve_catchup_setting
 from daemon.config import ExecutionSection
 from daemon.control.commands import ALGOS
 from daemon.halts import NodeHalts
@@ -80,13 +80,21 @@ class Parents:
         self._history = history
         self.baselines = BaselineParams.from_json(policy.artifact.manifest.get("baselines", {}))
         # the node's, for new catchup parents: resolved here once, never by a hot swap
-        self.catchup = resolve_catchup_tolerance(
-            execution.catchup_tolerance, policy.artifact.manifest, str(policy.artifact.path)
+        self.catchup = resolve_catchup_setting(
+            execution.catchup_tolerance,
+            execution.catchup_urgency,
+            policy.artifact.manifest,
+            str(policy.artifact.path),
         )
-        if self.catchup.value is None:
+        if not self.catchup.available:
             log.info("catchup_unavailable", reason=self.catchup.source)  # a stock node
         else:
-            log.info("catchup_tolerance", tolerance=self.catchup.value, source=self.catchup.source)
+            log.info(
+                "catchup_tolerance",
+                tolerance=self.catchup.tolerance,
+                urgency=self.catchup.urgency,
+                source=self.catchup.source,
+            )
         self._interval_s = execution.decision_interval_s
         self._settings = RunnerSettings(
             completion=execution.completion,
@@ -108,7 +116,7 @@ class Parents:
         """What a new parent naming ``algo`` runs here; ValueError (the submit's refusal,
         nothing created) for an algo this node cannot run, saying why."""
         if algo == "catchup":
-            return AlgoChoice(algo, self.catchup.require())
+            return self.catchup.require()
         return AlgoChoice(algo)
 
     def policy_for(self, choice: AlgoChoice) -> Policy:
@@ -123,8 +131,8 @@ class Parents:
             return ScheduleTactic(PovSchedule())
         if algo == "ac":
             return ScheduleTactic(AlmgrenChrissSchedule(self.baselines.ac))
-        if algo == "catchup" and choice.tolerance is not None:
-            return PassiveCatchUp(choice.tolerance)
+        if algo == "catchup" and choice.tolerance is not None and choice.urgency is not None:
+            return PassiveCatchUp.along(choice.tolerance, choice.urgency)
         raise ValueError(f"unknown algo {choice}; known: {', '.join(ALGOS)}")
 
     def journal_choice(self, parent_id: str, choice: AlgoChoice) -> None:
@@ -199,15 +207,17 @@ class Parents:
             new_digest=new.artifact.digest,
             parents=[r.parent_id for r in running],
         )
-        tuned = resolve_catchup_tolerance(None, new.artifact.manifest, str(new.artifact.path))
-        if tuned.value != self.catchup.value:
+        tuned = resolve_catchup_setting(None, None, new.artifact.manifest, str(new.artifact.path))
+        if (tuned.tolerance, tuned.urgency) != (self.catchup.tolerance, self.catchup.urgency):
             log.info(
                 "catchup_tolerance_kept",
-                tolerance=self.catchup.value,
+                tolerance=self.catchup.tolerance,
+                urgency=self.catchup.urgency,
                 source=self.catchup.source,
-                loaded_artifact_tuned=tuned.value,
-                detail="a loaded policy changes only algo policy; catchup's tolerance is the "
-                "node's, resolved at start (config, else the starting artifact)",
+                loaded_artifact_tuned=tuned.tolerance,
+                loaded_artifact_tuned_urgency=tuned.urgency,
+                detail="a loaded policy changes only algo policy; catchup's tolerance and "
+                "urgency are the node's, resolved at start (config, else the starting artifact)",
             )
 
     def wake_all(self) -> None:
@@ -379,6 +389,7 @@ class Parents:
             "end_ns": p.end_ns,
             "algo": runner.algo if runner else "",
             "tolerance": runner.choice.tolerance if runner else None,
+            "urgency": runner.choice.urgency if runner else None,
             "live_children": len(self.engine.live_children(p.parent_id)),
             "decisions": runner.decisions if runner else 0,
         }

@@ -82,9 +82,16 @@ class ParentPlan:
     horizon_s: int
     symbol: str = "AMZN"
     algo: str = "policy"  # as `rlexec ctl submit_parent` takes it
-    # algo catchup: its tolerance, the node's [execution] catchup_tolerance live and the
-    # passive tactic's setting in the backtest (the committed artifact tunes none)
+    # algo catchup: its tolerance and urgency, the node's [execution] catchup_tolerance
+    # and catchup_urgency live and the passive tactic's settings in the backtest (the
+    # committed artifact tunes none). An urgency needs a tolerance, as in the config;
+    # None with a tolerance: the straight line
     catchup_tolerance: float | None = None
+    catchup_urgency: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.catchup_urgency is not None and self.catchup_tolerance is None:
+            raise ValueError("a plan's catchup_urgency needs its catchup_tolerance")
 
     @property
     def end_ns(self) -> int:
@@ -158,7 +165,7 @@ def committed_config(*, impact: str | None = None, latency_us: int | None = None
 
 def _policy(plan: ParentPlan) -> Any:
     """What the backtest runs for ``plan``: the committed policy, or the baseline the
-    backtest builds for the algo's name, with the plan's catch-up tolerance."""
+    backtest builds for the algo's name, with the plan's catch-up tolerance and urgency."""
     import json
 
     from daemon.node import DEFAULT_POLICY_DIR
@@ -171,8 +178,10 @@ def _policy(plan: ParentPlan) -> Any:
         return committed
     params = BaselineParams.from_json(committed.artifact.manifest.get("baselines", {}))
     kind = BASELINES[plan.algo]
-    tuned = plan.catchup_tolerance
-    settings = json.dumps({"tolerance": tuned}) if tuned is not None else ""
+    settings = ""
+    if plan.catchup_tolerance is not None:
+        urgency = 0.0 if plan.catchup_urgency is None else plan.catchup_urgency
+        settings = json.dumps({"tolerance": plan.catchup_tolerance, "urgency": urgency})
     return build_policy(PolicySpec(kind, kind, params=settings), params)
 
 
@@ -294,6 +303,11 @@ def _stack_settings(
         kw["daemon_env"] = {
             **kw.get("daemon_env", {}),
             "RLEXEC__EXECUTION__CATCHUP_TOLERANCE": str(plan.catchup_tolerance),
+        }
+    if plan.catchup_urgency is not None:
+        kw["daemon_env"] = {
+            **kw["daemon_env"],
+            "RLEXEC__EXECUTION__CATCHUP_URGENCY": str(plan.catchup_urgency),
         }
     return StackSettings(
         workdir,

@@ -130,7 +130,7 @@ class ParentRunner:
         self.node = node
         self.parent = parent
         self.driver = driver
-        self.choice = choice  # the algo (and catchup's tolerance) it was given
+        self.choice = choice  # the algo (and catchup's settings) it was given
         self.decisions = 0
         self.denials = 0
         self._wake = asyncio.Event()

@@ -18,10 +18,16 @@ way in the simulator and live.
 Why discrete: DQN needs it, PPO is simplest and most stable with it, and every entry
 is an order a trader would recognise; the table is in the artifact manifest so the
 daemon refuses a policy trained on a different table.
+
+Why a table has a line (v4): the desk's passive tactic, which PPO starts from, rests
+what is behind its line and crosses only beyond a tolerance. Off the straight line no
+fixed-slice row does that, so the ``*_behind`` rows measure against the table's own line
+(the tactic's tuned urgency, a kappa T), and the tactic is two rows on any line.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import IntEnum
@@ -32,6 +38,9 @@ from core.orders import ChildOrder
 from core.reconciler import DesiredOrder, resting_view
 from core.types import OrdType, Side, TimeInForce
 from policies.context import DecisionContext
+from policies.estimation import front_loaded_done
+
+MAX_LINE = 50.0  # kappa T beyond which a line is all done within its first decisions
 
 
 class Placement(IntEnum):
@@ -98,8 +107,12 @@ def _table_v3() -> tuple[ActionChoice, ...]:
     )
 
 
-ACTION_TABLES = {2: _table_v2, 3: _table_v3}
-ACTION_VERSION = 3  # what training writes; v2 serves artifacts trained before issue 15
+ACTION_TABLES = {2: _table_v2, 3: _table_v3, 4: _table_v3}
+# what training writes; v2 and v3 serve artifacts trained before. v4 has v3's rows, with
+# "behind" measured against the artifact's line (``ActionSpec.line``) instead of the
+# straight one; at line 0 it decodes exactly as v3.
+ACTION_VERSION = 4
+LINE_VERSION = 4  # the first table with a line of its own
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +121,10 @@ class ActionSpec:
 
     choices: tuple[ActionChoice, ...] = ()
     version: int = ACTION_VERSION
+    # the urgency (kappa T) of the line the *_behind rows measure against: 0 is the
+    # straight line; training sets the passive tactic's tuned one, so the tactic it
+    # clones is two rows of the table on any line (policies.imitation)
+    line: float = 0.0
 
     def __post_init__(self) -> None:
         if not self.choices:
@@ -115,11 +132,35 @@ class ActionSpec:
             if table is None:
                 raise ValueError(f"no action table v{self.version}; have {sorted(ACTION_TABLES)}")
             object.__setattr__(self, "choices", table())
+        if not (math.isfinite(self.line) and 0.0 <= self.line <= MAX_LINE):
+            raise ValueError(
+                f"action table line must be a kappa T in [0, {MAX_LINE:g}], got {self.line}"
+            )
+        if self.line and self.version < LINE_VERSION:
+            raise ValueError(
+                f"action table v{self.version} has no line of its own (v{LINE_VERSION}+)"
+            )
 
     @property
     def known(self) -> bool:
         """Whether this is one of the tables this code decodes (an artifact's must be)."""
-        return self.version in ACTION_TABLES and self == ActionSpec(version=self.version)
+        return self.version in ACTION_TABLES and self == ActionSpec(
+            version=self.version, line=self.line
+        )
+
+    def behind(self, ctx: DecisionContext) -> float:
+        """Units behind this table's line now (negative: ahead of it)."""
+        if self.line == 0.0:  # the straight line, computed as v2/v3 always did
+            return ctx.qty * ctx.elapsed_fraction - ctx.filled
+        return ctx.qty * front_loaded_done(self.line, ctx.elapsed_fraction) - ctx.filled
+
+    def _line_step(self, ctx: DecisionContext) -> float:
+        """What the line adds by the next decision: the unit of a *_behind row's resting
+        slice on a front-loaded line (remaining / decisions left is the straight line's)."""
+        span = ctx.end_ns - ctx.start_ns
+        later = min(1.0, (ctx.now_ns + ctx.decision_interval_ns - ctx.start_ns) / span)
+        now = ctx.elapsed_fraction
+        return ctx.qty * (front_loaded_done(self.line, later) - front_loaded_done(self.line, now))
 
     @property
     def n(self) -> int:
@@ -148,13 +189,13 @@ class ActionSpec:
         c = self.choices[index]
         remaining = ctx.remaining
         slice_qty = remaining / ctx.steps_left
-        cross = c.cross_slices * slice_qty
-        if c.cross_behind:
-            cross += max(0.0, ctx.qty * ctx.elapsed_fraction - ctx.filled)
+        behind = max(0.0, self.behind(ctx)) if c.cross_behind or c.rest_behind else 0.0
+        cross = c.cross_slices * slice_qty + (behind if c.cross_behind else 0.0)
         cross_qty = _lots(cross, remaining, ctx.lot_size)
-        rest = c.rest_slices * slice_qty
+        lined = self.line > 0.0 and (c.cross_behind or c.rest_behind)
+        rest = c.rest_slices * (self._line_step(ctx) if lined else slice_qty)
         if c.rest_behind:
-            rest += max(0.0, ctx.qty * ctx.elapsed_fraction - ctx.filled)
+            rest += behind
         rest = min(rest, remaining - cross_qty)
         return Action(
             c.placement,
@@ -163,10 +204,12 @@ class ActionSpec:
         )
 
     def to_json(self) -> dict[str, Any]:
+        line = {"line_urgency": self.line} if self.version >= LINE_VERSION else {}
         return {
             "version": self.version,
             "kind": "discrete",
             "unit": "slice = remaining / decisions left",
+            **line,
             "choices": [
                 {
                     "name": c.name,
@@ -194,7 +237,8 @@ class ActionSpec:
                 )
                 for c in data["choices"]
             )
-            return cls(choices=choices, version=int(data["version"]))
+            line = float(data.get("line_urgency", 0.0))
+            return cls(choices=choices, version=int(data["version"]), line=line)
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"action spec is malformed: {exc!r}") from exc
 

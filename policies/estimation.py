@@ -97,6 +97,16 @@ class AlmgrenChrissParams:
         return cls(**{k: float(data[k]) for k in cls.__dataclass_fields__})
 
 
+def front_loaded_done(urgency: float, elapsed: float) -> float:
+    """Share of a parent done at ``elapsed`` (a share of its horizon) on the
+    Almgren-Chriss line of dimensionless urgency k = kappa T: 1 - sinh(k (1 - s)) / sinh(k).
+
+    Why dimensionless: the same k front-loads every order by the same share whatever its
+    ticker, price or horizon, so a policy reading only the elapsed and done shares knows
+    where the line is (the dimensional kappa would need the horizon in seconds too)."""
+    return 1.0 - ac_holdings(1.0, urgency, 1.0, elapsed)
+
+
 def ac_holdings(x0: float, kappa: float, horizon_s: float, t_s: float) -> float:
     """Almgren-Chriss holdings x(t) = X sinh(kappa (T - t)) / sinh(kappa T), exact.
 

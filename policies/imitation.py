@@ -3,10 +3,12 @@
 Reinforcement learning from a near-uniform policy spends most of a 30-minute budget
 rediscovering what a desk already knows, and the first learned policy never got far
 from the TWAP tactic its initial bias pointed at. So PPO starts from the passive-with-
-catch-up tactic (:mod:`policies.baselines.passive`) with the tolerance tuned on the
-training split, expressed in the action table (:class:`TableTeacher`: rest what is due
-at the touch, ``due_touch``, while no more than the tolerance behind the straight line;
-cross what is behind, ``catchup_touch``, beyond it). The policy network is fitted to the
+catch-up tactic (:mod:`policies.baselines.passive`) with the tolerance and line tuned on
+the training split, expressed in the action table (:class:`TableTeacher`: rest what is
+due at the touch, ``due_touch``, while no more than the tolerance behind the line;
+cross what is behind, ``catchup_touch``, beyond it). The table measures "behind"
+against the same line (``ActionSpec.line``), so the tactic is two of its rows on a
+front-loaded line as on the straight one. The policy network is fitted to the
 teacher's choices on the states the teacher visits in training episodes, and the value
 network to the (training) returns it earned there, so the first PPO updates have a
 critic that knows the tactic's worth. PPO then learns deviations from it; checkpoints
@@ -44,18 +46,23 @@ class Demonstrator(Protocol):
 
 
 class TableTeacher:
-    """The passive-with-catch-up tactic, choosing rows of the action table."""
+    """The passive-with-catch-up tactic, choosing rows of the action table: on the
+    table's line (``spec.line``, the tactic's tuned urgency), ``due_touch`` rests what is
+    due and ``catchup_touch`` crosses what is behind."""
 
     def __init__(self, spec: ActionSpec, tolerance: float) -> None:
+        self.spec = spec
         self.tolerance = tolerance
         self.due = spec.index("due_touch")
         self.catchup = spec.index("catchup_touch")
 
     def choose(self, ctx: DecisionContext) -> int:
-        elapsed = ctx.elapsed_fraction
-        behind = ctx.qty * elapsed - ctx.filled
-        allowed = self.tolerance * ctx.qty * (1.0 - elapsed)
-        return self.catchup if behind > allowed else self.due
+        allowed = self.tolerance * ctx.qty * (1.0 - ctx.elapsed_fraction)
+        return self.catchup if self.spec.behind(ctx) > allowed else self.due
+
+    def describe(self) -> str:
+        line = f", urgency {self.spec.line:g}" if self.spec.line else ""
+        return f"passive_catchup, tolerance {self.tolerance}{line}"
 
     def decide(self, obs: Observation) -> int:
         return self.choose(obs.ctx)

@@ -57,7 +57,7 @@ def layout_differences(
         theirs, mine = getattr(art_features, key), getattr(features, key)
         if theirs != mine:
             out.append(f"{label} {theirs}, this run {mine}{option}")
-    if art_actions != actions:
+    if art_actions.choices != actions.choices:  # its line it keeps (train.py)
         out.append(
             f"action table v{art_actions.version} ({art_actions.n} actions), this run "
             f"chooses from v{actions.version} ({actions.n} actions)"

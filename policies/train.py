@@ -10,7 +10,8 @@ a safety stop only; a run it cuts short says so in the manifest). Steps:
    unseen tickers as before;
 2. fit the feature normalisation on training episodes (a random and a TWAP policy
    exploring the training split), estimate the baselines' parameters there and tune
-   the passive tactic's tolerance on its recorded windows;
+   the passive tactic's tolerance and urgency on its recorded windows (the cheapest
+   setting no riskier than TWAP: the gate's own rule);
 3. train, logging one CSV row per iteration (and TensorBoard when installed), with a
    progress bar and a checkpoint every ``--eval-every`` iterations; every checkpoint
    is scored on the validation split against TWAP over the same seeded episodes, and
@@ -42,11 +43,11 @@ import numpy as np
 import torch
 
 from exchange.data import LobsterFormatError
-from policies.actions import ActionSpec
+from policies.actions import LINE_VERSION, ActionSpec
 from policies.artifact import ArtifactError, LoadedArtifact, save_artifact
 from policies.backtest.cli import range_arg
 from policies.baselines import PassiveCatchUp, ScheduleTactic, TwapSchedule
-from policies.baselines.passive import tune_tolerance
+from policies.baselines.passive import TUNE_EPISODES, tune_passive
 from policies.data import (
     DEFAULT_TEST,
     DEFAULT_TRAIN,
@@ -168,8 +169,9 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument(
         "--tune-episodes",
         type=int,
-        default=64,
-        help="training episodes per grid point tuning the passive tactic's tolerance",
+        default=TUNE_EPISODES,
+        help="training episodes per grid point tuning the passive tactic's tolerance and "
+        "urgency (the rule: cheapest no riskier than TWAP; 0: the default, straight line)",
     )
     ap.add_argument(
         "--imitate-episodes",
@@ -284,6 +286,7 @@ def validate(
     *,
     fspec: FeatureSpec,
     norm: Normaliser,
+    aspec: ActionSpec,
     cfg: EnvConfig,
     episodes: int,
     seed: int,
@@ -293,7 +296,7 @@ def validate(
     timing risk (standard deviation of IS) and the paired difference."""
     from policies.artifact import LoadedArtifact
 
-    art = LoadedArtifact(Path("."), net, fspec, norm, ActionSpec(), {"name": "learned"}, "", "")
+    art = LoadedArtifact(Path("."), net, fspec, norm, aspec, {"name": "learned"}, "", "")
     learned = LearnedPolicy(art)
     res = run_group(
         split.val, [learned], episodes=episodes, seed=seed, fspec=fspec, normaliser=norm, config=cfg
@@ -492,6 +495,8 @@ def run(
     t_start = time.time()
     fspec, aspec = run_layout(args)
     parent = load_parent(args.init_from, fspec, aspec) if args.init_from else None
+    if parent is not None:  # its actions keep meaning what they meant: its table, its line
+        aspec = parent.action_spec
     split, data_json = load_split(args, expect_data)
     # what the schedules and the passive tactic are tuned with: they read no features,
     # so a run with the signal gets the very parameters a run without it gets
@@ -525,12 +530,27 @@ def run(
         config=cfg,
         seed=args.seed,
     )
-    passive: dict[str, Any] = {"tolerance": PassiveCatchUp().tolerance, "chosen_by": "default"}
+    passive: dict[str, Any] = {
+        "tolerance": PassiveCatchUp().tolerance,
+        "urgency": 0.0,
+        "chosen_by": "default",
+    }
     if args.tune_episodes > 0:
-        passive = tune_tolerance(
-            recorded, schedule_spec, cfg, episodes=args.tune_episodes, seed=args.seed
+        passive = tune_passive(
+            recorded,
+            schedule_spec,
+            cfg,
+            episodes=args.tune_episodes,
+            seed=args.seed,
         )
-    say(f"normaliser fitted; AC params {params.ac}; passive tolerance {passive['tolerance']}")
+    if parent is None and aspec.version >= LINE_VERSION:
+        # the table's "behind" is measured against the tuned tactic's line, so the tactic
+        # PPO starts from is two rows of it (policies/imitation.py)
+        aspec = replace(aspec, line=float(passive["urgency"]))
+    say(
+        f"normaliser fitted; AC params {params.ac}; passive tactic: tolerance "
+        f"{passive['tolerance']}, urgency {passive['urgency']:g}"
+    )
 
     def factory() -> ExecutionEnv:
         return ExecutionEnv(
@@ -595,7 +615,7 @@ def run(
                 seed=args.seed,
                 reward_scale=pcfg.reward_scale,
             )
-            imitation["teacher"] = f"passive_catchup, tolerance {teacher.tolerance}"
+            imitation["teacher"] = teacher.describe()
             say(f"cloned the passive tactic: {imitation}")
     else:
         from policies.dqn import DQN, DQNConfig
@@ -616,6 +636,7 @@ def run(
             split,
             fspec=fspec,
             norm=norm,
+            aspec=aspec,
             cfg=cfg,
             episodes=args.val_episodes,
             seed=args.seed + 5,

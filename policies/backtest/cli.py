@@ -99,7 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--policies",
         default=DEFAULT_POLICIES,
         help="comma-separated: rl:ARTIFACT_DIR, twap, vwap, pov, ac, random, catchup (passive "
-        "at the touch with catch-up crossing, tolerance tuned on the training split), "
+        "at the touch with catch-up crossing, tolerance and line tuned on the training "
+        "split), "
         "twap_aggressive",
     )
     ap.add_argument(

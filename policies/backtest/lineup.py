@@ -47,7 +47,9 @@ class PolicySpec:
     kind: str  # "rl" or a baseline's reported name
     artifact: str = ""  # rl: the artifact folder
     digest: str = ""  # rl: the artifact digest every worker must load
-    params: str = ""  # passive_catchup: its tuned settings, JSON (runner.passive_params)
+    params: str = (
+        ""  # passive_catchup: its tuned tolerance and urgency, JSON (runner.passive_params)
+    )
 
     @property
     def learned(self) -> bool:
@@ -119,5 +121,5 @@ def build_policy(spec: PolicySpec, baselines: BaselineParams) -> Policy:
         return RandomPolicy(seed=0)
     if kind == PASSIVE:
         settings = json.loads(spec.params) if spec.params else {}
-        return PassiveCatchUp(float(settings.get("tolerance", PassiveCatchUp().tolerance)))
+        return PassiveCatchUp.from_settings(settings)
     raise ValueError(f"unknown policy kind {kind!r}")

@@ -127,21 +127,22 @@ def baseline_params(artifact: str | Path) -> BaselineParams:
         ) from exc
 
 
-TUNE_EPISODES = 64  # training episodes per grid point when a manifest has no tuned tolerance
-
-
 def passive_params(artifact: str | Path, features: FeatureSpec, env: EnvConfig) -> dict[str, Any]:
-    """The passive tactic's tolerance tuned on the artifact's training split: from its
-    manifest, or (an artifact from before the tactic existed) tuned now on the recorded
-    training windows the manifest names, the same way training tunes it."""
+    """The passive tactic's tolerance and urgency tuned on the artifact's training split:
+    from its manifest (no urgency there: the straight line it was tuned on), or (an
+    artifact from before the tactic existed) tuned now on the recorded training windows
+    the manifest names, the same way training tunes them."""
     import json
 
-    from policies.baselines.passive import tune_tolerance
+    from policies.baselines.passive import STRAIGHT, TUNE_EPISODES, tune_passive
 
     manifest = json.loads((Path(artifact) / "manifest.json").read_text(encoding="utf-8"))
     found = manifest.get("baselines", {}).get(PASSIVE)
     if found is not None:
-        return {"tolerance": float(found["tolerance"])}
+        return {
+            "tolerance": float(found["tolerance"]),
+            "urgency": float(found.get("urgency", STRAIGHT)),
+        }
     try:
         train = [
             load_source(resolve_folder(t["name"]), parse_windows(",".join(t["windows"])))
@@ -152,8 +153,8 @@ def passive_params(artifact: str | Path, features: FeatureSpec, env: EnvConfig) 
         raise BacktestError(
             f"{artifact}: no tuned passive tolerance and no training data to tune it on: {exc!r}"
         ) from exc
-    tuned = tune_tolerance(train, features, env, episodes=TUNE_EPISODES, seed=7)
-    return {"tolerance": float(tuned["tolerance"])}
+    tuned = tune_passive(train, features, env, episodes=TUNE_EPISODES, seed=7)
+    return {"tolerance": float(tuned["tolerance"]), "urgency": float(tuned["urgency"])}
 
 
 def _impact_of(env: ExecutionEnv, factory: TraceFactory, order: ParentSpec) -> dict[str, Any]:

@@ -10,11 +10,21 @@ from __future__ import annotations
 from typing import Protocol
 
 from policies.context import NS_PER_S, DecisionContext
-from policies.estimation import AlmgrenChrissParams, VolumeProfile, ac_holdings
+from policies.estimation import (
+    AlmgrenChrissParams,
+    VolumeProfile,
+    ac_holdings,
+    front_loaded_done,
+)
 
 
 def _lots_down(x: float, lot: int) -> int:
     return int(x // lot) * lot
+
+
+def _elapsed(ctx: DecisionContext, t_ns: int) -> float:
+    """Share of the parent's horizon gone by ``t_ns`` (0 before it starts)."""
+    return max(0.0, (t_ns - ctx.start_ns) / (ctx.end_ns - ctx.start_ns))
 
 
 class Schedule(Protocol):
@@ -44,8 +54,27 @@ class TwapSchedule:
     def target(self, ctx: DecisionContext, t_ns: int) -> int:
         if t_ns >= ctx.end_ns:
             return ctx.qty
-        f = max(0.0, (t_ns - ctx.start_ns) / (ctx.end_ns - ctx.start_ns))
-        return _lots_down(ctx.qty * f, ctx.lot_size)
+        return _lots_down(ctx.qty * _elapsed(ctx, t_ns), ctx.lot_size)
+
+
+class FrontLoadedSchedule:
+    """The Almgren-Chriss line's shape at one dimensionless urgency k = kappa T for every
+    parent (:func:`~policies.estimation.front_loaded_done`): k = 0 is the straight line,
+    k = 2 has 69 % done half way. The passive tactic's line (:mod:`.passive`)."""
+
+    name = "front_loaded"
+
+    def __init__(self, urgency: float) -> None:
+        self.urgency = urgency
+
+    def reset(self, ctx: DecisionContext) -> None:
+        return None
+
+    def target(self, ctx: DecisionContext, t_ns: int) -> int:
+        if t_ns >= ctx.end_ns:
+            return ctx.qty
+        done = front_loaded_done(self.urgency, _elapsed(ctx, t_ns))
+        return _lots_down(ctx.qty * done, ctx.lot_size)
 
 
 class VwapSchedule:

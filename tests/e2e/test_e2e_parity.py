@@ -52,6 +52,20 @@ CASES = {
         ),
         None,
     ),
+    # the same tactic along a front-loaded line ([execution] catchup_urgency live, the
+    # tuned settings' urgency in the backtest)
+    "catchup_front_loaded_sell": (
+        ParentPlan(
+            Side.SELL,
+            1500,
+            at("AMZN", "15:10:00"),
+            240,
+            algo="catchup",
+            catchup_tolerance=0.2,
+            catchup_urgency=2.0,
+        ),
+        None,
+    ),
 }
 
 
@@ -85,3 +99,6 @@ def test_the_node_on_a_lockstepped_clock_sends_the_same_child_orders_and_gets_th
         assert {"new", "replace", "cancel"} <= kinds, kinds
         twap = backtest(replace(plan, algo="twap", catchup_tolerance=None), config)
         assert twap.requests != expected.requests
+    if case == "catchup_front_loaded_sell":  # its own line, not the straight one's
+        straight = backtest(replace(plan, catchup_urgency=None), config)
+        assert straight.requests != expected.requests

@@ -207,6 +207,23 @@ def test_a_catchup_tolerance_outside_0_to_1_is_refused_at_start_naming_the_key(
     assert not (tmp_path / "var").exists()  # nothing started
 
 
+def test_a_catchup_urgency_without_a_tolerance_is_refused_at_start_in_one_line(
+    tmp_path: Path,
+) -> None:
+    cfg = tmp_path / "rlexec.toml"
+    cfg.write_text(
+        f'[node]\ndata_dir = "{tmp_path / "var"}"\n[execution]\ncatchup_urgency = 1e-4\n'
+    )
+    for args in (["config", "check", str(cfg)], ["run", "--config", str(cfg)]):
+        proc = rlexec(*args)
+        line = one_line_error(proc, 2)
+        assert line == (
+            "  execution: Value error, catchup_urgency is set without catchup_tolerance: the "
+            "two are tuned as a pair, so set both (or neither, to run the artifact's tuned pair)"
+        ), proc.stderr
+    assert not (tmp_path / "var").exists()  # nothing started
+
+
 # ------------------------------------------------------------------- demo
 def test_a_failed_demo_keeps_its_work_folder_and_says_where(tmp_path: Path) -> None:
     """A setting no process knows makes the exchange refuse to start: the demo fails

@@ -6,7 +6,9 @@ What must hold: its tolerance is the node's, resolved once at start (config, els
 starting artifact's tuned value) and named with its source; without one a submit naming
 catchup is refused, saying how to enable it, and creates nothing; a hot swap changes
 neither running catchup parents' tolerance nor new ones'; a restart resumes each parent
-with the algo and tolerance it was given, whatever the config says by then.
+with the algo and tolerance it was given, whatever the config says by then. The same
+holds for the urgency (the line the tolerance is measured against): an artifact that
+tuned a front-loaded line runs catchup along it, and a restart keeps it.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ from daemon.control.client import send_command
 from daemon.control.commands import SubmitParent
 from daemon.journal import Journal
 from daemon.node import DEFAULT_POLICY_DIR, Node
-from policies.baselines import PassiveCatchUp
+from policies.baselines import PassiveCatchUp, TwapSchedule
+from policies.baselines.schedules import FrontLoadedSchedule
 from policies.learned import load_policy
 from tests.captured_logs import captured_logs
 from tests.conftest import RedisServer
@@ -48,11 +51,17 @@ def submit(parent_id: str, algo: str = "catchup") -> dict[str, object]:
     }
 
 
-def tuned_copy(out: Path, tolerance: float) -> str:
+def tuned_copy(out: Path, tolerance: float, urgency: float | None = None) -> str:
     """A retrained artifact whose manifest carries the schedule baselines and a tuned
-    catch-up tolerance, as ``rlexec train`` writes them. Returns its digest."""
+    catch-up tolerance (and urgency, unless None: a manifest from before it), as
+    ``rlexec train`` writes them. Returns its digest."""
     baselines = load_policy(DEFAULT_POLICY_DIR).artifact.manifest["baselines"]
-    tuned = {"tolerance": tolerance, "chosen_by": "lowest mean IS over 64 training episodes"}
+    tuned: dict[str, object] = {
+        "tolerance": tolerance,
+        "chosen_by": "lowest mean IS over 64 training episodes",
+    }
+    if urgency is not None:
+        tuned["urgency"] = urgency
     return retrained_copy(out, manifest={"baselines": {**baselines, "passive_catchup": tuned}})
 
 
@@ -118,6 +127,7 @@ async def test_a_catchup_submit_on_a_node_without_a_tolerance_is_refused_saying_
     assert status["result"]["catchup"] == {
         "available": False,
         "tolerance": None,
+        "urgency": None,
         "source": message.removeprefix("algo catchup is unavailable on this node: "),
     }
     # the node runs the other algos as before
@@ -152,10 +162,10 @@ async def test_a_catchup_parent_submitted_over_redis_rests_at_the_touch_with_the
         await n.stop()
 
 
-async def test_a_hot_swap_changes_neither_running_catchup_parents_tolerance_nor_that_of_new_ones(
+async def test_a_hot_swap_changes_neither_running_catchup_parents_tolerance_and_urgency_nor_those_of_new_ones(
     tmp_path: Path, venue: ScriptedVenue, redis_server: RedisServer, key: bytes
 ) -> None:
-    digest = tuned_copy(tmp_path / "tuned", 0.3)
+    digest = tuned_copy(tmp_path / "tuned", 0.3, urgency=2.0)
     cfg = node_config(tmp_path, venue, **redis_config(tmp_path, redis_server, **{TOLERANCE: "0.1"}))
     n = await started(cfg)
     try:
@@ -182,10 +192,14 @@ async def test_a_hot_swap_changes_neither_running_catchup_parents_tolerance_nor_
         # a new catchup parent gets the node's tolerance, not the loaded artifact's
         assert (await send_command(redis_server.url, "submit_parent", submit("C2")))["ok"]
         assert catchup_tolerance_of(n, "C2") == 0.1
+        # ... and the node's straight line, not the loaded artifact's front-loaded one
+        assert catchup_line_of(n, "C1") == catchup_line_of(n, "C2") == (0.1, 0.0, "twap")
         (kept,) = [e for e in logs if e["event"] == "catchup_tolerance_kept"]
         assert (kept["tolerance"], kept["loaded_artifact_tuned"]) == (0.1, 0.3)
+        assert (kept["urgency"], kept["loaded_artifact_tuned_urgency"]) == (0.0, 2.0)
         status = await send_command(redis_server.url, "status")
         assert status["result"]["catchup"]["tolerance"] == 0.1
+        assert status["result"]["catchup"]["urgency"] == 0.0
     finally:
         await n.stop()
 
@@ -267,5 +281,55 @@ async def test_a_parent_whose_algo_record_does_not_read_is_not_resumed_and_the_h
         await eventually(lambda: again.recovered, what="venue reconciliation")
         await eventually(lambda: not venue.live(), what="the resting child cancelled")
         assert (await again.cancel_parent("C1"))["state"] == "canceled"
+    finally:
+        await again.stop()
+
+
+def catchup_line_of(node: Node, parent_id: str) -> tuple[float, float, str]:
+    """The tolerance, urgency and line (schedule name) a catchup parent works."""
+    policy = node.runners[parent_id].driver.policy
+    assert isinstance(policy, PassiveCatchUp)
+    return policy.tolerance, policy.urgency, policy.schedule.name
+
+
+async def test_a_node_on_an_artifact_that_tuned_an_urgency_runs_catchup_along_the_front_loaded_line_and_a_restart_keeps_it(
+    tmp_path: Path, venue: ScriptedVenue
+) -> None:
+    tuned_copy(tmp_path / "tuned", 0.3, urgency=2.0)
+    cfg = node_config(tmp_path, venue, RLEXEC__POLICY__PATH=str(tmp_path / "tuned"))
+    with captured_logs() as logs:
+        n = await started(cfg)
+    try:
+        (line,) = [e for e in logs if e["event"] == "catchup_tolerance"]
+        assert (line["tolerance"], line["urgency"]) == (0.3, 2.0)
+        assert line["source"].startswith(
+            f"artifact {tmp_path / 'tuned'} baselines.passive_catchup.tolerance and .urgency"
+        )
+        assert n.status()["catchup"]["urgency"] == 2.0
+        n.engine.on_market_trade(SYMBOL, 100_000, n.clock.now_ns())
+        await n.submit_parent("C1", SubmitParent.model_validate(submit("C1")))
+        assert catchup_line_of(n, "C1") == (0.3, 2.0, FrontLoadedSchedule.name)
+        tactic = n.runners["C1"].driver.policy
+        assert isinstance(tactic, PassiveCatchUp)
+        assert isinstance(tactic.schedule, FrontLoadedSchedule)
+        assert tactic.schedule.urgency == 2.0
+        await eventually(venue.live, what="a child resting at the venue")
+        (view,) = n.status()["parents"]
+        assert (view["algo"], view["tolerance"], view["urgency"]) == ("catchup", 0.3, 2.0)
+    finally:
+        await n.stop()
+    journal = Journal(cfg.node.data_dir / "journal.db")
+    try:
+        (record,) = [r.payload for r in journal.records() if r.kind == "parent_algo"]
+    finally:
+        journal.close()
+    assert record == {"parent_id": "C1", "algo": "catchup", "tolerance": 0.3, "urgency": 2.0}
+    # restarted on the committed artifact at a configured straight line: the open parent
+    # resumes along the line it was given, new ones get the node's new setting
+    again = await started(node_config(tmp_path, venue, **{TOLERANCE: "0.1"}))
+    try:
+        assert catchup_line_of(again, "C1") == (0.3, 2.0, FrontLoadedSchedule.name)
+        await again.submit_parent("C2", SubmitParent.model_validate(submit("C2")))
+        assert catchup_line_of(again, "C2") == (0.1, 0.0, TwapSchedule.name)
     finally:
         await again.stop()

@@ -120,7 +120,7 @@ def test_an_artifact_of_another_layout_is_refused_in_one_line_and_writes_nothing
     tmp_path: Path,
 ) -> None:
     """The committed policy reads feature set v1 and chooses from table v2; this code
-    trains v2 on table v3."""
+    trains v2 on table v4."""
     out, run_dir = tmp_path / "out", tmp_path / "run"
     proc = command(
         "python -m policies.train", "--init-from", str(COMMITTED), "--out", str(out),
@@ -128,7 +128,7 @@ def test_an_artifact_of_another_layout_is_refused_in_one_line_and_writes_nothing
     )  # fmt: skip
     line = one_line(proc)
     assert line.startswith(f"rlexec train: --init-from {COMMITTED}: feature set v1, this run ")
-    assert "builds v2" in line and "action table v2 (11 actions), this run chooses from v3" in line
+    assert "builds v2" in line and "action table v2 (11 actions), this run chooses from v4" in line
     assert not out.exists() and not run_dir.exists()
 
 

@@ -9,6 +9,7 @@ import pytest
 
 from core.pinned_dir import sha256_file
 from policies.artifact import WEIGHTS
+from policies.baselines.passive import TOLERANCE_GRID, URGENCY_GRID
 from policies.learned import load_policy
 from policies.train import main as train_main
 from tests.integration.policies.toy_training import TOY
@@ -89,7 +90,9 @@ def test_a_fold_run_records_its_protocol_in_the_manifest(tmp_path: Path) -> None
     assert m["training"]["env"]["risk_aversion"] == 0.03
     assert m["training"]["env"]["impact_scale"] == [0.5, 2.0]
     assert m["impact"]["model"] == "sqrt" and "AMZN" in m["impact"]["per_ticker"]
-    grid = m["baselines"]["passive_catchup"]["grid"]
-    assert [g["tolerance"] for g in grid] == [0.0, 0.02, 0.05, 0.1, 0.2, 0.3]
-    assert m["baselines"]["passive_catchup"]["tolerance"] in {g["tolerance"] for g in grid}
+    tuned = m["baselines"]["passive_catchup"]
+    points = [(g["urgency"], g["tolerance"]) for g in tuned["grid"]]
+    assert points == [(u, t) for u in URGENCY_GRID for t in TOLERANCE_GRID]
+    assert (tuned["urgency"], tuned["tolerance"]) in points
+    assert "no riskier than TWAP" in tuned["chosen_by"]
     assert m["training"]["cpu_minutes"] > 0 and m["training"]["minutes"] > 0

@@ -17,6 +17,7 @@ TOY = [
     "--norm-episodes", "2",
     "--calibrate-episodes", "0",
     "--test-episodes", "2",
+    "--tune-episodes", "2",  # 25 grid points: the default's 3,200 episodes take minutes
     "--no-progress",
 ]  # fmt: skip
 # the set-up's stages at toy size too (tuning, cloning, the critic of a fine-tuning run)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -40,7 +42,7 @@ def book(bid: int = 100, ask: int = 110) -> L2Book:
 
 def test_default_table_has_wait_hold_and_three_sizes_per_tactic() -> None:
     spec = ActionSpec()
-    assert spec.n == 13 and spec.version == 3
+    assert spec.n == 13 and spec.version == 4 and spec.line == 0.0
     assert spec.choices[spec.wait_index].placement is Placement.NONE
     assert spec.names[:2] == ["wait", "hold"]
     assert spec.names[-2:] == ["due_touch", "due_inside"]
@@ -63,6 +65,39 @@ def test_due_rests_what_is_behind_and_the_next_slice_and_crosses_nothing() -> No
     assert b.placement is Placement.INSIDE and b.rest_qty == 270
     ahead = spec.decode(spec.index("due_touch"), ctx(qty=1000, filled=600, now_s=50, end_s=100))
     assert ahead.rest_qty == 40 and ahead.cross_qty == 0  # ahead of the line: one slice
+
+
+def test_table_v4_on_the_straight_line_decodes_every_row_exactly_as_v3() -> None:
+    v3, v4 = ActionSpec(version=3), ActionSpec(version=4)
+    assert v3.names == v4.names and v3.known and v4.known
+    for filled, now_s in ((0, 0), (300, 50), (600, 50), (990, 95)):
+        c = ctx(qty=1000, filled=filled, now_s=now_s)
+        assert [v4.decode(i, c) for i in range(v4.n)] == [v3.decode(i, c) for i in range(v3.n)]
+
+
+def test_table_v4_measures_behind_against_its_own_line() -> None:
+    """kappa T = 2: 68 % of the parent is due half way, so 500 filled is 176 behind;
+    due_touch rests that and the line's next step, catchup_touch crosses it."""
+    spec = ActionSpec(version=4, line=2.0)
+    c = ctx(qty=1000, filled=500, now_s=50)
+    behind = 1000 * (1 - math.sinh(1.0) / math.sinh(2.0)) - 500
+    assert spec.behind(c) == pytest.approx(behind) and 170 < behind < 180
+    step = 1000 * (math.sinh(1.0) - math.sinh(0.9)) / math.sinh(2.0)  # 45 -> 50 s of 100
+    due = spec.decode(spec.index("due_touch"), c)
+    assert due == Action(Placement.TOUCH, rest_qty=math.ceil(behind + step), cross_qty=0)
+    catchup = spec.decode(spec.index("catchup_touch"), c)
+    assert catchup.cross_qty == math.ceil(behind) and catchup.rest_qty == math.ceil(step)
+    # rows without "behind" keep slices of remaining over decisions left: 50 a slice here
+    assert spec.decode(spec.index("touch_x1"), c).rest_qty == 50
+    assert ActionSpec.from_json(spec.to_json()) == spec and spec.known
+
+
+@pytest.mark.parametrize(("version", "line"), [(3, 1.0), (4, -1.0), (4, float("nan")), (4, 99.0)])
+def test_a_line_on_a_table_without_one_or_outside_a_kappa_t_is_refused(
+    version: int, line: float
+) -> None:
+    with pytest.raises(ValueError, match="line"):
+        ActionSpec(version=version, line=line)
 
 
 def test_decode_sizes_in_slices_of_remaining_over_decisions_left() -> None:

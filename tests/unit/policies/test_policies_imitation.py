@@ -85,3 +85,15 @@ def test_own_play_samples_the_actors_distribution_reproducibly() -> None:
     assert [again.decide(obs) for _ in range(4000)] == seq
     counts = np.bincount(seq, minlength=3)
     assert counts[2] == 0 and abs(counts[1] / 4000 - 0.75) < 0.03
+
+
+def test_on_a_front_loaded_table_the_teacher_measures_behind_against_its_line() -> None:
+    """kappa T = 2: 676 of 1000 due half way; 100 may stay behind at tolerance 0.2. The
+    straight-line teacher would see 500 filled as on the line."""
+    spec = ActionSpec(version=4, line=2.0)
+    t = TableTeacher(spec, tolerance=0.2)
+    due, catchup = spec.index("due_touch"), spec.index("catchup_touch")
+    assert t.choose(ctx(50, 500)) == catchup  # 176 behind its line
+    assert t.choose(ctx(50, 600)) == due  # 76 behind
+    assert TableTeacher(ActionSpec(version=4), 0.2).choose(ctx(50, 500)) == due
+    assert t.describe() == "passive_catchup, tolerance 0.2, urgency 2"

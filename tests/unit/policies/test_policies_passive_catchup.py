@@ -1,7 +1,10 @@
 """The passive-with-catch-up tactic: rests what is due, crosses only beyond its tolerance,
-is the TWAP tactic at tolerance zero, and leaves nothing planned for the deadline."""
+is the TWAP tactic at tolerance zero, leaves nothing planned for the deadline, works a
+front-loaded line at a positive urgency, and is tuned by the gate's own rule."""
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import pytest
@@ -9,6 +12,8 @@ import pytest
 from core.types import Side
 from policies.actions import Action, Placement
 from policies.baselines import PassiveCatchUp, ScheduleTactic, TwapSchedule
+from policies.baselines.passive import choose_setting
+from policies.baselines.schedules import FrontLoadedSchedule
 from policies.context import DecisionContext, Observation
 
 S = 1_000_000_000
@@ -80,3 +85,55 @@ def test_lots_are_respected_and_a_filled_parent_does_nothing() -> None:
 def test_a_tolerance_outside_a_share_is_refused(bad: float) -> None:
     with pytest.raises(ValueError, match="tolerance"):
         PassiveCatchUp(bad)
+
+
+def test_a_front_loaded_line_rests_ahead_of_the_straight_one_and_crosses_behind_it() -> None:
+    """Urgency is kappa T of the line worked: the same fills are on the straight line
+    but behind the front-loaded one, which crosses to catch up where TWAP rests."""
+    line = PassiveCatchUp.along(0.0, 2.0)
+    assert isinstance(line.schedule, FrontLoadedSchedule) and line.urgency == 2.0
+    o = obs(300, 600)  # on the straight line half way; 69 % of 1200 = 811 due on k = 2
+    assert PassiveCatchUp(0.0).act(o).cross_qty == 0
+    assert line.act(o).cross_qty == line.schedule.target(o.ctx, o.ctx.now_ns) - 600 > 200
+    assert PassiveCatchUp.along(0.0, 0.0).schedule.name == TwapSchedule().name
+
+
+def test_the_front_loaded_line_is_the_almgren_chriss_shape_at_one_kappa_t() -> None:
+    ctx = obs(150, 0).ctx  # a quarter of the way
+    k = 3.0
+    want = 1200 * (1 - math.sinh(k * 0.75) / math.sinh(k))
+    assert FrontLoadedSchedule(k).target(ctx, ctx.now_ns) == int(want)
+    assert FrontLoadedSchedule(k).target(ctx, ctx.end_ns) == 1200
+
+
+def test_settings_from_a_manifest_without_urgency_are_the_straight_line() -> None:
+    old = PassiveCatchUp.from_settings({"tolerance": 0.2})
+    assert (old.tolerance, old.urgency, old.schedule.name) == (0.2, 0.0, "twap")
+    new = PassiveCatchUp.from_settings({"tolerance": 0.3, "urgency": 2})
+    assert (new.tolerance, new.urgency, new.schedule.name) == (0.3, 2.0, "front_loaded")
+    assert new.to_json() == {"tolerance": 0.3, "urgency": 2.0, "schedule": "front_loaded"}
+
+
+@pytest.mark.parametrize("bad", [-1.0, 51.0, float("inf"), float("nan"), "2", True])
+def test_an_urgency_that_is_not_a_kappa_t_is_refused(bad: object) -> None:
+    with pytest.raises(ValueError, match="urgency"):
+        PassiveCatchUp.from_settings({"tolerance": 0.1, "urgency": bad})
+
+
+def row(urgency: float, tol: float, mean: float, risk: float) -> dict[str, float]:
+    return {"urgency": urgency, "tolerance": tol, "mean_is_bps": mean, "timing_risk_bps": risk}
+
+
+def test_tuning_picks_the_cheapest_setting_no_riskier_than_twap() -> None:
+    """The gate's rule: a cheaper but riskier point (the straight line's usual trade) loses
+    to a dearer one within TWAP's risk."""
+    table = [
+        row(0.0, 0.0, 5.0, 12.0),  # TWAP
+        row(0.0, 0.3, 4.0, 12.7),  # cheapest, riskier than TWAP
+        row(1.0, 0.3, 4.1, 11.1),
+        row(2.0, 0.3, 4.2, 9.9),
+    ]
+    assert choose_setting(table) == table[2]
+    assert choose_setting(table[:2]) == table[0]  # nothing safer: TWAP itself
+    with pytest.raises(ValueError, match="TWAP"):
+        choose_setting(table[1:])
