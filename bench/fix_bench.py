@@ -39,7 +39,6 @@ import gc
 import json
 import os
 import platform
-import socket
 import subprocess
 import sys
 import tempfile
@@ -60,6 +59,7 @@ from core.instruments import Instrument
 from core.log import configure as configure_logging
 from core.requests import NewOrderRequest
 from core.types import ExecType, OrdStatus, Side
+from daemon.stack import free_port
 from gateways.fix import (
     AcceptorSettings,
     AppMessage,
@@ -553,12 +553,6 @@ def qf_config(role: str, port: int, work: Path, sender: str, target: str) -> Pat
     path = work / f"{role}.cfg"
     path.write_text("\n".join(lines) + "\n")
     return path
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class QuickFixPair:

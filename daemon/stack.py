@@ -12,6 +12,7 @@ started here is stopped by :meth:`Stack.close`, so no process outlives it.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import shutil
 import signal
@@ -20,6 +21,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -37,10 +39,45 @@ class StackError(RuntimeError):
     """A process of the stack did not start or died; the message names it and its log."""
 
 
+LOWEST_PORT = 10_000
+
+
+def ephemeral_low(path: str = "/proc/sys/net/ipv4/ip_local_port_range") -> int:
+    """The first port the kernel may give an outgoing connection (Linux's range; 32768,
+    its default and below every other system's, where it cannot be read)."""
+    try:
+        return int(Path(path).read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32_768
+
+
+def _candidate_ports() -> Iterator[int]:
+    low, high = LOWEST_PORT, max(LOWEST_PORT + 1_000, ephemeral_low())
+    span = high - LOWEST_PORT
+    start = (os.getpid() * 7_919) % span  # parallel test workers start far apart
+    return (low + (start + i) % span for i in itertools.count())
+
+
+_PORTS = _candidate_ports()
+
+
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A port nothing listens on now, for a process started next to bind.
+
+    Not the kernel's pick for port 0: that comes from the ephemeral range it also gives
+    outgoing connections, so between this call and the child's bind a client socket
+    (ours, or another test worker's) could take it, and the child then fails "address
+    already in use" (a CI drill did). Ports below the ephemeral range are never given
+    to outgoing connections; each process walks them from its own start, and the bind
+    check skips whatever is taken."""
+    for port in itertools.islice(_PORTS, 2_000):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise StackError(f"no free port in 2,000 tries below {ephemeral_low()}")
 
 
 def redis_server_binary() -> str:

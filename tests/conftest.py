@@ -12,14 +12,10 @@ from pathlib import Path
 import pytest
 import structlog
 
+from daemon.stack import free_port
 from tests import system_packages
 
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+__all__ = ["free_port"]  # tests import it from here too
 
 
 def redis_server_binary() -> str:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import sys
 from collections.abc import AsyncIterator
 from decimal import Decimal
@@ -22,6 +21,7 @@ from core.events import ExecReport
 from core.instruments import Instrument
 from core.requests import NewOrderRequest
 from core.types import ExecType, OrdStatus, Side
+from daemon.stack import free_port
 from gateways.fix import (
     AcceptorSettings,
     AppMessage,
@@ -40,12 +40,6 @@ else:
 
 PEER = Path(__file__).with_name("quickfix_peer.py")
 INSTRUMENTS = {"AMZN": Instrument("AMZN", tick_size=Decimal("0.01"))}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class QuickFix:
