@@ -74,8 +74,17 @@ class RedisOutbox:
 
     # ------------------------------------------------------------ the writer task
     async def run(self, client: Callable[[], aioredis.Redis | None]) -> None:
-        """Write what is posted through whatever client is connected now, until cancelled."""
+        """Write what is posted through whatever client is connected now, until cancelled.
+
+        A cancel that a Redis call absorbed (a client library may catch it while it
+        tears a connection down) still ends the loop at the next round: the writer has
+        no cleanup to protect, and a writer that outlives its cancel hangs the node's
+        shutdown on ``cancel_and_wait`` (a CI run of the Redis-restart test stopped so:
+        the plane's stop waited 5 s on a writer back at its ping wait)."""
+        me = asyncio.current_task()
         while True:
+            if me is not None and me.cancelling():
+                raise asyncio.CancelledError
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.ping_interval_s):
                     await self._wake.wait()
