@@ -44,13 +44,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import report
 
 from core.log import configure
-from policies.baselines.passive import URGENCY_GRID, PassiveCatchUp, tactic_figures
-from policies.baselines.schedules import (
-    AlmgrenChrissSchedule,
-    FrontLoadedSchedule,
-    Schedule,
-    TwapSchedule,
+from policies.baselines.passive import (
+    URGENCY_GRID,
+    PassiveCatchUp,
+    catchup_line,
+    tactic_figures,
 )
+from policies.baselines.schedules import AlmgrenChrissSchedule, Schedule
 from policies.data import Source
 from policies.env import EnvConfig, ExecutionEnv, episode_seeds
 from policies.evaluate import estimate_baselines
@@ -92,11 +92,11 @@ def main() -> None:
     try:
         for urgency in URGENCY[args.lines]:
             for tol in TOLERANCE:
-                schedule: Schedule = TwapSchedule()
-                if urgency and args.lines == "ac":
-                    schedule = AlmgrenChrissSchedule(ac.with_risk_aversion(urgency))
-                elif urgency:
-                    schedule = FrontLoadedSchedule(urgency)
+                schedule: Schedule = (
+                    AlmgrenChrissSchedule(ac.with_risk_aversion(urgency))
+                    if urgency and args.lines == "ac"
+                    else catchup_line(urgency)
+                )
                 runs = [run_episode(env, PassiveCatchUp(tol, schedule), seed=s) for s in seeds]
                 costs[(urgency, tol)] = np.asarray([r.is_bps for r in runs])
                 kind = "AC" if args.lines == "ac" else "kappa T"

@@ -26,7 +26,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from daemon.control.commands import ALGOS
-from policies.baselines.passive import STRAIGHT, checked_urgency
+from policies.baselines.passive import STRAIGHT
+from policies.estimation import checked_urgency
 
 CONFIG_KEY = "[execution] catchup_tolerance"
 URGENCY_CONFIG_KEY = "[execution] catchup_urgency"

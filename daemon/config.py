@@ -15,7 +15,7 @@ from pydantic import Field, SecretStr, model_validator
 
 from core.config import InstrumentSection, LoggingSection, ReconnectSection, Section
 from gateways.fix.settings import InitiatorSettings, SessionSettings
-from policies.actions import MAX_LINE
+from policies.estimation import MAX_LINE
 from risk.limits import RiskLimitsConfig
 
 

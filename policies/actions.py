@@ -27,7 +27,6 @@ fixed-slice row does that, so the ``*_behind`` rows measure against the table's 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import IntEnum
@@ -38,9 +37,7 @@ from core.orders import ChildOrder
 from core.reconciler import DesiredOrder, resting_view
 from core.types import OrdType, Side, TimeInForce
 from policies.context import DecisionContext
-from policies.estimation import front_loaded_done
-
-MAX_LINE = 50.0  # kappa T beyond which a line is all done within its first decisions
+from policies.estimation import checked_urgency, front_loaded_done
 
 
 class Placement(IntEnum):
@@ -132,10 +129,7 @@ class ActionSpec:
             if table is None:
                 raise ValueError(f"no action table v{self.version}; have {sorted(ACTION_TABLES)}")
             object.__setattr__(self, "choices", table())
-        if not (math.isfinite(self.line) and 0.0 <= self.line <= MAX_LINE):
-            raise ValueError(
-                f"action table line must be a kappa T in [0, {MAX_LINE:g}], got {self.line}"
-            )
+        checked_urgency(self.line, "action table line")
         if self.line and self.version < LINE_VERSION:
             raise ValueError(
                 f"action table v{self.version} has no line of its own (v{LINE_VERSION}+)"

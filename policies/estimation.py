@@ -97,6 +97,22 @@ class AlmgrenChrissParams:
         return cls(**{k: float(data[k]) for k in cls.__dataclass_fields__})
 
 
+MAX_LINE = 50.0  # kappa T beyond which a line is all done within its first decisions
+
+
+def checked_urgency(value: Any, where: str) -> float:
+    """``value`` as a line's urgency (a finite kappa T in [0, MAX_LINE]), or ValueError
+    naming ``where``: the one check for the passive tactic's line, the action table's
+    and the daemon's configured one."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{where}: catch-up urgency must be a number, got {value!r}")
+    if not math.isfinite(value) or not 0.0 <= value <= MAX_LINE:
+        raise ValueError(
+            f"{where}: catch-up urgency must be a kappa T in [0, {MAX_LINE:g}], got {value!r}"
+        )
+    return float(value)
+
+
 def front_loaded_done(urgency: float, elapsed: float) -> float:
     """Share of a parent done at ``elapsed`` (a share of its horizon) on the
     Almgren-Chriss line of dimensionless urgency k = kappa T: 1 - sinh(k (1 - s)) / sinh(k).

@@ -34,13 +34,12 @@ urgency existed means the straight line.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from policies.actions import MAX_LINE
 from policies.baselines.schedules import FrontLoadedSchedule, Schedule, TwapSchedule
 from policies.baselines.tactic import ScheduleTactic
+from policies.estimation import checked_urgency
 
 if TYPE_CHECKING:
     from policies.data import AnySource
@@ -56,18 +55,6 @@ STRAIGHT = 0.0  # the urgency of a manifest from before urgency was tuned
 TUNE_EPISODES = 128
 
 
-def checked_urgency(value: Any, where: str) -> float:
-    """``value`` as an urgency (a finite kappa T in [0, MAX_LINE]), or ValueError
-    naming ``where``."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"{where}: catch-up urgency must be a number, got {value!r}")
-    if not math.isfinite(value) or not 0.0 <= value <= MAX_LINE:
-        raise ValueError(
-            f"{where}: catch-up urgency must be a kappa T in [0, {MAX_LINE:g}], got {value!r}"
-        )
-    return float(value)
-
-
 def catchup_line(urgency: float) -> Schedule:
     """The line the tactic works: straight at urgency 0, else front-loaded."""
     urgency = checked_urgency(urgency, "catchup_line")
@@ -78,20 +65,21 @@ class PassiveCatchUp(ScheduleTactic):
     """:class:`ScheduleTactic` on a TWAP schedule (or ``schedule``) with a tolerance."""
 
     def __init__(
-        self,
-        tolerance: float = DEFAULT_TOLERANCE,
-        schedule: Schedule | None = None,
-        *,
-        urgency: float = STRAIGHT,
+        self, tolerance: float = DEFAULT_TOLERANCE, schedule: Schedule | None = None
     ) -> None:
         super().__init__(schedule or TwapSchedule(), tolerance=tolerance)
-        self.urgency = urgency  # what the schedule was built with, for reports
         self.name = "passive_catchup"
+
+    @property
+    def urgency(self) -> float:
+        """The kappa T of the line worked (0 for the straight line or any other schedule)."""
+        line = self.schedule
+        return line.urgency if isinstance(line, FrontLoadedSchedule) else STRAIGHT
 
     @classmethod
     def along(cls, tolerance: float, urgency: float) -> PassiveCatchUp:
         """The tactic at ``tolerance`` on the line of ``urgency`` (:func:`catchup_line`)."""
-        return cls(tolerance, catchup_line(urgency), urgency=urgency)
+        return cls(tolerance, catchup_line(urgency))
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> PassiveCatchUp:

@@ -236,8 +236,7 @@ def test_a_configured_urgency_that_is_no_line_is_refused_naming_the_key(
 
 
 def test_every_urgency_the_config_takes_is_one_the_tactic_takes() -> None:
-    from policies.actions import MAX_LINE
-    from policies.baselines.passive import checked_urgency
+    from policies.estimation import MAX_LINE, checked_urgency
 
     for value in (0.0, MAX_LINE):
         env = {
