@@ -56,7 +56,7 @@ from _common import report
 from core.log import configure
 from policies.artifact import LoadedArtifact, load_artifact
 from policies.context import Observation
-from policies.counterfactual import Counterfactual, counterfactual
+from policies.counterfactual import Counterfactual, counterfactual, play_episode
 from policies.data import fold
 from policies.env import EnvConfig, ExecutionEnv, episode_seeds
 from policies.imitation import TableTeacher
@@ -159,14 +159,18 @@ def _chooser_row(
     }
 
 
-def _fit(train: dict[str, npt.NDArray[Any]], kind: str) -> list[Any]:
-    """One regression of the advantage on the features per action (fitted on training
-    samples, clipped at their 99th percentile: a handful of chaotic replays would
-    otherwise set the fit)."""
+def _clip(train: dict[str, npt.NDArray[Any]]) -> float:
+    """The training advantages' 99th percentile in size: what fits and scores are clipped
+    at, since a handful of chaotic replays would otherwise set them."""
+    return float(np.quantile(np.abs(train["adv"][:, :-1]), 0.99))
+
+
+def _fit(train: dict[str, npt.NDArray[Any]], kind: str, clip: float) -> list[Any]:
+    """One regression of the advantage on the features per action, fitted on training
+    samples clipped at ``clip``."""
     from sklearn.ensemble import HistGradientBoostingRegressor
     from sklearn.linear_model import Ridge
 
-    clip = float(np.quantile(np.abs(train["adv"][:, :-1]), 0.99))
     models: list[Any] = []
     for a in range(train["adv"].shape[1] - 1):
         model: Any = (
@@ -227,17 +231,9 @@ def _init_play(path: str, choosers: dict[str, tuple[list[Any], float]]) -> None:
     }
 
 
-def _play(task: tuple[str, int]) -> float:
+def _played_is(task: tuple[str, int]) -> float:
     name, seed = task
-    env: ExecutionEnv = _WORKER["env"]
-    player = _WORKER["players"][name]
-    env.reset(seed=seed)
-    done = False
-    while not done:
-        _, _, term, trunc, _ = env.step(player.decide(env.observation))
-        done = term or trunc
-    assert env.result is not None
-    return env.result.is_bps
+    return play_episode(_WORKER["env"], _WORKER["players"][name], seed)[1]
 
 
 def play(
@@ -248,7 +244,7 @@ def play(
     names = ["teacher", *choosers]
     tasks = [(name, s) for name in names for s in seeds]
     with get_context("spawn").Pool(workers, _init_play, (path, choosers)) as pool:
-        costs = np.asarray(pool.map(_play, tasks, chunksize=8)).reshape(len(names), len(seeds))
+        costs = np.asarray(pool.map(_played_is, tasks, chunksize=8)).reshape(len(names), len(seeds))
     teacher = costs[0]
     return [
         {
@@ -311,8 +307,8 @@ def main() -> None:
     rows = [_chooser_row("teacher", np.full(len(val["teacher"]), keep), val)]
     rows.append(_chooser_row("hindsight best", val["adv"].argmin(1), val))
     r2: dict[str, float] = {}
-    clip = float(np.quantile(np.abs(train["adv"][:, :-1]), 0.99))
-    fitted = {kind: _fit(train, kind) for kind in ("ridge", "trees")}
+    clip = _clip(train)
+    fitted = {kind: _fit(train, kind, clip) for kind in ("ridge", "trees")}
     for kind, models in fitted.items():
         pred = _predict(models, val["x"])
         r2[kind] = _r2(pred, val, clip)

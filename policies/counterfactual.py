@@ -58,7 +58,7 @@ class Counterfactual:
         return out
 
 
-def _play(
+def play_episode(
     env: ExecutionEnv,
     teacher: Demonstrator,
     seed: int,
@@ -66,7 +66,7 @@ def _play(
     change: tuple[int, int] | None = None,
 ) -> tuple[float, float, list[int], npt.NDArray[np.float32] | None]:
     """One episode: ``prefix`` first, then ``change`` = (action, decisions) if given, then
-    the teacher; returns the cost (minus the rewards' sum), the IS, the actions taken and
+    ``teacher`` (any demonstrator: with neither, its own episode); returns the cost (minus the rewards' sum), the IS, the actions taken and
     the features at the first changed decision."""
     env.reset(seed=seed)
     cost, at = 0.0, None
@@ -100,18 +100,18 @@ def counterfactual(
     included, so pass the training config to measure what training optimises."""
     if hold < 1:
         raise ValueError(f"hold must be >= 1 decision, got {hold}")
-    base_cost, base_is, taken, _ = _play(env, teacher, seed)
+    base_cost, base_is, taken, _ = play_episode(env, teacher, seed)
     t = int(np.random.default_rng(seed).integers(0, len(taken)))
     n = env.aspec.n
     cost, is_bps = np.empty(n), np.empty(n)
     features: npt.NDArray[np.float32] | None = None
     for a in range(n):
-        cost[a], is_bps[a], _, at = _play(env, teacher, seed, taken[:t], (a, hold))
+        cost[a], is_bps[a], _, at = play_episode(env, teacher, seed, taken[:t], (a, hold))
         features = at if features is None else features
     own = taken[t]
     # the teacher's own choice, kept one decision, is its episode again; kept longer it
     # is not, so then the whole episode is replayed once as the check
-    replayed = cost[own] if hold == 1 else _play(env, teacher, seed, taken)[0]
+    replayed = cost[own] if hold == 1 else play_episode(env, teacher, seed, taken)[0]
     if replayed != base_cost:
         raise NotReplayable(
             f"seed {seed}: the teacher's episode cost {base_cost!r}, its replay {replayed!r}"
