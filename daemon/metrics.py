@@ -56,6 +56,12 @@ class Metrics:
         self.fills = Counter(
             "rlexec_fills_total", "Fills received.", ["symbol", "side"], registry=r
         )
+        self.duplicate_reports = Counter(
+            "rlexec_duplicate_reports_total",
+            "Execution reports received again (an ExecID already applied), ignored.",
+            ["symbol"],
+            registry=r,
+        )
         self.filled_qty = Counter(
             "rlexec_filled_quantity_total",
             "Quantity filled, in instrument units.",

@@ -315,8 +315,13 @@ class ExecutionEngine:
         The report is journalled first. A report for an order we do not know is still
         shown to risk (a fill moves the position whoever placed it); an unknown *fill*
         means our state is not the venue's, so the kill switch is engaged.
+
+        A report whose ExecID we already hold (a PossDup resend after a restart, when the
+        report was journalled but the inbound MsgSeqNum not yet stored) changes nothing
+        and is not journalled again: the journal holds each venue report once.
         """
-        self.journal.record("report", report)
+        if not (report.exec_id and self.tracker.seen_exec_id(report.exec_id)):
+            self.journal.record("report", report)
         try:
             update = self.tracker.on_exec_report(report)
         except UnknownOrder:

@@ -55,6 +55,7 @@ class ScriptedVenue:
     received_at: dict[str, float] = field(default_factory=dict)  # ClOrdID -> monotonic
     asked_at: dict[str, float] = field(default_factory=dict)  # status requests, likewise
     market_ns: int = 1  # the market time of the first snapshot (a replayed day, say)
+    sent: list[ExecReport] = field(default_factory=list)  # every report, in order
 
     def __post_init__(self) -> None:
         inst = Instrument(SYMBOL)
@@ -96,7 +97,14 @@ class ScriptedVenue:
     def session_id(self) -> str:
         return next(iter(self.acceptor.sessions))
 
+    def resend(self, report: ExecReport) -> None:
+        """Deliver a report already sent once more, as a venue replaying its outbound
+        messages after a reconnect does."""
+        self._send(report)
+
     def _send(self, report: ExecReport | CancelReject) -> None:
+        if isinstance(report, ExecReport):
+            self.sent.append(report)
         out = (
             self.msgs.execution_report(report)
             if isinstance(report, ExecReport)

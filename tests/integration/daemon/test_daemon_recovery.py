@@ -74,3 +74,42 @@ async def test_a_record_that_cannot_be_applied_halts_in_recovery_and_the_node_st
         assert "recovery" in again.halts  # stays until a restart on a sound journal
     finally:
         await again.stop()
+
+
+async def test_a_fill_resent_after_a_restart_is_applied_once_and_journalled_once(
+    tmp_path: Path, venue: ScriptedVenue
+) -> None:
+    # The kill -9 drill's finding: the node journalled a fill, died before storing the
+    # inbound MsgSeqNum, and the venue delivered the report again (PossDup) to the
+    # restarted node, which journalled it a second time.
+    cfg = node_config(tmp_path, venue, RLEXEC__EXECUTION__CANCEL_ON_SHUTDOWN="false")
+    node = await started(cfg)
+    try:
+        await working_twap(node, venue)
+        (child,) = venue.live()
+        venue.fill(child.req.cl_ord_id, 100, child.req.price or 22_000)
+        await eventually(lambda: node.engine.parents["P1"].filled_qty == 100, what="the fill")
+    finally:
+        await node.stop()
+    (fill,) = [r for r in venue.sent if r.exec_type is ExecType.TRADE]
+
+    again = await started(cfg)
+    try:
+        venue.resend(fill)
+        dupes = again.metrics.duplicate_reports.labels(SYMBOL)
+        await eventually(lambda: dupes._value.get() == 1, what="the resent fill")
+        assert again.engine.parents["P1"].filled_qty == 100
+        assert again.engine.risk.position(SYMBOL) == 100
+        assert not again.halts
+    finally:
+        await again.stop()
+    journal = Journal(cfg.node.data_dir / "journal.db")
+    try:
+        journalled = [
+            r.payload.exec_id
+            for r in journal.records()
+            if r.kind == "report" and r.payload.exec_type is ExecType.TRADE
+        ]
+    finally:
+        journal.close()
+    assert journalled == [fill.exec_id]
