@@ -320,11 +320,16 @@ class ExecutionEngine:
         report was journalled but the inbound MsgSeqNum not yet stored) changes nothing
         and is not journalled again: the journal holds each venue report once.
         """
-        if not (report.exec_id and self.tracker.seen_exec_id(report.exec_id)):
+        seen = bool(report.exec_id) and self.tracker.seen_exec_id(report.exec_id)
+        if not seen:
             self.journal.record("report", report)
         try:
             update = self.tracker.on_exec_report(report)
         except UnknownOrder:
+            if seen:
+                # a resend for an order finished and forgotten since: applied long ago
+                log.info("duplicate_report_ignored", exec_id=report.exec_id, order="forgotten")
+                return None
             self._on_kill(self.risk.on_exec_report(report))
             if report.exec_type is ExecType.TRADE:
                 log.critical(

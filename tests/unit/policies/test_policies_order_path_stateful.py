@@ -631,3 +631,24 @@ def test_sweep_beside_a_working_child_cannot_overfill_the_parent() -> None:
         _run_then_fill_everything(m)
     finally:
         m.teardown()
+
+
+def test_a_fill_resent_after_its_order_was_forgotten_changes_nothing() -> None:
+    # ExecIDs are kept all day, finished orders only the newest: a venue that resends a
+    # fill of a pruned order must find the ExecID, not an "unknown order" fill that moves
+    # the position again and engages the kill switch.
+    m = OrderPathMachine()
+    try:
+        m.strategy_apply([DesiredOrder(Side.BUY, 9_996, PARENT_QTY)], [])
+        _ack_all_new(m)
+        (chain,) = m.venue.working()
+        m.venue_fill(_Draw(chain, chain.leaves))
+        (fill,) = [r for r in m.venue.sent_reports if r.exec_type is ExecType.TRADE]
+        position = m.risk.position(SYM)
+        assert m.engine.tracker.prune(0) == 1
+        assert m.engine.on_exec_report(dataclasses.replace(fill, poss_dup=True)) is None
+        assert m.risk.position(SYM) == position == PARENT_QTY
+        assert not m.risk.kill_switch.engaged
+        assert m.parent.filled_qty == PARENT_QTY
+    finally:
+        m.teardown()
