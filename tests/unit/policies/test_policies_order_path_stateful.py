@@ -445,6 +445,12 @@ class OrderPathMachine(RuleBasedStateMachine):
         r = data.draw(st.sampled_from(v.sent_reports))
         self.engine.on_exec_report(dataclasses.replace(r, poss_dup=poss_dup))
 
+    @rule(keep=st.integers(0, 3))
+    def node_forgets_finished_orders(self, keep: int) -> None:
+        """A long day prunes finished orders (ExecIDs are kept): late and repeated reports
+        for them must still change nothing."""
+        self.engine.tracker.prune(keep)
+
     @precondition(lambda m: bool(m.venue.chains))
     @rule(data=st.data())
     def venue_status(self, data: st.DataObject) -> None:
