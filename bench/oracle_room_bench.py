@@ -52,8 +52,9 @@ from teacher_room_bench import (
     _init,
     _predict,
     _r2,
-    _se,
     load,
+    played_rows,
+    print_played,
 )
 
 from core.log import configure
@@ -184,19 +185,7 @@ def play(
     full: the paired difference in IS and each one's timing risk."""
     with get_context("spawn").Pool(workers, _init_play, (path, players, scale)) as pool:
         costs = np.asarray(pool.map(_play, seeds, chunksize=4)).T
-    teacher = costs[0]
-    return [
-        {
-            "played": name,
-            "episodes": len(seeds),
-            "is_bps": float(c.mean()),
-            "vs_teacher_bps": float((c - teacher).mean()),
-            "vs_teacher_se": _se(c - teacher),
-            "timing_risk_bps": float(c.std(ddof=1)),
-            "teacher_risk_bps": float(teacher.std(ddof=1)),
-        }
-        for name, c in zip(["teacher", *players], costs, strict=True)
-    ]
+    return played_rows(["teacher", *players], costs)
 
 
 def oracles(
@@ -291,15 +280,7 @@ def main() -> None:
         t1 = time.time()
         seeds = episode_seeds(args.seed + 2, args.play)
         played = play(args.artifact, to_play, (mean, std), seeds, args.workers)
-        print(
-            f"played in full on {args.play} fresh validation episodes ({time.time() - t1:.0f} s):"
-        )
-        for row in played:
-            print(
-                f"  {row['played']:24s} IS {row['is_bps']:.3f} bp, vs teacher "
-                f"{row['vs_teacher_bps']:+.3f} [{row['vs_teacher_se']:.3f}], timing risk "
-                f"{row['timing_risk_bps']:.2f} (teacher {row['teacher_risk_bps']:.2f})"
-            )
+        print_played(played, time.time() - t1)
     report(
         f"oracle_room_bench_{art.manifest['data']['fold']['name']}",
         rows,

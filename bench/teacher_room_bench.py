@@ -245,11 +245,17 @@ def play(
     tasks = [(name, s) for name in names for s in seeds]
     with get_context("spawn").Pool(workers, _init_play, (path, choosers)) as pool:
         costs = np.asarray(pool.map(_played_is, tasks, chunksize=8)).reshape(len(names), len(seeds))
+    return played_rows(names, costs)
+
+
+def played_rows(names: list[str], costs: npt.NDArray[Any]) -> list[dict[str, Any]]:
+    """One row per player (``costs``: one row of episode IS each, the teacher's first):
+    the paired difference against the teacher and each one's timing risk."""
     teacher = costs[0]
     return [
         {
             "played": name,
-            "episodes": len(seeds),
+            "episodes": costs.shape[1],
             "is_bps": float(c.mean()),
             "vs_teacher_bps": float((c - teacher).mean()),
             "vs_teacher_se": _se(c - teacher),
@@ -258,6 +264,16 @@ def play(
         }
         for name, c in zip(names, costs, strict=True)
     ]
+
+
+def print_played(played: list[dict[str, Any]], seconds: float) -> None:
+    print(f"played in full on {played[0]['episodes']} fresh validation episodes ({seconds:.0f} s):")
+    for row in played:
+        print(
+            f"  {row['played']:24s} IS {row['is_bps']:.3f} bp, vs teacher "
+            f"{row['vs_teacher_bps']:+.3f} [{row['vs_teacher_se']:.3f}], timing risk "
+            f"{row['timing_risk_bps']:.2f} (teacher {row['teacher_risk_bps']:.2f})"
+        )
 
 
 def main() -> None:
@@ -352,15 +368,7 @@ def main() -> None:
         played = play(
             args.artifact, choosers, episode_seeds(args.seed + 2, args.play), args.workers
         )
-        print(
-            f"played in full on {args.play} fresh validation episodes ({time.time() - t1:.0f} s):"
-        )
-        for row in played:
-            print(
-                f"  {row['played']:17s} IS {row['is_bps']:.3f} bp, vs teacher "
-                f"{row['vs_teacher_bps']:+.3f} [{row['vs_teacher_se']:.3f}], timing risk "
-                f"{row['timing_risk_bps']:.2f} (teacher {row['teacher_risk_bps']:.2f})"
-            )
+        print_played(played, time.time() - t1)
     fold_name = art.manifest["data"]["fold"]["name"]
     stem = f"teacher_room_bench_{fold_name}" + (f"_hold{args.hold}" if args.hold > 1 else "")
     report(
