@@ -129,6 +129,7 @@ class Node:
             journal=self.journal,
             on_fill=lambda parent, update: self.parents.on_fill(parent, update),  # noqa: PLW0108 (late-bound)
             data_time=lambda symbol: self.feed.data_time(symbol),  # noqa: PLW0108 (late-bound)
+            on_duplicate=lambda r: self.metrics.duplicate_reports.labels(r.symbol).inc(),
         )
         self.halts = NodeHalts(
             self.risk,

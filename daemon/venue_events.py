@@ -120,11 +120,7 @@ class VenueEvents:
         except JournalError as exc:
             self.halts.journal_failed(exc)
             return
-        if update is None:
-            return
-        if update.duplicate:
-            self.metrics.duplicate_reports.labels(r.symbol).inc()
-            log.info("duplicate_report_ignored", exec_id=r.exec_id, cl_ord_id=r.cl_ord_id)
+        if update is None or update.duplicate:
             return
         self.reconciler.cancel_if_orphaned(update.order)
         if self.halts.raised(HaltKind.ACK_OVERDUE):

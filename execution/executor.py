@@ -85,6 +85,7 @@ class ExecutionEngine:
         journal: Journal | None = None,
         on_fill: Callable[[ParentOrder, OrderUpdate], None] | None = None,
         data_time: Callable[[str], int] | None = None,
+        on_duplicate: Callable[[ExecReport], None] | None = None,
     ) -> None:
         self.clock = clock
         self.router = router
@@ -95,6 +96,7 @@ class ExecutionEngine:
         self.tracker = OrderTracker()
         self.parents: dict[str, ParentOrder] = {}
         self._on_fill = on_fill
+        self._on_duplicate = on_duplicate
         # When the market data of a symbol was last known good: the clock's now in a
         # simulation; the feed's last sign of life in the daemon (so the overlay's
         # stale-data check watches the feed, not our own decision timer).
@@ -318,7 +320,9 @@ class ExecutionEngine:
 
         A report whose ExecID we already hold (a PossDup resend after a restart, when the
         report was journalled but the inbound MsgSeqNum not yet stored) changes nothing
-        and is not journalled again: the journal holds each venue report once.
+        and is not journalled again: the journal holds each venue report once. It is
+        logged and shown to ``on_duplicate`` (the daemon counts it), whether or not its
+        order is still remembered.
         """
         seen = bool(report.exec_id) and self.tracker.seen_exec_id(report.exec_id)
         if not seen:
@@ -326,9 +330,8 @@ class ExecutionEngine:
         try:
             update = self.tracker.on_exec_report(report)
         except UnknownOrder:
-            if seen:
-                # a resend for an order finished and forgotten since: applied long ago
-                log.info("duplicate_report_ignored", exec_id=report.exec_id, order="forgotten")
+            if seen:  # a resend for an order finished and forgotten since
+                self._duplicate(report)
                 return None
             self._on_kill(self.risk.on_exec_report(report))
             if report.exec_type is ExecType.TRADE:
@@ -346,8 +349,10 @@ class ExecutionEngine:
                     exec_type=report.exec_type.name,
                 )
             return None
-        if not update.duplicate:
-            self._on_kill(self.risk.on_exec_report(report))
+        if update.duplicate:
+            self._duplicate(report)
+            return update
+        self._on_kill(self.risk.on_exec_report(report))
         if update.fill is not None:
             parent = self.parents.get(update.order.parent_id)
             if parent is not None:
@@ -359,7 +364,7 @@ class ExecutionEngine:
                     return update
                 if self._on_fill is not None:
                     self._on_fill(parent, update)
-        if update.cum_mismatch and not update.duplicate:
+        if update.cum_mismatch:
             # The venue has filled a different quantity than the fills we hold (one was
             # lost, e.g. in an unreadable report): position and parent are now wrong.
             order = update.order
@@ -374,6 +379,11 @@ class ExecutionEngine:
                 f"{order.cum_qty}: a fill is missing"
             )
         return update
+
+    def _duplicate(self, report: ExecReport) -> None:
+        log.info("duplicate_report_ignored", exec_id=report.exec_id, cl_ord_id=report.cl_ord_id)
+        if self._on_duplicate is not None:
+            self._on_duplicate(report)
 
     def on_cancel_reject(self, rej: CancelReject) -> ChildOrder | None:
         self.journal.record("cancel_reject", rej)
