@@ -76,27 +76,37 @@ def _moves(mids: list[float], t: int, spread: float, sign: int) -> npt.NDArray[n
     return np.asarray([sign * (mids[a] - mids[t]) / spread for a in ahead])
 
 
+class _Watching:
+    """The teacher, reading the book at each decision as it plays: the mids, and the
+    spread and features at decision ``at``."""
+
+    def __init__(self, env: ExecutionEnv, teacher: TableTeacher, at: int) -> None:
+        self.env, self.teacher, self.at = env, teacher, at
+        self.mids: list[float] = []
+        self.spread = 1.0
+        self.features: npt.NDArray[np.float32] | None = None
+
+    def decide(self, obs: Observation) -> int:
+        book = self.env.book
+        self.mids.append(
+            book.mid if book.mid is not None else (self.mids[-1] if self.mids else 0.0)
+        )
+        if len(self.mids) - 1 == self.at:
+            self.spread = float(book.spread or 1)
+            self.features = obs.features.copy()
+        return self.teacher.decide(obs)
+
+
 def teacher_path(
     env: ExecutionEnv, teacher: TableTeacher, seed: int, at: int = -1
 ) -> tuple[list[float], float, npt.NDArray[np.float32] | None, float]:
     """The teacher's episode under ``seed``: the mid at each decision and at the end, the
     spread and features at decision ``at``, and the episode's IS."""
-    env.reset(seed=seed)
-    mids: list[float] = []
-    spread, features = 1.0, None
-    done = False
-    while not done:
-        book = env.book
-        mids.append(book.mid if book.mid is not None else (mids[-1] if mids else 0.0))
-        if len(mids) - 1 == at:
-            spread = float(book.spread or 1)
-            features = env.observation.features.copy()
-        _, _, term, trunc, _ = env.step(teacher.decide(env.observation))
-        done = term or trunc
+    watch = _Watching(env, teacher, at)
+    is_bps = play_episode(env, watch, seed)[1]
     end = env.book.mid
-    mids.append(end if end is not None else mids[-1])
-    assert env.result is not None
-    return mids, spread, features, env.result.is_bps
+    watch.mids.append(end if end is not None else watch.mids[-1])
+    return watch.mids, watch.spread, watch.features, is_bps
 
 
 def _oracle(task: tuple[int, int]) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float32]]:
